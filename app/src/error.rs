@@ -1,0 +1,57 @@
+//! The error every server function returns. It crosses the wire to the browser, so it holds
+//! only what a person may read: the server maps its own errors into it and logs (then hides)
+//! anything internal.
+
+use leptos::prelude::{FromServerFnError, ServerFnErrorErr};
+use leptos::server_fn::codec::JsonEncoding;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+pub enum AppError {
+    /// A form field broke a rule; the message names the rule.
+    #[error("{message}")]
+    Invalid { field: String, message: String },
+    #[error("That username is already taken. Pick another one.")]
+    UsernameTaken,
+    /// Deliberately the same for an unknown user and a wrong password.
+    #[error("Wrong username or password.")]
+    WrongCredentials,
+    #[error("Too many failed log-ins. Try again in {retry_after_secs} seconds.")]
+    TooManyAttempts { retry_after_secs: u64 },
+    #[error("Please log in first.")]
+    NotLoggedIn,
+    #[error("No event has that code. Check the code or the link.")]
+    EventNotFound,
+    #[error("Only participants of this event can do that. Join it first.")]
+    NotParticipant,
+    #[error("Only the organizer of this event can do that.")]
+    NotOrganizer,
+    #[error("This event is full: it has reached its maximum number of participants.")]
+    EventFull,
+    #[error("The response deadline has passed: the event can no longer be changed.")]
+    DeadlinePassed,
+    #[error("The organizer cancelled this event.")]
+    EventCancelled,
+    #[error("The organizer cannot leave their own event; cancel it instead.")]
+    OrganizerCannotLeave,
+    /// Something failed on the server; details are in the server log, not here.
+    #[error("Something went wrong on our side. Please try again in a moment.")]
+    Internal,
+    /// The request never got a proper answer (network down, server restarting).
+    #[error("Whenly could not be reached. Check your connection and try again.")]
+    Transport(ServerFnErrorErr),
+}
+
+impl AppError {
+    pub fn invalid(field: &str, message: impl Into<String>) -> Self {
+        Self::Invalid { field: field.to_owned(), message: message.into() }
+    }
+}
+
+impl FromServerFnError for AppError {
+    type Encoder = JsonEncoding;
+
+    fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        Self::Transport(value)
+    }
+}

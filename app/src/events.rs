@@ -1,0 +1,91 @@
+//! Events as the pages and the REST API show them. The server builds these from the database;
+//! the wire shapes are the REST API's (DESIGN.md §4).
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// Longest event name, in characters.
+pub const NAME_MAX: usize = 120;
+/// Longest event description, in characters.
+pub const DESCRIPTION_MAX: usize = 2000;
+/// Largest capacity an organizer may set.
+pub const CAPACITY_MAX: u32 = 10_000;
+
+/// What an organizer fills in to create an event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreateEventInput {
+    pub name: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    pub deadline: DateTime<Utc>,
+    pub duration_minutes: u32,
+    #[serde(default)]
+    pub window_start: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub window_end: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub capacity: Option<u32>,
+    /// IANA time zone for display; default `UTC`.
+    #[serde(default)]
+    pub time_zone: Option<String>,
+}
+
+/// Where an event is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventStatus {
+    /// Before the deadline: answers can be given and changed.
+    Open,
+    /// The deadline passed; the outcome is being computed.
+    Deciding,
+    /// The outcome is stored.
+    Finished,
+    Cancelled,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ParticipantView {
+    pub username: String,
+    pub answered: bool,
+}
+
+/// One event. `participants` is only filled for its participants and organizer: anyone else
+/// with the code sees what they need to decide whether to join.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventView {
+    pub code: String,
+    pub name: String,
+    pub description: String,
+    pub organizer: String,
+    pub deadline: DateTime<Utc>,
+    pub duration_minutes: u32,
+    pub window_start: Option<DateTime<Utc>>,
+    pub window_end: Option<DateTime<Utc>>,
+    pub capacity: Option<u32>,
+    pub time_zone: String,
+    pub status: EventStatus,
+    pub participant_count: u32,
+    pub is_participant: bool,
+    pub is_organizer: bool,
+    pub participants: Option<Vec<ParticipantView>>,
+}
+
+/// A line in the dashboard.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventSummary {
+    pub code: String,
+    pub name: String,
+    pub deadline: DateTime<Utc>,
+    pub status: EventStatus,
+    pub answered: bool,
+}
+
+/// The signed-in user's events: organized (and not finished), joined and waiting for their
+/// answer, joined and answered, and finished (decided or cancelled), each by deadline.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MyEvents {
+    pub organized: Vec<EventSummary>,
+    pub pending: Vec<EventSummary>,
+    pub answered: Vec<EventSummary>,
+    pub finished: Vec<EventSummary>,
+}

@@ -1,0 +1,65 @@
+//! Whenly's UI. Pages render on the server (SSR) and hydrate in the browser; every call to the
+//! server goes through a server function that asks a port (see [`ports`]) for the real work.
+
+pub mod accounts;
+pub mod events;
+pub mod error;
+pub mod pages;
+#[cfg(feature = "ssr")]
+pub mod ports;
+pub mod routes;
+
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, Meta, MetaTags, Stylesheet, Title};
+use leptos_router::{
+    components::{Route, Router, Routes},
+    StaticSegment,
+};
+
+use crate::pages::{
+    home::HomePage, login::LogInPage, signup::SignUpPage, site_header::SiteHeader,
+    user_area::UserAreaPage, SessionActions,
+};
+
+/// The HTML document around the app, rendered only on the server.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <link rel="icon" type="image/svg+xml" href="/favicon.svg"/>
+                <AutoReload options=options.clone()/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    provide_context(SessionActions::new());
+
+    view! {
+        <Stylesheet id="leptos" href="/pkg/whenly.css"/>
+        <Title text="Whenly"/>
+        <Meta name="description" content="Whenly finds a time that works for everyone."/>
+        <Router>
+            <SiteHeader/>
+            <main class="page">
+                <Routes fallback=|| view! { <pages::NotFound/> }>
+                    <Route path=StaticSegment(routes::HOME) view=HomePage/>
+                    <Route path=StaticSegment(routes::SIGNUP) view=SignUpPage/>
+                    <Route path=StaticSegment(routes::LOGIN) view=LogInPage/>
+                    <Route path=StaticSegment(routes::USER_AREA) view=UserAreaPage/>
+                </Routes>
+            </main>
+        </Router>
+    }
+}

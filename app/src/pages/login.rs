@@ -1,0 +1,23 @@
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+use crate::pages::{credentials_form::CredentialFields, ErrorMessage, SessionActions};
+use crate::routes;
+
+#[component]
+pub fn LogInPage() -> impl IntoView {
+    let action = expect_context::<SessionActions>().log_in;
+    let error = move || action.value().get().and_then(Result::err);
+    view! {
+        <Title text="Log in · Whenly"/>
+        <section class="card narrow">
+            <h1>"Log in"</h1>
+            <ActionForm action=action attr:class="stack">
+                <CredentialFields new_password=false/>
+                {move || error().map(|error| view! { <ErrorMessage error/> })}
+                <button type="submit" disabled=move || action.pending().get()>"Log in"</button>
+            </ActionForm>
+            <p>"New here? "<a href=routes::SIGNUP>"Create an account"</a></p>
+        </section>
+    }
+}

@@ -1,0 +1,63 @@
+//! One module per page, plus the pieces several pages share.
+
+pub mod credentials_form;
+pub mod home;
+pub mod login;
+pub mod signup;
+pub mod site_header;
+pub mod user_area;
+
+use leptos::prelude::*;
+
+use crate::accounts::{current_user, LogIn, LogOut, SignUp, UserView};
+use crate::error::AppError;
+
+/// The three actions that change who is signed in. They live in context so that the header
+/// and the user area refetch the current user whenever one of them completes.
+#[derive(Clone, Copy)]
+pub struct SessionActions {
+    pub sign_up: ServerAction<SignUp>,
+    pub log_in: ServerAction<LogIn>,
+    pub log_out: ServerAction<LogOut>,
+}
+
+impl SessionActions {
+    pub fn new() -> Self {
+        Self { sign_up: ServerAction::new(), log_in: ServerAction::new(), log_out: ServerAction::new() }
+    }
+}
+
+impl Default for SessionActions {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The signed-in user, refetched after every sign-up, log-in and log-out.
+pub fn use_current_user() -> Resource<Result<Option<UserView>, AppError>> {
+    let actions = expect_context::<SessionActions>();
+    Resource::new(
+        move || (actions.sign_up.version().get(), actions.log_in.version().get(), actions.log_out.version().get()),
+        |_| current_user(),
+    )
+}
+
+#[component]
+pub fn NotFound() -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+        response.set_status(axum::http::StatusCode::NOT_FOUND);
+    }
+    view! {
+        <section class="card">
+            <h1>"Page not found"</h1>
+            <p>"There is nothing at this address. "<a href=crate::routes::HOME>"Go to the start page"</a>"."</p>
+        </section>
+    }
+}
+
+/// A server error in words, announced to screen readers as it appears.
+#[component]
+pub fn ErrorMessage(error: AppError) -> impl IntoView {
+    view! { <p class="error" role="alert">{error.to_string()}</p> }
+}

@@ -1,0 +1,23 @@
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+use crate::pages::{credentials_form::CredentialFields, ErrorMessage, SessionActions};
+use crate::routes;
+
+#[component]
+pub fn SignUpPage() -> impl IntoView {
+    let action = expect_context::<SessionActions>().sign_up;
+    let error = move || action.value().get().and_then(Result::err);
+    view! {
+        <Title text="Sign up · Whenly"/>
+        <section class="card narrow">
+            <h1>"Create your account"</h1>
+            <ActionForm action=action attr:class="stack">
+                <CredentialFields new_password=true/>
+                {move || error().map(|error| view! { <ErrorMessage error/> })}
+                <button type="submit" disabled=move || action.pending().get()>"Sign up"</button>
+            </ActionForm>
+            <p>"Already have an account? "<a href=routes::LOGIN>"Log in"</a></p>
+        </section>
+    }
+}

@@ -1,0 +1,55 @@
+import { defineConfig } from "@playwright/test";
+
+// The server under test: the debug build scripts/test.sh just made, on its own port and a
+// throw-away data dir (SQLite), started and awaited by Playwright itself.
+const port = process.env.WHENLY_E2E_PORT ?? "3100";
+const targetDir = process.env.CARGO_TARGET_DIR ?? "../target";
+
+export default defineConfig({
+  testDir: "./tests",
+  timeout: 60_000,
+  expect: { timeout: 10_000 },
+  workers: 2,
+  forbidOnly: !!process.env.CI,
+  reporter: [["list"]],
+  outputDir: "test-results",
+  use: {
+    baseURL: `http://127.0.0.1:${port}`,
+    trace: "retain-on-failure",
+    screenshot: "only-on-failure",
+    launchOptions: {
+      // Debian's Chromium; Playwright never downloads a browser here.
+      executablePath: "/usr/bin/chromium",
+      args: [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+      ],
+    },
+  },
+  projects: [
+    { name: "desktop", use: { viewport: { width: 1280, height: 800 } } },
+    {
+      name: "phone",
+      use: { viewport: { width: 390, height: 844 }, deviceScaleFactor: 3, isMobile: true, hasTouch: true },
+    },
+  ],
+  webServer: {
+    command: `${targetDir}/debug/whenly`,
+    cwd: "..",
+    url: `http://127.0.0.1:${port}/healthz`,
+    timeout: 120_000,
+    reuseExistingServer: false,
+    stdout: "pipe",
+    env: {
+      WHENLY_LISTEN: `127.0.0.1:${port}`,
+      WHENLY_DATA_DIR: process.env.WHENLY_E2E_DATA_DIR ?? "target/e2e-data",
+      WHENLY_LOG: "info",
+    },
+  },
+});

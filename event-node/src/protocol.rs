@@ -1,0 +1,156 @@
+//! The tarpc protocol of the cluster, shared by nodes and the server:
+//! - [`EventNode`]: what a node serves (to the server, and to a coordinating peer);
+//! - [`ControlPlane`]: what the server serves back to nodes (manifests, outcome reports).
+//!
+//! Every call carries an explicit deadline ([`rpc_context`]): a hung peer fails a call, never
+//! hangs it. Results are `Result<T, NodeError | ControlError>` inside tarpc's own `Result`, so
+//! callers see `call.await??` (transport, then domain). Writes are idempotent.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use scheduling::{Answer, EventSpec, Outcome, ParticipantId, Partial};
+use serde::{Deserialize, Serialize};
+use tarpc::serde_transport::tcp;
+use tarpc::tokio_serde::formats::Bincode;
+use tarpc::{client, context};
+
+/// The server's id for an event (never shown to users; they see the event's code).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct EventId(pub u64);
+
+impl std::fmt::Display for EventId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "event {}", self.0)
+    }
+}
+
+/// A node's configured id, e.g. `n1`.
+pub type NodeId = String;
+
+/// What an event node serves.
+#[tarpc::service]
+pub trait EventNode {
+    /// Liveness and identity: answered at once, touches no storage.
+    async fn health() -> NodeHealth;
+    /// Counters for operators and tests.
+    async fn status() -> NodeStatus;
+    /// Makes this node the event's coordinator: it stores the spec and finalizes the event at
+    /// its deadline (at once if the deadline has passed). Assigning twice is harmless.
+    async fn assign_event(event: EventId, spec: EventSpec) -> Result<(), NodeError>;
+    /// Stores a participant's answer (flushed before the reply). The same version again is a
+    /// no-op; an older one is refused with `StaleVersion` and changes nothing.
+    async fn put_answer(event: EventId, answer: Answer) -> Result<(), NodeError>;
+    /// Removes a participant's answer as of `version` (they left); older puts stay refused.
+    async fn withdraw(event: EventId, participant: ParticipantId, version: u64) -> Result<(), NodeError>;
+    /// The summary of this node's answers for the event (empty if it holds none).
+    async fn fetch_partial(event: EventId) -> Result<Partial, NodeError>;
+    /// Closes the event here with its decided outcome: later writes and fetches get `Sealed`;
+    /// its answers are dropped, the outcome is kept.
+    async fn seal(event: EventId, outcome: Outcome) -> Result<(), NodeError>;
+    /// The outcome this node sealed the event with, if it did.
+    async fn sealed_outcome(event: EventId) -> Result<Option<Outcome>, NodeError>;
+}
+
+/// What the server serves to nodes.
+#[tarpc::service]
+pub trait ControlPlane {
+    /// A node announces itself (at every start) with the address it serves on.
+    async fn hello(node: NodeId, address: SocketAddr) -> Result<(), ControlError>;
+    /// Everything the coordinator needs to finalize an event.
+    async fn manifest(event: EventId) -> Result<Manifest, ControlError>;
+    /// Reports the computed outcome; the server stores only the first one.
+    async fn report_outcome(event: EventId, node: NodeId, outcome: Outcome) -> Result<ReportAck, ControlError>;
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeHealth {
+    pub node_id: NodeId,
+    pub uptime_ms: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeStatus {
+    pub node_id: NodeId,
+    /// Events this node coordinates and has not sealed.
+    pub coordinating: usize,
+    /// Answers held for unsealed events.
+    pub answers: usize,
+    pub sealed: usize,
+}
+
+/// The server's view of an event at finalization: the answers accepted before the deadline
+/// (latest version of each participant still in the event) and where each one lives.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub event: EventId,
+    pub spec: EventSpec,
+    pub coordinator: NodeId,
+    /// The outcome already stored, if any: then report nothing, just seal with it.
+    pub stored_outcome: Option<Outcome>,
+    pub entries: Vec<ManifestEntry>,
+    /// Addresses of the nodes the entries name (and of the coordinator).
+    pub nodes: Vec<NodeAddress>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManifestEntry {
+    pub participant: ParticipantId,
+    pub version: u64,
+    pub node: NodeId,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeAddress {
+    pub node: NodeId,
+    pub address: SocketAddr,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ReportAck {
+    /// This report's outcome is now the event's outcome.
+    Stored,
+    /// An outcome was stored before; this report changed nothing.
+    AlreadyStored,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+pub enum NodeError {
+    #[error("the event is sealed: its outcome is decided")]
+    Sealed,
+    #[error("a newer version ({held}) is already stored")]
+    StaleVersion { held: u64 },
+    #[error("node storage failed: {0}")]
+    Storage(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+pub enum ControlError {
+    #[error("the server does not know the event")]
+    UnknownEvent,
+    #[error("the server cannot answer now: {0}")]
+    Unavailable(String),
+}
+
+/// Default deadline for an RPC on the loopback or a LAN.
+pub const DEFAULT_RPC_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// A request context whose deadline is `timeout` from now.
+pub fn rpc_context(timeout: Duration) -> context::Context {
+    let mut ctx = context::current();
+    ctx.deadline = Instant::now() + timeout;
+    ctx
+}
+
+/// Connects to the node at `address`. tarpc clients do not reconnect: after a transport
+/// error (`RpcError::Shutdown`) callers make a new client with this function.
+pub async fn connect(address: SocketAddr) -> std::io::Result<EventNodeClient> {
+    let transport = tcp::connect(address, Bincode::default).await?;
+    Ok(EventNodeClient::new(client::Config::default(), transport).spawn())
+}
+
+/// Connects to the server's control plane at `address` (same reconnect rule as [`connect`]).
+pub async fn connect_control(address: SocketAddr) -> std::io::Result<ControlPlaneClient> {
+    let transport = tcp::connect(address, Bincode::default).await?;
+    Ok(ControlPlaneClient::new(client::Config::default(), transport).spawn())
+}

@@ -1,0 +1,82 @@
+use std::time::Duration;
+
+use event_node::protocol::{rpc_context, EventId, NodeError, DEFAULT_RPC_TIMEOUT};
+use scheduling::{outcome, EventSpec, Outcome, ParticipantId};
+
+use crate::util::{answer_for, deadline_in, spread_answers, three_nodes, TestControl};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_nodes_report_the_outcome_of_all_answers() {
+    let control = TestControl::start().await;
+    let nodes = three_nodes(&control);
+    let deadline = deadline_in(2);
+    let spec = EventSpec::new(deadline, 60, None).unwrap();
+    let event = EventId(1);
+    control.create_event(event, spec.clone(), &nodes[0]).await;
+
+    let answers = spread_answers(&control, event, &nodes, 9, deadline).await;
+
+    let stored = control.wait_for_outcome(event, Duration::from_secs(15)).await;
+    assert_eq!(stored, outcome(&spec, &answers));
+    assert!(matches!(stored, Outcome::Scheduled { .. }), "{stored:?}");
+    assert_eq!(control.report_count(event), 1);
+    assert!(control.stored_at(event).unwrap() >= deadline, "decided before the deadline");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_assigned_after_its_deadline_is_finalized_at_once() {
+    let control = TestControl::start().await;
+    let nodes = three_nodes(&control);
+    let spec = EventSpec::new(deadline_in(-5), 30, None).unwrap();
+    let event = EventId(2);
+    // Nobody answered: the outcome is Undefined, and it is still reported.
+    control.create_event(event, spec, &nodes[1]).await;
+    assert_eq!(control.wait_for_outcome(event, Duration::from_secs(10)).await, Outcome::Undefined);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn duplicated_and_reordered_writes_are_harmless_and_sealed_events_refuse_writes() {
+    let control = TestControl::start().await;
+    let nodes = three_nodes(&control);
+    let deadline = deadline_in(2);
+    let spec = EventSpec::new(deadline, 30, None).unwrap();
+    let event = EventId(3);
+    control.create_event(event, spec.clone(), &nodes[0]).await;
+    let holder = nodes[1].client().await;
+    let ctx = || rpc_context(DEFAULT_RPC_TIMEOUT);
+
+    let (v1, v2) = (answer_for(7, 1, deadline), answer_for(8, 2, deadline));
+    let v2 = scheduling::Answer { participant: ParticipantId(7), ..v2 };
+    control.accept_answer(event, &v2, &nodes[1]).await;
+    // The same version again: accepted, nothing changes. An older one: refused.
+    holder.put_answer(ctx(), event, v2.clone()).await.unwrap().unwrap();
+    assert_eq!(holder.put_answer(ctx(), event, v1.clone()).await.unwrap(), Err(NodeError::StaleVersion { held: 2 }));
+    let partial = holder.fetch_partial(ctx(), event).await.unwrap().unwrap();
+    assert_eq!(partial.answers().cloned().collect::<Vec<_>>(), vec![v2.clone()]);
+
+    // A participant who left: withdrawn at version 3, an older put cannot bring them back.
+    let leaver = answer_for(9, 1, deadline);
+    holder.put_answer(ctx(), event, leaver.clone()).await.unwrap().unwrap();
+    holder.withdraw(ctx(), event, leaver.participant, 2).await.unwrap().unwrap();
+    assert_eq!(holder.put_answer(ctx(), event, leaver).await.unwrap(), Err(NodeError::StaleVersion { held: 2 }));
+
+    let stored = control.wait_for_outcome(event, Duration::from_secs(15)).await;
+    assert_eq!(stored, outcome(&spec, [&v2]));
+
+    // Sealed on the holder (the coordinator seals every node it knows after reporting).
+    let sealed = async {
+        loop {
+            if holder.fetch_partial(ctx(), event).await.unwrap() == Err(NodeError::Sealed) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), sealed).await.expect("holder sealed");
+    assert_eq!(holder.sealed_outcome(ctx(), event).await.unwrap(), Ok(Some(stored.clone())), "sealed with the outcome");
+    let late = answer_for(7, 5, deadline);
+    assert_eq!(holder.put_answer(ctx(), event, late.clone()).await.unwrap(), Err(NodeError::Sealed));
+    let coordinator = nodes[0].client().await;
+    assert_eq!(coordinator.put_answer(ctx(), event, late).await.unwrap(), Err(NodeError::Sealed));
+    assert_eq!(control.report_count(event), 1);
+}

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The whole test suite: unit and integration tests (SQLite and MariaDB), real event-node
+# processes, and Playwright in Chromium against a freshly built server. Installs what is
+# missing first (MariaDB and Chromium included). With CI=true nothing may be skipped.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
+whenly_setup test
+cd "$WHENLY_ROOT"
+
+# Both runners' output is kept to add up the closing summary line.
+log="$(mktemp)"
+export WHENLY_E2E_DATA_DIR
+WHENLY_E2E_DATA_DIR="$(mktemp -d)"
+trap 'rm -rf "$log" "$WHENLY_E2E_DATA_DIR"' EXIT
+
+say "cargo test (unit, integration on SQLite and MariaDB, event-node processes)"
+# frontend is the wasm entry: building it for the host would mix app's ssr and hydrate.
+cargo test --workspace --exclude frontend 2>&1 | tee -a "$log"
+
+say "cargo leptos build (server + wasm)"
+cargo leptos build
+
+say "Playwright (Chromium: desktop 1280x800, phone 390x844 touch)"
+(cd end2end && npx playwright test) 2>&1 | tee -a "$log"
+
+passed=$(sed -n -e 's/^test result: ok\. \([0-9]*\) passed.*/\1/p' -e 's/^ *\([0-9]*\) passed (.*/\1/p' "$log" | awk '{ total += $1 } END { print total + 0 }')
+echo "summary: ${passed:-0} passed, 0 failed"

@@ -1,0 +1,76 @@
+//! The whole server configuration, from flags or environment variables. Nothing else in the
+//! server reads the environment.
+
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
+
+use clap::Parser;
+
+#[derive(Debug, Clone, Parser)]
+#[command(name = "whenly", version, about = "Whenly: find a time that works for everyone.")]
+pub struct Config {
+    /// Address the web server listens on.
+    #[arg(long, env = "WHENLY_LISTEN", default_value = "127.0.0.1:3000")]
+    pub listen: SocketAddr,
+
+    /// Directory for the embedded SQLite database.
+    #[arg(long, env = "WHENLY_DATA_DIR", default_value = "data")]
+    pub data_dir: PathBuf,
+
+    /// Database URL, `mysql://user:password@host/db` or `sqlite://path`.
+    /// Default: `sqlite://<data dir>/whenly.db`, created when missing.
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: Option<String>,
+
+    /// Mark the session cookie `Secure`: set this when Whenly is served over HTTPS.
+    #[arg(long, env = "WHENLY_COOKIE_SECURE")]
+    pub cookie_secure: bool,
+
+    /// Log filter in tracing's `EnvFilter` syntax, e.g. `info` or `server=debug,sqlx=warn`.
+    #[arg(long, env = "WHENLY_LOG", default_value = "info")]
+    pub log: String,
+
+    /// Failed log-ins allowed per account within the throttle window.
+    #[arg(long, env = "WHENLY_LOGIN_FAILURES_PER_ACCOUNT", default_value_t = 5)]
+    pub login_failures_per_account: u32,
+
+    /// Failed log-ins allowed per client IP address within the throttle window.
+    #[arg(long, env = "WHENLY_LOGIN_FAILURES_PER_CLIENT", default_value_t = 20)]
+    pub login_failures_per_client: u32,
+
+    /// Length of the log-in throttle window, in seconds.
+    #[arg(long, env = "WHENLY_LOGIN_THROTTLE_WINDOW_SECS", default_value_t = 900)]
+    pub login_throttle_window_secs: u64,
+
+    /// Address the server serves the cluster's control plane on (nodes call it). Port 0
+    /// picks a free port, enough for embedded nodes.
+    #[arg(long, env = "WHENLY_CONTROL_LISTEN", default_value = "127.0.0.1:4000")]
+    pub control_listen: SocketAddr,
+
+    /// Separately started event nodes, `id=host:port` separated by commas. Empty: the server
+    /// runs `--embedded-nodes` nodes inside its own process (the embedded default).
+    #[arg(long, env = "WHENLY_NODES", value_delimiter = ',', value_parser = parse_node)]
+    pub nodes: Vec<(String, SocketAddr)>,
+
+    /// How many event nodes to run in-process when `--nodes` is empty.
+    #[arg(long, env = "WHENLY_EMBEDDED_NODES", default_value_t = 3)]
+    pub embedded_nodes: u16,
+}
+
+fn parse_node(text: &str) -> Result<(String, SocketAddr), String> {
+    let (id, address) = text.split_once('=').ok_or_else(|| format!("expected id=host:port, got {text:?}"))?;
+    let address = address.parse().map_err(|e| format!("bad address in {text:?}: {e}"))?;
+    Ok((id.trim().to_owned(), address))
+}
+
+impl Config {
+    /// The configured database URL, or the embedded SQLite file in the data dir.
+    pub fn database_url(&self) -> String {
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}/whenly.db", self.data_dir.display()))
+    }
+
+    pub fn login_throttle_window(&self) -> Duration {
+        Duration::from_secs(self.login_throttle_window_secs)
+    }
+}

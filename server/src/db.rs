@@ -1,0 +1,94 @@
+//! The database handle. Whenly runs on MySQL/MariaDB in production and on an embedded SQLite
+//! file by default. sqlx's `Any` driver cannot decode chrono types or MySQL TEXT, so we keep
+//! two native pools behind one enum; [`with_pool!`] expands a query body once per backend (the
+//! SQL we write is the common subset, with `?` placeholders).
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::migrate::MigrateError;
+use sqlx::mysql::{MySqlConnectOptions, MySqlPool, MySqlPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
+
+#[derive(Debug, Clone)]
+pub enum Db {
+    MySql(MySqlPool),
+    Sqlite(SqlitePool),
+}
+
+/// Runs `$body` with `$pool` bound to whichever concrete pool `$db` holds.
+macro_rules! with_pool {
+    ($db:expr, |$pool:ident| $body:expr) => {
+        match $db {
+            $crate::db::Db::MySql($pool) => $body,
+            $crate::db::Db::Sqlite($pool) => $body,
+        }
+    };
+}
+pub(crate) use with_pool;
+
+impl Db {
+    /// Connects to `url` (`mysql://`, `mariadb://` or `sqlite://`). A SQLite file is created
+    /// when missing, in WAL mode so readers do not block the writer.
+    pub async fn connect(url: &str) -> Result<Self, sqlx::Error> {
+        if let Some(rest) = url.strip_prefix("mariadb://") {
+            return Self::connect_mysql(&format!("mysql://{rest}")).await;
+        }
+        if url.starts_with("mysql://") {
+            return Self::connect_mysql(url).await;
+        }
+        if url.starts_with("sqlite:") {
+            let options = SqliteConnectOptions::from_str(url)?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .busy_timeout(Duration::from_secs(5))
+                .foreign_keys(true);
+            let pool = SqlitePoolOptions::new().max_connections(8).connect_with(options).await?;
+            return Ok(Self::Sqlite(pool));
+        }
+        Err(sqlx::Error::Configuration(
+            format!("unsupported database URL {url:?}: expected mysql://… or sqlite://…").into(),
+        ))
+    }
+
+    async fn connect_mysql(url: &str) -> Result<Self, sqlx::Error> {
+        let options = MySqlConnectOptions::from_str(url)?;
+        let pool = MySqlPoolOptions::new()
+            .max_connections(32)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect_with(options)
+            .await?;
+        Ok(Self::MySql(pool))
+    }
+
+    /// Applies the migrations of this backend's dialect (`migrations/mysql` or `/sqlite`).
+    pub async fn migrate(&self) -> Result<(), MigrateError> {
+        match self {
+            Db::MySql(pool) => sqlx::migrate!("../migrations/mysql").run(pool).await,
+            Db::Sqlite(pool) => sqlx::migrate!("../migrations/sqlite").run(pool).await,
+        }
+    }
+
+    /// A round trip to the database, for health checks.
+    pub async fn ping(&self) -> Result<(), sqlx::Error> {
+        with_pool!(self, |pool| sqlx::query("SELECT 1").execute(pool).await.map(|_| ()))
+    }
+}
+
+/// The id of the row an `INSERT` created, the one call that differs between the dialects.
+pub trait InsertedId {
+    fn inserted_id(&self) -> i64;
+}
+
+impl InsertedId for sqlx::mysql::MySqlQueryResult {
+    fn inserted_id(&self) -> i64 {
+        // AUTO_INCREMENT BIGINT ids are far below i64::MAX.
+        self.last_insert_id() as i64
+    }
+}
+
+impl InsertedId for sqlx::sqlite::SqliteQueryResult {
+    fn inserted_id(&self) -> i64 {
+        self.last_insert_rowid()
+    }
+}

@@ -1,0 +1,340 @@
+//! Events: create, read, join, leave, cancel, the dashboard lists, and answers. The database
+//! is the source of truth; every rule that depends on the deadline or on membership is checked
+//! inside the transaction that writes.
+//!
+//! Dispatching answers to event nodes and storing outcomes are the cluster's part (next step):
+//! the `answer` rows carry `assigned_node` and `dispatched_version` for it.
+
+pub mod code;
+mod repo;
+
+use app::error::AppError;
+use app::events::{
+    CreateEventInput, EventStatus, EventSummary, EventView, MyEvents, ParticipantView, CAPACITY_MAX, DESCRIPTION_MAX, NAME_MAX,
+};
+use chrono::{DateTime, Utc};
+use scheduling::{text, EventSpec, Interval, IntervalSet, Minute, SpecError};
+use serde::Deserialize;
+
+use std::sync::Arc;
+
+use crate::cluster::Cluster;
+use crate::db::Db;
+use crate::error::{Error, Result};
+use repo::EventRow;
+
+/// How many times a create retries when a fresh code collides (practically never).
+const CODE_ATTEMPTS: usize = 3;
+
+/// An answer as the REST API takes it: intervals, or the seed text format in a time zone.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum AvailabilityInput {
+    Intervals { intervals: Vec<IntervalInput> },
+    Text { text: String, time_zone: String },
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct IntervalInput {
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+}
+
+pub struct EventService {
+    db: Db,
+    cluster: Arc<Cluster>,
+}
+
+impl EventService {
+    pub fn new(db: Db, cluster: Arc<Cluster>) -> Self {
+        Self { db, cluster }
+    }
+
+    /// Runs `work` on the cluster after the request's commit; a failure leaves the row for the
+    /// reconciler, so the caller's success (the commit) stands.
+    fn after_commit<F>(&self, what: &'static str, work: impl FnOnce(Arc<Cluster>) -> F)
+    where
+        F: std::future::Future<Output = Result<()>> + Send + 'static,
+    {
+        let job = work(Arc::clone(&self.cluster));
+        tokio::spawn(async move {
+            if let Err(error) = job.await {
+                tracing::debug!(%error, what, "cluster work deferred to the reconciler");
+            }
+        });
+    }
+
+    pub async fn create(&self, user_id: i64, input: CreateEventInput) -> Result<EventView> {
+        let valid = validate(input, Utc::now())?;
+        for _ in 0..CODE_ATTEMPTS {
+            let event_code = code::new_code().map_err(|e| Error::Random(e.to_string()))?;
+            match repo::insert_event(&self.db, user_id, &event_code, &valid).await {
+                Ok(event_id) => {
+                    self.after_commit("assign coordinator", |cluster| async move { cluster.assign_coordinator(event_id).await });
+                    return self.view(user_id, &event_code).await;
+                }
+                Err(sqlx::Error::Database(error)) if error.is_unique_violation() => continue,
+                Err(error) => return Err(error.into()),
+            }
+        }
+        Err(Error::Random("could not find a free event code".into()))
+    }
+
+    pub async fn view(&self, user_id: i64, event_code: &str) -> Result<EventView> {
+        let event = self.find(event_code).await?;
+        let participants = repo::participants(&self.db, event.event_id).await?;
+        let is_participant = participants.iter().any(|p| p.user_id == user_id);
+        let is_organizer = event.organizer_id == user_id;
+        Ok(EventView {
+            status: event.status(Utc::now()),
+            code: event.code,
+            name: event.name,
+            description: event.description,
+            organizer: event.organizer,
+            deadline: event.deadline,
+            duration_minutes: u32::try_from(event.duration_minutes).unwrap_or_default(),
+            window_start: event.window_start,
+            window_end: event.window_end,
+            capacity: event.capacity.and_then(|capacity| u32::try_from(capacity).ok()),
+            time_zone: event.time_zone,
+            participant_count: u32::try_from(participants.len()).unwrap_or(u32::MAX),
+            is_participant,
+            is_organizer,
+            participants: (is_participant || is_organizer).then(|| {
+                participants.into_iter().map(|p| ParticipantView { username: p.username, answered: p.answered }).collect()
+            }),
+        })
+    }
+
+    /// Joins the event (idempotent for a current participant).
+    pub async fn join(&self, user_id: i64, event_code: &str) -> Result<EventView> {
+        let event = self.find(event_code).await?;
+        Self::ensure_open(&event)?;
+        repo::join(&self.db, &event, user_id).await?;
+        self.view(user_id, event_code).await
+    }
+
+    /// Leaves the event, withdrawing the answer.
+    pub async fn leave(&self, user_id: i64, event_code: &str) -> Result<()> {
+        let event = self.find(event_code).await?;
+        if event.organizer_id == user_id {
+            return Err(AppError::OrganizerCannotLeave.into());
+        }
+        Self::ensure_open(&event)?;
+        repo::leave(&self.db, &event, user_id).await
+    }
+
+    /// The organizer cancels: the outcome becomes "cancelled".
+    pub async fn cancel(&self, user_id: i64, event_code: &str) -> Result<()> {
+        let event = self.find(event_code).await?;
+        if event.organizer_id != user_id {
+            return Err(AppError::NotOrganizer.into());
+        }
+        if event.cancelled_at.is_some() {
+            return Ok(());
+        }
+        if event.outcome_stored_at.is_some() {
+            return Err(AppError::DeadlinePassed.into());
+        }
+        repo::cancel(&self.db, event.event_id).await
+    }
+
+    /// Stores the participant's answer (a new version) and returns the version.
+    pub async fn put_availability(&self, user_id: i64, event_code: &str, input: AvailabilityInput) -> Result<u64> {
+        let availability = parse_availability(input)?;
+        let event = self.find(event_code).await?;
+        Self::ensure_open(&event)?;
+        let (participant_id, version) = repo::upsert_answer(&self.db, &event, user_id, &availability).await?;
+        self.after_commit("dispatch answer", |cluster| async move { cluster.dispatch_answer(participant_id).await });
+        Ok(version)
+    }
+
+    /// The event's outcome, for its participants and organizer.
+    pub async fn outcome(&self, user_id: i64, event_code: &str) -> Result<OutcomeView> {
+        let event = self.find(event_code).await?;
+        let is_member = event.organizer_id == user_id || repo::participants(&self.db, event.event_id).await?.iter().any(|p| p.user_id == user_id);
+        if !is_member {
+            return Err(AppError::NotParticipant.into());
+        }
+        if event.cancelled_at.is_some() {
+            return Ok(OutcomeView::Cancelled);
+        }
+        match repo::stored_outcome(&self.db, event.event_id).await? {
+            Some(outcome) => Ok(OutcomeView::from(outcome)),
+            None => Ok(OutcomeView::Pending),
+        }
+    }
+
+    pub async fn my_events(&self, user_id: i64) -> Result<MyEvents> {
+        let now = Utc::now();
+        let mut lists = MyEvents::default();
+        for row in repo::events_of_user(&self.db, user_id).await? {
+            let status = row.event.status(now);
+            let summary = EventSummary {
+                code: row.event.code.clone(),
+                name: row.event.name.clone(),
+                deadline: row.event.deadline,
+                status,
+                answered: row.answered,
+            };
+            let list = match status {
+                EventStatus::Finished | EventStatus::Cancelled => &mut lists.finished,
+                _ if row.event.organizer_id == user_id => &mut lists.organized,
+                _ if row.answered => &mut lists.answered,
+                _ => &mut lists.pending,
+            };
+            list.push(summary);
+        }
+        Ok(lists)
+    }
+
+    async fn find(&self, event_code: &str) -> Result<EventRow> {
+        if !code::is_well_formed(event_code) {
+            return Err(AppError::EventNotFound.into());
+        }
+        repo::find_by_code(&self.db, event_code).await?.ok_or_else(|| AppError::EventNotFound.into())
+    }
+
+    fn ensure_open(event: &EventRow) -> Result<()> {
+        match event.status(Utc::now()) {
+            EventStatus::Open => Ok(()),
+            EventStatus::Cancelled => Err(AppError::EventCancelled.into()),
+            EventStatus::Deciding | EventStatus::Finished => Err(AppError::DeadlinePassed.into()),
+        }
+    }
+}
+
+/// The outcome as the REST API shows it (`status`-tagged, times as RFC 3339).
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum OutcomeView {
+    /// Not decided yet.
+    Pending,
+    Scheduled { slot: SlotView, common: Vec<SlotView> },
+    NoSolution { best_effort: Option<BestEffortView> },
+    Undefined,
+    Cancelled,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SlotView {
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct BestEffortView {
+    pub slot: SlotView,
+    /// Participant ids free for the whole slot, and those who are not.
+    pub available: Vec<u64>,
+    pub unavailable: Vec<u64>,
+}
+
+impl From<Interval> for SlotView {
+    fn from(interval: Interval) -> Self {
+        Self { start: interval.start().to_utc(), end: interval.end().to_utc() }
+    }
+}
+
+impl From<scheduling::Outcome> for OutcomeView {
+    fn from(outcome: scheduling::Outcome) -> Self {
+        match outcome {
+            scheduling::Outcome::Undefined => Self::Undefined,
+            scheduling::Outcome::Scheduled { slot, common } => {
+                Self::Scheduled { slot: slot.into(), common: common.intervals().iter().copied().map(SlotView::from).collect() }
+            }
+            scheduling::Outcome::NoSolution { best_effort } => Self::NoSolution {
+                best_effort: best_effort.map(|best| BestEffortView {
+                    slot: best.slot.into(),
+                    available: best.available.iter().map(|id| id.0).collect(),
+                    unavailable: best.unavailable.iter().map(|id| id.0).collect(),
+                }),
+            },
+        }
+    }
+}
+
+/// A create input that passed every rule.
+pub(crate) struct ValidEvent {
+    pub name: String,
+    pub description: String,
+    pub spec: EventSpec,
+    pub capacity: Option<u32>,
+    pub time_zone: String,
+}
+
+fn validate(input: CreateEventInput, now: DateTime<Utc>) -> Result<ValidEvent, AppError> {
+    let name = input.name.trim().to_owned();
+    if name.is_empty() {
+        return Err(AppError::invalid("name", "Give the event a name."));
+    }
+    if name.chars().count() > NAME_MAX {
+        return Err(AppError::invalid("name", format!("The name can be at most {NAME_MAX} characters long.")));
+    }
+    let description = input.description.unwrap_or_default().trim().to_owned();
+    if description.chars().count() > DESCRIPTION_MAX {
+        return Err(AppError::invalid("description", format!("The description can be at most {DESCRIPTION_MAX} characters long.")));
+    }
+    if input.deadline <= now {
+        return Err(AppError::invalid("deadline", "The response deadline must be in the future."));
+    }
+    if !Minute::ceil(input.deadline).is_supported() {
+        return Err(AppError::invalid("deadline", "The response deadline is too far in the future."));
+    }
+    let window = match (input.window_start, input.window_end) {
+        (None, None) => None,
+        (Some(start), Some(end)) => Some(
+            Interval::new(Minute::ceil(start), Minute::floor(end))
+                .filter(|window| window.end().is_supported())
+                .ok_or_else(|| AppError::invalid("window_end", "The window must end after it starts."))?,
+        ),
+        _ => return Err(AppError::invalid("window_start", "Give both the start and the end of the window, or neither.")),
+    };
+    let spec = EventSpec::new(input.deadline, input.duration_minutes, window).map_err(|error| match error {
+        SpecError::Duration => AppError::invalid("duration_minutes", "The meeting length must be between 5 minutes and 24 hours."),
+        SpecError::WindowTooShort => AppError::invalid("window_end", "The window is shorter than the meeting."),
+        SpecError::WindowBeforeDeadline => {
+            AppError::invalid("window_end", "The window ends too soon: a meeting must fit in it after the deadline.")
+        }
+    })?;
+    if let Some(capacity) = input.capacity {
+        if !(1..=CAPACITY_MAX).contains(&capacity) {
+            return Err(AppError::invalid("capacity", format!("The capacity must be between 1 and {CAPACITY_MAX}.")));
+        }
+    }
+    let time_zone = input.time_zone.unwrap_or_else(|| "UTC".to_owned());
+    if time_zone.parse::<chrono_tz::Tz>().is_err() {
+        return Err(AppError::invalid("time_zone", format!("Unknown time zone {time_zone:?}; use an IANA name such as Europe/Berlin.")));
+    }
+    Ok(ValidEvent { name, description, spec, capacity: input.capacity, time_zone })
+}
+
+fn parse_availability(input: AvailabilityInput) -> Result<IntervalSet, AppError> {
+    match input {
+        AvailabilityInput::Text { text, time_zone } => {
+            let zone: chrono_tz::Tz = time_zone
+                .parse()
+                .map_err(|_| AppError::invalid("time_zone", format!("Unknown time zone {time_zone:?}.")))?;
+            text::parse(&text, zone).map_err(|errors| AppError::invalid("text", errors.to_string()))
+        }
+        AvailabilityInput::Intervals { intervals } => {
+            if intervals.len() > text::MAX_INTERVALS {
+                return Err(AppError::invalid("intervals", format!("At most {} intervals.", text::MAX_INTERVALS)));
+            }
+            intervals
+                .iter()
+                .enumerate()
+                .map(|(index, interval)| {
+                    // Only the whole minutes inside what was given count as free.
+                    let (start, end) = (Minute::ceil(interval.start), Minute::floor(interval.end));
+                    if !(start.is_supported() && end.is_supported()) {
+                        return Err(AppError::invalid("intervals", format!("Interval {}: outside the supported dates.", index + 1)));
+                    }
+                    Interval::new(start, end).ok_or_else(|| {
+                        AppError::invalid("intervals", format!("Interval {}: the end must be at least a minute after the start.", index + 1))
+                    })
+                })
+                .collect()
+        }
+    }
+}

@@ -1,0 +1,222 @@
+//! The SQL behind events, in the dialect-common subset. Writes that depend on a rule (capacity,
+//! membership, the deadline) check it inside their transaction.
+
+use app::error::AppError;
+use app::events::EventStatus;
+use chrono::{DateTime, Utc};
+use scheduling::IntervalSet;
+
+use crate::db::{with_pool, Db, InsertedId};
+use crate::error::{Error, Result};
+use crate::events::ValidEvent;
+
+const EVENT_COLUMNS: &str = "e.event_id, e.code, e.organizer_id, u.username AS organizer, e.name, e.description, \
+     e.deadline, e.duration_minutes, e.window_start, e.window_end, e.capacity, e.time_zone, \
+     e.outcome_stored_at, e.cancelled_at";
+
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct EventRow {
+    pub event_id: i64,
+    pub code: String,
+    pub organizer_id: i64,
+    pub organizer: String,
+    pub name: String,
+    pub description: String,
+    pub deadline: DateTime<Utc>,
+    pub duration_minutes: i32,
+    pub window_start: Option<DateTime<Utc>>,
+    pub window_end: Option<DateTime<Utc>>,
+    pub capacity: Option<i32>,
+    pub time_zone: String,
+    pub outcome_stored_at: Option<DateTime<Utc>>,
+    pub cancelled_at: Option<DateTime<Utc>>,
+}
+
+impl EventRow {
+    pub(crate) fn status(&self, now: DateTime<Utc>) -> EventStatus {
+        if self.cancelled_at.is_some() {
+            EventStatus::Cancelled
+        } else if self.outcome_stored_at.is_some() {
+            EventStatus::Finished
+        } else if now >= self.deadline {
+            EventStatus::Deciding
+        } else {
+            EventStatus::Open
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct ParticipantRow {
+    pub user_id: i64,
+    pub username: String,
+    answer_version: Option<i64>,
+}
+
+pub(crate) struct Participant {
+    pub user_id: i64,
+    pub username: String,
+    pub answered: bool,
+}
+
+#[derive(sqlx::FromRow)]
+struct UserEventRow {
+    #[sqlx(flatten)]
+    event: EventRow,
+    answer_version: Option<i64>,
+}
+
+pub(crate) struct UserEvent {
+    pub event: EventRow,
+    pub answered: bool,
+}
+
+/// Inserts the event and its organizer as the first participant, in one transaction.
+pub(crate) async fn insert_event(db: &Db, organizer_id: i64, code: &str, event: &ValidEvent) -> Result<i64, sqlx::Error> {
+    const INSERT_EVENT: &str = "INSERT INTO event (code, organizer_id, name, description, deadline, duration_minutes, \
+         window_start, window_end, capacity, time_zone, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+    const INSERT_ORGANIZER: &str = "INSERT INTO participant (event_id, user_id, joined_at) VALUES (?, ?, ?)";
+    let now = Utc::now();
+    let window = event.spec.window();
+    with_pool!(db, |pool| {
+        let mut tx = pool.begin().await?;
+        let event_id = sqlx::query(INSERT_EVENT)
+            .bind(code)
+            .bind(organizer_id)
+            .bind(&event.name)
+            .bind(&event.description)
+            .bind(event.spec.deadline())
+            .bind(event.spec.duration_minutes())
+            .bind(window.map(|w| w.start().to_utc()))
+            .bind(window.map(|w| w.end().to_utc()))
+            .bind(event.capacity)
+            .bind(&event.time_zone)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?
+            .inserted_id();
+        sqlx::query(INSERT_ORGANIZER).bind(event_id).bind(organizer_id).bind(now).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(event_id)
+    })
+}
+
+pub(crate) async fn find_by_code(db: &Db, code: &str) -> Result<Option<EventRow>, sqlx::Error> {
+    let sql = format!("SELECT {EVENT_COLUMNS} FROM event e JOIN user u ON u.user_id = e.organizer_id WHERE e.code = ?");
+    with_pool!(db, |pool| sqlx::query_as(&sql).bind(code).fetch_optional(pool).await)
+}
+
+/// Current participants (not those who left), in joining order.
+pub(crate) async fn participants(db: &Db, event_id: i64) -> Result<Vec<Participant>, sqlx::Error> {
+    const SQL: &str = "SELECT p.user_id, u.username, a.version AS answer_version FROM participant p \
+         JOIN user u ON u.user_id = p.user_id LEFT JOIN answer a ON a.participant_id = p.participant_id \
+         WHERE p.event_id = ? AND p.left_at IS NULL ORDER BY p.participant_id";
+    let rows: Vec<ParticipantRow> = with_pool!(db, |pool| sqlx::query_as(SQL).bind(event_id).fetch_all(pool).await)?;
+    Ok(rows
+        .into_iter()
+        .map(|row| Participant { user_id: row.user_id, username: row.username, answered: row.answer_version.is_some() })
+        .collect())
+}
+
+/// Joins (or re-joins after leaving), refusing when the event is full.
+pub(crate) async fn join(db: &Db, event: &EventRow, user_id: i64) -> Result<()> {
+    // A no-op update takes the event's row lock (MySQL) or the write lock (SQLite), so two
+    // concurrent joins cannot both take the last seat.
+    const LOCK_EVENT: &str = "UPDATE event SET event_id = event_id WHERE event_id = ?";
+    const MEMBERSHIP: &str = "SELECT left_at FROM participant WHERE event_id = ? AND user_id = ?";
+    const COUNT: &str = "SELECT COUNT(*) FROM participant WHERE event_id = ? AND left_at IS NULL";
+    const INSERT: &str = "INSERT INTO participant (event_id, user_id, joined_at) VALUES (?, ?, ?)";
+    const REJOIN: &str = "UPDATE participant SET left_at = NULL, joined_at = ? WHERE event_id = ? AND user_id = ?";
+    let now = Utc::now();
+    with_pool!(db, |pool| {
+        let mut tx = pool.begin().await?;
+        sqlx::query(LOCK_EVENT).bind(event.event_id).execute(&mut *tx).await?;
+        let membership: Option<Option<DateTime<Utc>>> =
+            sqlx::query_scalar(MEMBERSHIP).bind(event.event_id).bind(user_id).fetch_optional(&mut *tx).await?;
+        if membership == Some(None) {
+            return Ok(());
+        }
+        let count: i64 = sqlx::query_scalar(COUNT).bind(event.event_id).fetch_one(&mut *tx).await?;
+        if event.capacity.is_some_and(|capacity| count >= i64::from(capacity)) {
+            return Err(AppError::EventFull.into());
+        }
+        if membership.is_some() {
+            sqlx::query(REJOIN).bind(now).bind(event.event_id).bind(user_id).execute(&mut *tx).await?;
+        } else {
+            sqlx::query(INSERT).bind(event.event_id).bind(user_id).bind(now).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    })
+}
+
+/// Marks the participant as gone and withdraws their answer.
+pub(crate) async fn leave(db: &Db, event: &EventRow, user_id: i64) -> Result<()> {
+    const FIND: &str = "SELECT participant_id FROM participant WHERE event_id = ? AND user_id = ? AND left_at IS NULL";
+    const DELETE_ANSWER: &str = "DELETE FROM answer WHERE participant_id = ?";
+    const MARK_LEFT: &str = "UPDATE participant SET left_at = ? WHERE participant_id = ?";
+    with_pool!(db, |pool| {
+        let mut tx = pool.begin().await?;
+        let participant: Option<i64> =
+            sqlx::query_scalar(FIND).bind(event.event_id).bind(user_id).fetch_optional(&mut *tx).await?;
+        let participant = participant.ok_or(AppError::NotParticipant)?;
+        sqlx::query(DELETE_ANSWER).bind(participant).execute(&mut *tx).await?;
+        sqlx::query(MARK_LEFT).bind(Utc::now()).bind(participant).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(())
+    })
+}
+
+pub(crate) async fn cancel(db: &Db, event_id: i64) -> Result<()> {
+    const SQL: &str = "UPDATE event SET cancelled_at = ? WHERE event_id = ? AND cancelled_at IS NULL AND outcome_stored_at IS NULL";
+    with_pool!(db, |pool| sqlx::query(SQL).bind(Utc::now()).bind(event_id).execute(pool).await.map(|_| ()))?;
+    Ok(())
+}
+
+/// Stores a new version of the participant's answer. Membership and the deadline are checked
+/// in the same transaction, so an accepted answer is always one accepted before the deadline.
+/// Returns the participant id and the new version.
+pub(crate) async fn upsert_answer(db: &Db, event: &EventRow, user_id: i64, availability: &IntervalSet) -> Result<(i64, u64)> {
+    const FIND: &str = "SELECT participant_id FROM participant WHERE event_id = ? AND user_id = ? AND left_at IS NULL";
+    const UPDATE: &str = "UPDATE answer SET intervals = ?, version = version + 1, accepted_at = ? WHERE participant_id = ?";
+    const INSERT: &str = "INSERT INTO answer (participant_id, event_id, intervals, version, accepted_at, dispatched_version) \
+         VALUES (?, ?, ?, 1, ?, 0)";
+    const VERSION: &str = "SELECT version FROM answer WHERE participant_id = ?";
+    let intervals = serde_json::to_string(availability).map_err(|e| Error::Encoding(e.to_string()))?;
+    with_pool!(db, |pool| {
+        let mut tx = pool.begin().await?;
+        let participant: Option<i64> =
+            sqlx::query_scalar(FIND).bind(event.event_id).bind(user_id).fetch_optional(&mut *tx).await?;
+        let participant = participant.ok_or(AppError::NotParticipant)?;
+        let now = Utc::now();
+        if now >= event.deadline {
+            return Err(AppError::DeadlinePassed.into());
+        }
+        let updated = sqlx::query(UPDATE).bind(&intervals).bind(now).bind(participant).execute(&mut *tx).await?;
+        if updated.rows_affected() == 0 {
+            sqlx::query(INSERT).bind(participant).bind(event.event_id).bind(&intervals).bind(now).execute(&mut *tx).await?;
+        }
+        let version: i64 = sqlx::query_scalar(VERSION).bind(participant).fetch_one(&mut *tx).await?;
+        tx.commit().await?;
+        Ok((participant, u64::try_from(version).unwrap_or_default()))
+    })
+}
+
+pub(crate) async fn stored_outcome(db: &Db, event_id: i64) -> Result<Option<scheduling::Outcome>> {
+    const SQL: &str = "SELECT outcome FROM event WHERE event_id = ?";
+    let stored: Option<Option<String>> = with_pool!(db, |pool| sqlx::query_scalar(SQL).bind(event_id).fetch_optional(pool).await)?;
+    stored.flatten().map(|json| serde_json::from_str(&json).map_err(|e| Error::Encoding(e.to_string()))).transpose()
+}
+
+/// Every event the user organizes or currently takes part in, by deadline.
+pub(crate) async fn events_of_user(db: &Db, user_id: i64) -> Result<Vec<UserEvent>, sqlx::Error> {
+    let sql = format!(
+        "SELECT {EVENT_COLUMNS}, a.version AS answer_version FROM event e \
+         JOIN user u ON u.user_id = e.organizer_id \
+         LEFT JOIN participant p ON p.event_id = e.event_id AND p.user_id = ? AND p.left_at IS NULL \
+         LEFT JOIN answer a ON a.participant_id = p.participant_id \
+         WHERE e.organizer_id = ? OR p.participant_id IS NOT NULL ORDER BY e.deadline, e.event_id"
+    );
+    let rows: Vec<UserEventRow> = with_pool!(db, |pool| sqlx::query_as(&sql).bind(user_id).bind(user_id).fetch_all(pool).await)?;
+    Ok(rows.into_iter().map(|row| UserEvent { answered: row.answer_version.is_some(), event: row.event }).collect())
+}

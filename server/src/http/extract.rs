@@ -1,0 +1,43 @@
+//! Extractors whose rejections speak the API's error format instead of axum's plain text.
+
+use app::error::AppError;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
+use tower_sessions::Session;
+
+use crate::error::Error;
+use crate::state::AppState;
+
+/// The signed-in user's id; a request without one is refused with 401 `not_logged_in`.
+pub struct CurrentUser(pub i64);
+
+impl FromRequestParts<AppState> for CurrentUser {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let session = Session::from_request_parts(parts, state)
+            .await
+            .map_err(|(_, message)| Error::MalformedRequest(message.to_owned()))?;
+        let user_id = state.accounts.current_user_id(&session).await?.ok_or(AppError::NotLoggedIn)?;
+        Ok(Self(user_id))
+    }
+}
+
+/// Like `axum::Json`, but a bad body becomes a 400 `malformed_request` in our JSON shape.
+pub struct ApiJson<T>(pub T);
+
+impl<S, T> FromRequest<S> for ApiJson<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = Error;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(request, state).await {
+            Ok(axum::Json(value)) => Ok(Self(value)),
+            Err(rejection) => Err(Error::MalformedRequest(rejection.body_text())),
+        }
+    }
+}

@@ -1,0 +1,28 @@
+//! The REST API under `/api/v1` (DESIGN.md §4): JSON in, JSON out, the same session cookie as
+//! the pages. One module per resource, each with its own `router()`, merged here.
+
+mod events;
+mod extract;
+mod health;
+mod users;
+
+use axum::http::StatusCode;
+use axum::{Json, Router};
+use serde_json::{json, Value};
+
+use crate::state::AppState;
+
+/// Routes mounted at `/api/v1`; any other path there is a JSON 404, never a page.
+pub fn api_router() -> Router<AppState> {
+    Router::new().merge(users::router()).merge(events::router()).fallback(no_such_route)
+}
+
+async fn no_such_route() -> (StatusCode, Json<Value>) {
+    let error = json!({ "code": "no_such_route", "message": "There is no such API route.", "field": null });
+    (StatusCode::NOT_FOUND, Json(json!({ "error": error })))
+}
+
+/// Routes mounted at the root (`/healthz`).
+pub fn root_router() -> Router<AppState> {
+    health::router()
+}

@@ -1,0 +1,198 @@
+//! Whenly's web server. A request arrives at axum; the session layer loads the caller's
+//! server-side session from SQL; then either a REST handler (`/api/v1`, [`http`]) or Leptos
+//! (pages and server functions, from the `app` crate) answers. Both call the same services
+//! ([`accounts`]), which the pages reach through the ports `app` declares, provided here as
+//! Leptos context.
+
+pub mod accounts;
+pub mod cluster;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod events;
+pub mod http;
+pub mod sessions;
+pub mod state;
+pub mod telemetry;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use app::ports::AccountsPort;
+use app::{shell, App};
+use axum::Router;
+use leptos::config::LeptosOptions;
+use leptos::prelude::provide_context;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use tokio::net::TcpListener;
+use tower_http::trace::{DefaultOnFailure, TraceLayer};
+use tower_sessions::cookie::{time, SameSite};
+use tower_sessions::{Expiry, SessionManagerLayer};
+
+use crate::accounts::{throttle::ThrottleLimits, AccountService};
+use crate::config::Config;
+use crate::cluster::Cluster;
+use crate::db::Db;
+use crate::events::EventService;
+use crate::sessions::SqlSessionStore;
+use crate::state::AppState;
+
+/// The session cookie's name.
+pub const SESSION_COOKIE: &str = "whenly_session";
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot prepare the data directory {0}: {1}")]
+    DataDir(std::path::PathBuf, std::io::Error),
+    #[error("cannot open the database: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("cannot migrate the database: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("cannot read the Leptos site configuration: {0}")]
+    Leptos(String),
+    #[error("cannot listen on {0}: {1}")]
+    Bind(SocketAddr, std::io::Error),
+    #[error("cannot start: {0}")]
+    Service(#[from] error::Error),
+    #[error("cannot start an embedded event node: {0}")]
+    Node(String),
+    #[error("server failed: {0}")]
+    Serve(std::io::Error),
+}
+
+/// A server bound to its port, ready to serve.
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+}
+
+impl Application {
+    /// Opens and migrates the database, builds the services and binds `config.listen`
+    /// (port 0 picks a free port: see [`Application::local_addr`]).
+    pub async fn build(config: &Config, leptos_options: LeptosOptions) -> Result<Self, StartError> {
+        let database_url = config.database_url();
+        if config.database_url.is_none() {
+            tokio::fs::create_dir_all(&config.data_dir)
+                .await
+                .map_err(|e| StartError::DataDir(config.data_dir.clone(), e))?;
+        }
+        let db = Db::connect(&database_url).await?;
+        db.migrate().await?;
+        let session_store = SqlSessionStore::open(&db).await?;
+        session_store.spawn_expired_session_sweeper();
+
+        let limits = ThrottleLimits {
+            failures_per_account: config.login_failures_per_account,
+            failures_per_client: config.login_failures_per_client,
+            window: config.login_throttle_window(),
+        };
+        let accounts = Arc::new(AccountService::new(db.clone(), limits).await?);
+        let cluster = start_cluster(config, &db).await?;
+        let events = Arc::new(EventService::new(db.clone(), cluster));
+        let state = AppState { leptos_options, db, accounts, events };
+
+        let session_layer = SessionManagerLayer::new(session_store)
+            .with_name(SESSION_COOKIE)
+            .with_http_only(true)
+            .with_same_site(SameSite::Lax)
+            .with_secure(config.cookie_secure)
+            .with_expiry(Expiry::OnInactivity(time::Duration::days(14)));
+
+        // Server functions answer every error, a wrong password included, with HTTP 500 and the
+        // typed error in the body, so the trace layer's "failure" is not a fault: real internal
+        // errors are logged at ERROR by `error::Error` itself.
+        let trace_layer = TraceLayer::new_for_http().on_failure(DefaultOnFailure::new().level(tracing::Level::DEBUG));
+        let router = router(state).layer(session_layer).layer(trace_layer);
+        let listener = TcpListener::bind(config.listen).await.map_err(|e| StartError::Bind(config.listen, e))?;
+        Ok(Self { listener, router })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener.local_addr().expect("a bound TCP listener has a local address")
+    }
+
+    /// Serves until `shutdown` completes, then finishes in-flight requests.
+    pub async fn serve_until(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> Result<(), StartError> {
+        let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
+        axum::serve(self.listener, service).with_graceful_shutdown(shutdown).await.map_err(StartError::Serve)
+    }
+}
+
+/// Serves the control plane, starts the embedded nodes when no external ones are configured,
+/// and starts the reconciler.
+async fn start_cluster(config: &Config, db: &Db) -> Result<Arc<Cluster>, StartError> {
+    let control = cluster::serve_control_plane(db.clone(), config.control_listen)
+        .await
+        .map_err(|e| StartError::Bind(config.control_listen, e))?;
+    let nodes = if config.nodes.is_empty() {
+        let mut nodes = Vec::new();
+        for index in 1..=config.embedded_nodes {
+            let node_config = event_node::runtime::NodeConfig {
+                node_id: format!("n{index}"),
+                listen: "127.0.0.1:0".parse().expect("a valid address"),
+                data_dir: config.data_dir.join("nodes").join(format!("n{index}")),
+                server: control,
+                log: config.log.clone(),
+            };
+            let bound = event_node::runtime::bind(node_config).await.map_err(|e| StartError::Node(e.to_string()))?;
+            nodes.push((format!("n{index}"), bound.address()));
+            tokio::spawn(async move {
+                if let Err(error) = bound.serve().await {
+                    tracing::error!(%error, "embedded event node stopped");
+                }
+            });
+        }
+        nodes
+    } else {
+        config.nodes.clone()
+    };
+    tracing::info!(%control, nodes = ?nodes, "event cluster");
+    let cluster = Cluster::new(db.clone(), nodes).await?;
+    cluster.spawn_reconciler();
+    Ok(cluster)
+}
+
+/// Pages and server functions (Leptos), the REST API and health, and static files.
+fn router(state: AppState) -> Router {
+    let leptos_options = state.leptos_options.clone();
+    let accounts: Arc<dyn AccountsPort> = state.accounts.clone();
+    // The same ports for the pages and for the not-found page (which renders the header).
+    let provide_ports = move || provide_context(accounts.clone());
+    Router::new()
+        .merge(http::root_router())
+        .nest("/api/v1", http::api_router())
+        .leptos_routes_with_context(&state, generate_route_list(App), provide_ports.clone(), move || {
+            shell(leptos_options.clone())
+        })
+        .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(provide_ports, shell))
+        .with_state(state)
+}
+
+/// Runs the server with the site configuration cargo-leptos provides (its `LEPTOS_*`
+/// environment, or the workspace `Cargo.toml` when started by hand from the repository root).
+pub async fn run(config: Config) -> Result<(), StartError> {
+    let leptos_options = leptos::config::get_configuration(None)
+        .or_else(|_| leptos::config::get_configuration(Some("Cargo.toml")))
+        .map_err(|e| StartError::Leptos(e.to_string()))?
+        .leptos_options;
+    let application = Application::build(&config, leptos_options).await?;
+    tracing::info!(address = %application.local_addr(), database = %redact(&config.database_url()), "whenly listening");
+    application.serve_until(shutdown_signal()).await
+}
+
+async fn shutdown_signal() {
+    if let Err(error) = tokio::signal::ctrl_c().await {
+        tracing::error!(%error, "cannot listen for Ctrl-C; running until killed");
+        std::future::pending::<()>().await;
+    }
+    tracing::info!("shutting down");
+}
+
+/// A database URL without its password, for logs.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => format!("{}://…{}", &url[..scheme_end], &url[at..]),
+        _ => url.to_owned(),
+    }
+}

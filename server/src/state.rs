@@ -1,0 +1,19 @@
+//! What every handler can reach: the Leptos options (for SSR and static files), the database,
+//! and the services.
+
+use std::sync::Arc;
+
+use axum::extract::FromRef;
+use leptos::config::LeptosOptions;
+
+use crate::accounts::AccountService;
+use crate::db::Db;
+use crate::events::EventService;
+
+#[derive(Clone, FromRef)]
+pub struct AppState {
+    pub leptos_options: LeptosOptions,
+    pub db: Db,
+    pub accounts: Arc<AccountService>,
+    pub events: Arc<EventService>,
+}

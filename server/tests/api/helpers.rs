@@ -1,0 +1,226 @@
+//! `spawn_app`: a real Whenly server on a free loopback port, over a database of its own.
+//!
+//! MariaDB comes from `WHENLY_TEST_MYSQL_URL` (default `mysql://whenly:whenly@127.0.0.1:3306`,
+//! the account `scripts/setup.sh` creates). Each test gets a new `whenly_test_*` database,
+//! dropped afterwards. When no MariaDB answers, the test fails under `CI=true` and says it
+//! skipped otherwise.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use reqwest::{Response, StatusCode};
+use serde_json::{json, Value};
+use server::config::Config;
+use server::Application;
+use sqlx::{Connection, Executor, MySqlConnection};
+
+#[derive(Debug, Clone, Copy)]
+pub enum Backend {
+    Sqlite,
+    MariaDb,
+}
+
+/// Generates one `#[tokio::test]` per backend for each listed async test body.
+macro_rules! on_both_databases {
+    ($($name:ident),+ $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name($crate::helpers::Backend::Sqlite).await })+
+        }
+        mod mariadb {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name($crate::helpers::Backend::MariaDb).await })+
+        }
+    };
+}
+pub(crate) use on_both_databases;
+
+/// A running server plus one "browser" on it (derefs to [`Browser`]).
+pub struct TestApp {
+    browser: Browser,
+    _database: TestDatabase,
+    _data_dir: TempDir,
+}
+
+/// An HTTP client with its own cookie jar, pointed at one server.
+pub struct Browser {
+    pub base_url: String,
+    pub client: reqwest::Client,
+}
+
+impl std::ops::Deref for TestApp {
+    type Target = Browser;
+    fn deref(&self) -> &Browser {
+        &self.browser
+    }
+}
+
+impl TestApp {
+    /// Another browser (a fresh cookie jar) on the same server.
+    pub fn new_browser(&self) -> Browser {
+        Browser { base_url: self.base_url.clone(), client: new_client() }
+    }
+}
+
+/// Tunables a test may change; everything else is the production default.
+pub struct TestSettings {
+    pub login_failures_per_account: u32,
+    pub login_failures_per_client: u32,
+}
+
+impl Default for TestSettings {
+    fn default() -> Self {
+        Self { login_failures_per_account: 5, login_failures_per_client: 20 }
+    }
+}
+
+/// Starts a server on `backend`, or returns `None` (after saying so) when MariaDB is not
+/// available outside CI.
+pub async fn spawn_app(backend: Backend) -> Option<TestApp> {
+    spawn_app_with(backend, TestSettings::default()).await
+}
+
+pub async fn spawn_app_with(backend: Backend, settings: TestSettings) -> Option<TestApp> {
+    let data_dir = TempDir::new();
+    let database = match backend {
+        Backend::Sqlite => TestDatabase::Sqlite,
+        Backend::MariaDb => TestDatabase::create_mariadb().await?,
+    };
+    let config = Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        data_dir: data_dir.path.clone(),
+        database_url: database.url(),
+        cookie_secure: false,
+        log: "warn".into(),
+        login_failures_per_account: settings.login_failures_per_account,
+        login_failures_per_client: settings.login_failures_per_client,
+        login_throttle_window_secs: 900,
+        control_listen: "127.0.0.1:0".parse().unwrap(),
+        nodes: Vec::new(),
+        embedded_nodes: 3,
+    };
+    server::telemetry::init(&config.log);
+    let leptos_options = leptos::config::LeptosOptions::builder().output_name("whenly").build();
+    let application = Application::build(&config, leptos_options).await.expect("server starts");
+    let base_url = format!("http://{}", application.local_addr());
+    tokio::spawn(application.serve_until(std::future::pending()));
+    Some(TestApp { browser: Browser { base_url, client: new_client() }, _database: database, _data_dir: data_dir })
+}
+
+pub fn new_client() -> reqwest::Client {
+    reqwest::Client::builder().cookie_store(true).build().unwrap()
+}
+
+impl Browser {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+
+    pub async fn post_json(&self, path: &str, body: &Value) -> Response {
+        self.client.post(self.url(path)).json(body).send().await.unwrap()
+    }
+
+    pub async fn sign_up(&self, username: &str, password: &str) -> Response {
+        self.post_json("/api/v1/users/signup", &json!({ "username": username, "password": password })).await
+    }
+
+    pub async fn log_in(&self, username: &str, password: &str) -> Response {
+        self.post_json("/api/v1/users/login", &json!({ "username": username, "password": password })).await
+    }
+
+    pub async fn log_out(&self) -> Response {
+        self.client.post(self.url("/api/v1/users/logout")).send().await.unwrap()
+    }
+
+    /// The signed-in username per `/api/v1/users/me`, or `None` on 401.
+    pub async fn whoami(&self) -> Option<String> {
+        let response = self.client.get(self.url("/api/v1/users/me")).send().await.unwrap();
+        match response.status() {
+            StatusCode::OK => Some(response.json::<Value>().await.unwrap()["username"].as_str().unwrap().to_owned()),
+            StatusCode::UNAUTHORIZED => None,
+            other => panic!("unexpected /me status {other}"),
+        }
+    }
+}
+
+/// Asserts the status and the API error code, returning the error object.
+pub async fn assert_error(response: Response, status: StatusCode, code: &str) -> Value {
+    assert_eq!(response.status(), status, "expected {status} {code}");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["code"], code, "{body}");
+    body["error"].clone()
+}
+
+fn unique_suffix() -> String {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos();
+    format!("{}_{}_{}", std::process::id(), nanos % 1_000_000_000, COUNTER.fetch_add(1, Ordering::Relaxed))
+}
+
+pub struct TempDir {
+    pub path: std::path::PathBuf,
+}
+
+impl TempDir {
+    fn new() -> Self {
+        let path = std::env::temp_dir().join(format!("whenly_test_{}", unique_suffix()));
+        std::fs::create_dir_all(&path).unwrap();
+        Self { path }
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
+enum TestDatabase {
+    /// The server's default: a SQLite file in the (temporary) data dir.
+    Sqlite,
+    MariaDb { admin_url: String, name: String },
+}
+
+impl TestDatabase {
+    async fn create_mariadb() -> Option<Self> {
+        let admin_url = std::env::var("WHENLY_TEST_MYSQL_URL")
+            .unwrap_or_else(|_| "mysql://whenly:whenly@127.0.0.1:3306".to_owned());
+        let mut admin = match MySqlConnection::connect(&admin_url).await {
+            Ok(connection) => connection,
+            Err(error) if std::env::var("CI").as_deref() != Ok("true") => {
+                eprintln!("SKIPPED: MariaDB is not reachable at {admin_url} ({error}); run scripts/setup.sh test");
+                return None;
+            }
+            Err(error) => panic!("MariaDB is required in CI but not reachable at {admin_url}: {error}"),
+        };
+        let name = format!("whenly_test_{}", unique_suffix());
+        admin.execute(format!("CREATE DATABASE `{name}`").as_str()).await.expect("create test database");
+        Some(Self::MariaDb { admin_url, name })
+    }
+
+    fn url(&self) -> Option<String> {
+        match self {
+            Self::Sqlite => None,
+            Self::MariaDb { admin_url, name } => Some(format!("{admin_url}/{name}")),
+        }
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let Self::MariaDb { admin_url, name } = self else { return };
+        let (admin_url, name) = (admin_url.clone(), name.clone());
+        // Drop runs inside the test's runtime, which must not block: use a thread of our own.
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            runtime.block_on(async {
+                let mut admin = MySqlConnection::connect(&admin_url).await?;
+                admin.execute(format!("DROP DATABASE IF EXISTS `{name}`").as_str()).await.map(|_| ())
+            })
+        })
+        .join();
+        if !matches!(dropped, Ok(Ok(()))) {
+            eprintln!("warning: could not drop a test database");
+        }
+    }
+}

@@ -1,0 +1,6 @@
+//! Integration tests of the HTTP surface. Every test body runs twice, on a fresh SQLite file
+//! and on a fresh MariaDB database, against a real server bound to a loopback port.
+
+mod accounts;
+mod events;
+mod helpers;
