@@ -68,6 +68,64 @@ pub struct EventView {
     pub is_participant: bool,
     pub is_organizer: bool,
     pub participants: Option<Vec<ParticipantView>>,
+    /// Also only for participants and the organizer.
+    pub outcome: Option<OutcomeView>,
+}
+
+/// An event's outcome as the pages and the REST API show it: tagged by `status`, times in
+/// RFC 3339 UTC (pages convert to the viewer's zone), people by username.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum OutcomeView {
+    /// The deadline has not passed, or the outcome is being computed.
+    Pending,
+    /// `slot` suits everyone who answered; `common` is all the time they share.
+    Scheduled { slot: SlotView, common: Vec<SlotView> },
+    /// No slot suits everyone; `best_effort` is the earliest slot with the most people free.
+    NoSolution { best_effort: Option<BestEffortView> },
+    /// Nobody answered.
+    Undefined,
+    Cancelled,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SlotView {
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BestEffortView {
+    pub slot: SlotView,
+    /// Usernames of those free for the whole slot, and of those who answered but are not.
+    pub available: Vec<String>,
+    pub unavailable: Vec<String>,
+}
+
+impl From<scheduling::Interval> for SlotView {
+    fn from(interval: scheduling::Interval) -> Self {
+        Self { start: interval.start().to_utc(), end: interval.end().to_utc() }
+    }
+}
+
+impl OutcomeView {
+    /// The view of a decided outcome; `username` names a participant id.
+    pub fn decided(outcome: &scheduling::Outcome, username: impl Fn(scheduling::ParticipantId) -> String) -> Self {
+        use scheduling::Outcome;
+        match outcome {
+            Outcome::Undefined => Self::Undefined,
+            Outcome::Scheduled { slot, common } => {
+                Self::Scheduled { slot: (*slot).into(), common: common.intervals().iter().copied().map(SlotView::from).collect() }
+            }
+            Outcome::NoSolution { best_effort } => Self::NoSolution {
+                best_effort: best_effort.as_ref().map(|best| BestEffortView {
+                    slot: best.slot.into(),
+                    available: best.available.iter().copied().map(&username).collect(),
+                    unavailable: best.unavailable.iter().copied().map(&username).collect(),
+                }),
+            },
+        }
+    }
 }
 
 /// A line in the dashboard.

@@ -56,6 +56,19 @@ test("sign-up rules are explained in words", async ({ page }, testInfo) => {
   );
 });
 
+test("without the wasm a rejected sign-up still explains the rule", async ({ page }, testInfo) => {
+  // A form posted before hydration (or with scripts off) is answered by a redirect that carries
+  // the error; the server-rendered page must show it.
+  await page.route("**/*.wasm", (route) => route.abort());
+  await page.goto(routes.signUp);
+  await fillCredentials(page, "bad name!", password);
+  await press(page.getByRole("button", { name: "Sign up" }), testInfo);
+  await expect(page.getByRole("alert")).toHaveText(
+    "Username may only contain letters a–z, digits, '_', '.' and '-', not a space.",
+  );
+  await expect(page).toHaveURL(new RegExp(`^[^?]*${routes.signUp}\\?`));
+});
+
 test("the page is hydrated: client-side interactions need the wasm", async ({ page }, testInfo) => {
   await page.goto(routes.logIn);
   const passwordInput = page.getByLabel("Password", { exact: true });

@@ -21,6 +21,7 @@ CREATE TABLE event (
     UNIQUE KEY event_code (code),
     KEY event_organizer (organizer_id),
     KEY event_unfinished_deadline (outcome_stored_at, deadline),
+    KEY event_coordinator (coordinator_node),
     CONSTRAINT event_organizer_fk FOREIGN KEY (organizer_id) REFERENCES user (user_id)
 ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4;
 

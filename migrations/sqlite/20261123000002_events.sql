@@ -21,6 +21,7 @@ CREATE TABLE event (
 );
 CREATE INDEX event_organizer ON event (organizer_id);
 CREATE INDEX event_unfinished_deadline ON event (outcome_stored_at, deadline);
+CREATE INDEX event_coordinator ON event (coordinator_node);
 
 CREATE TABLE participant (
     participant_id INTEGER PRIMARY KEY AUTOINCREMENT,

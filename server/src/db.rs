@@ -92,3 +92,28 @@ impl InsertedId for sqlx::sqlite::SqliteQueryResult {
         self.last_insert_rowid()
     }
 }
+
+/// Starts a transaction that will write. SQLite then takes the write lock at `BEGIN IMMEDIATE`:
+/// a deferred transaction that reads first fails with "database is locked" when another writer
+/// commits between its read and its first write (the busy timeout does not cover that case).
+/// MySQL locks per row and needs nothing special.
+pub trait BeginWrite {
+    type Database: sqlx::Database;
+    fn begin_write(
+        &self,
+    ) -> impl std::future::Future<Output = Result<sqlx::Transaction<'static, Self::Database>, sqlx::Error>> + Send;
+}
+
+impl BeginWrite for MySqlPool {
+    type Database = sqlx::MySql;
+    fn begin_write(&self) -> impl std::future::Future<Output = Result<sqlx::Transaction<'static, sqlx::MySql>, sqlx::Error>> + Send {
+        self.begin()
+    }
+}
+
+impl BeginWrite for SqlitePool {
+    type Database = sqlx::Sqlite;
+    fn begin_write(&self) -> impl std::future::Future<Output = Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error>> + Send {
+        self.begin_with("BEGIN IMMEDIATE")
+    }
+}

@@ -149,7 +149,7 @@ async fn start_cluster(config: &Config, db: &Db) -> Result<Arc<Cluster>, StartEr
     };
     tracing::info!(%control, nodes = ?nodes, "event cluster");
     let cluster = Cluster::new(db.clone(), nodes).await?;
-    cluster.spawn_reconciler();
+    cluster.spawn_background_work();
     Ok(cluster)
 }
 

@@ -56,6 +56,24 @@ pub fn NotFound() -> impl IntoView {
     }
 }
 
+/// The error a form action shows: the last dispatch's error once the page is hydrated, else the
+/// error of a form posted before the wasm loaded (or with scripts off). For such a post the
+/// server redirects back with the error in the URL, and the router puts it in context.
+pub fn action_error<S>(action: ServerAction<S>) -> impl Fn() -> Option<AppError> + Send + Sync + Copy + 'static
+where
+    S: leptos::server_fn::ServerFn<Error = AppError> + Clone + Send + Sync + 'static,
+    S::Output: Clone + Send + Sync + 'static,
+{
+    let posted = use_context::<leptos::server::ServerActionError>()
+        .filter(|posted| posted.path() == S::PATH)
+        .map(|posted| leptos::server_fn::error::ServerFnUrlError::<AppError>::decode_err(posted.err()));
+    let posted = StoredValue::new(posted);
+    move || match action.value().get() {
+        Some(result) => result.err(),
+        None => posted.get_value(),
+    }
+}
+
 /// A server error in words, announced to screen readers as it appears.
 #[component]
 pub fn ErrorMessage(error: AppError) -> impl IntoView {

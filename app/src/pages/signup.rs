@@ -1,13 +1,13 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use crate::pages::{credentials_form::CredentialFields, ErrorMessage, SessionActions};
+use crate::pages::{action_error, credentials_form::CredentialFields, ErrorMessage, SessionActions};
 use crate::routes;
 
 #[component]
 pub fn SignUpPage() -> impl IntoView {
     let action = expect_context::<SessionActions>().sign_up;
-    let error = move || action.value().get().and_then(Result::err);
+    let error = action_error(action);
     view! {
         <Title text="Sign up · Whenly"/>
         <section class="card narrow">

@@ -14,6 +14,9 @@ use tarpc::tokio_serde::formats::Bincode;
 use super::repo;
 use crate::db::Db;
 
+/// Wrong outcome reports in a row after which a node is quarantined.
+pub const STRIKES_BEFORE_QUARANTINE: i32 = 3;
+
 #[derive(Clone)]
 struct ControlServer {
     db: Db,
@@ -85,7 +88,7 @@ impl ControlPlane for ControlServer {
         } else {
             // The database is the source of truth: store what it says, and count the node.
             tracing::warn!(%event, %node, "node reported a wrong outcome");
-            repo::strike_node(&self.db, &node).await.map_err(unavailable)?;
+            repo::strike_node(&self.db, &node, STRIKES_BEFORE_QUARANTINE).await.map_err(unavailable)?;
         }
         let stored = repo::store_outcome(&self.db, event_id, &expected).await.map_err(unavailable)?;
         if stored {

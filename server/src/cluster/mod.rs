@@ -7,15 +7,17 @@
 //!   outcome reports, stored once and verified by recomputing `outcome()` from the database.
 //! - A reconciler loop re-dispatches answers no node acknowledged yet and assigns coordinators
 //!   to events that lack one, so a failed dispatch only delays work.
-//!
-//! Still to come (issue 5): the health monitor that declares nodes dead and moves their answers
-//! and events, and quarantine after repeated wrong reports.
+//! - `monitor` pings every node, declares a silent one dead (and a thrice-wrong one
+//!   quarantined), and moves its work in the database; the reconciler then sends it to live
+//!   nodes. Correctness never depends on the monitor being quick: the coordinator's manifest
+//!   check blocks finalization until every answer is on a node that answers.
 
 mod control;
+mod monitor;
 mod repo;
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU8, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -29,20 +31,69 @@ pub use control::serve_control_plane;
 
 /// How often the reconciler looks for undispatched answers and unassigned events.
 const RECONCILE_EVERY: Duration = Duration::from_millis(500);
+/// A connect that takes longer than this counts as a failure (a SYN into the void).
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// What the server believes of a node; only live nodes get work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NodeState {
+    Live,
+    /// Missed too many health checks; rejoins when it answers again.
+    Dead,
+    /// Reported too many wrong outcomes; stays out until an operator resets it.
+    Quarantined,
+}
+
+impl NodeState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Live => "live",
+            Self::Dead => "dead",
+            Self::Quarantined => "quarantined",
+        }
+    }
+
+    fn from_u8(value: u8) -> Self {
+        match value {
+            0 => Self::Live,
+            1 => Self::Dead,
+            _ => Self::Quarantined,
+        }
+    }
+}
 
 struct NodeHandle {
     id: NodeId,
     address: SocketAddr,
     client: Mutex<Option<EventNodeClient>>,
+    state: AtomicU8,
+    /// Consecutive missed health checks.
+    misses: AtomicU32,
 }
 
 impl NodeHandle {
+    fn new(id: NodeId, address: SocketAddr) -> Self {
+        Self { id, address, client: Mutex::new(None), state: AtomicU8::new(NodeState::Live as u8), misses: AtomicU32::new(0) }
+    }
+
+    fn state(&self) -> NodeState {
+        NodeState::from_u8(self.state.load(Ordering::Relaxed))
+    }
+
+    fn is_live(&self) -> bool {
+        self.state() == NodeState::Live
+    }
+
     async fn client(&self) -> Result<EventNodeClient> {
         let mut held = self.client.lock().await;
         if let Some(client) = held.as_ref() {
             return Ok(client.clone());
         }
-        let client = connect(self.address).await.map_err(|e| Error::Cluster(format!("{} unreachable: {e}", self.id)))?;
+        let unreachable = |reason: String| Error::Cluster(format!("{} unreachable: {reason}", self.id));
+        let client = tokio::time::timeout(CONNECT_TIMEOUT, connect(self.address))
+            .await
+            .map_err(|_| unreachable("connect timed out".into()))?
+            .map_err(|e| unreachable(e.to_string()))?;
         *held = Some(client.clone());
         Ok(client)
     }
@@ -66,14 +117,21 @@ impl Cluster {
         for (id, address) in &nodes {
             repo::upsert_node(&db, id, &address.to_string()).await?;
         }
-        let nodes = nodes.into_iter().map(|(id, address)| NodeHandle { id, address, client: Mutex::new(None) }).collect();
+        let nodes = nodes.into_iter().map(|(id, address)| NodeHandle::new(id, address)).collect();
         Ok(Arc::new(Self { db, nodes, next: AtomicUsize::new(0) }))
     }
 
-    /// Starts the reconciler for as long as the server runs.
-    pub fn spawn_reconciler(self: &Arc<Self>) {
+    /// Starts the monitor and the reconciler for as long as the server runs. The first
+    /// reconcile pass is the start-up reconciliation: coordinators are told their events again
+    /// (assigning is idempotent on the node), so events whose deadline passed while the server
+    /// was down are finalized.
+    pub fn spawn_background_work(self: &Arc<Self>) {
+        self.spawn_monitor();
         let cluster = Arc::clone(self);
         tokio::spawn(async move {
+            if let Err(error) = cluster.reassert_coordinators().await {
+                tracing::warn!(%error, "start-up reconciliation failed; the reconciler continues");
+            }
             loop {
                 if let Err(error) = cluster.reconcile().await {
                     tracing::warn!(%error, "reconcile pass failed");
@@ -83,22 +141,30 @@ impl Cluster {
         });
     }
 
-    fn node(&self, id: &str) -> Option<&NodeHandle> {
-        self.nodes.iter().find(|node| node.id == id)
+    /// The node with this id, if it is configured and live.
+    fn live_node(&self, id: &str) -> Option<&NodeHandle> {
+        self.nodes.iter().find(|node| node.id == id && node.is_live())
     }
 
+    /// The next live node in turn.
     fn round_robin(&self) -> Result<&NodeHandle> {
-        if self.nodes.is_empty() {
-            return Err(Error::Cluster("no event nodes configured".into()));
+        let live: Vec<&NodeHandle> = self.nodes.iter().filter(|node| node.is_live()).collect();
+        if live.is_empty() {
+            return Err(Error::Cluster("no live event node".into()));
         }
-        Ok(&self.nodes[self.next.fetch_add(1, Ordering::Relaxed) % self.nodes.len()])
+        Ok(live[self.next.fetch_add(1, Ordering::Relaxed) % live.len()])
+    }
+
+    /// Each node's id and state, for operators and tests.
+    pub fn node_states(&self) -> Vec<(NodeId, NodeState)> {
+        self.nodes.iter().map(|node| (node.id.clone(), node.state())).collect()
     }
 
     /// Gives the event a coordinator (round-robin) and arms its deadline there.
     pub async fn assign_coordinator(&self, event_id: i64) -> Result<()> {
         let Some(row) = repo::event_spec(&self.db, event_id).await? else { return Ok(()) };
         let spec = row.spec()?;
-        let node = match row.coordinator_node.as_deref().and_then(|id| self.node(id)) {
+        let node = match row.coordinator_node.as_deref().and_then(|id| self.live_node(id)) {
             Some(node) => node,
             None => self.round_robin()?,
         };
@@ -127,7 +193,7 @@ impl Cluster {
     /// records the acknowledged version.
     pub async fn dispatch_answer(&self, participant_id: i64) -> Result<()> {
         let Some(row) = repo::answer(&self.db, participant_id).await? else { return Ok(()) };
-        let node = match row.assigned_node.as_deref().and_then(|id| self.node(id)) {
+        let node = match row.assigned_node.as_deref().and_then(|id| self.live_node(id)) {
             Some(node) => node,
             None => self.round_robin()?,
         };
@@ -142,6 +208,16 @@ impl Cluster {
             }
         }
         repo::mark_dispatched(&self.db, participant_id, &node.id, row.version).await?;
+        Ok(())
+    }
+
+    /// Tells every unfinished event's coordinator about it again (see `spawn_background_work`).
+    async fn reassert_coordinators(&self) -> Result<()> {
+        for event in repo::unfinished_events(&self.db).await? {
+            if let Err(error) = self.assign_coordinator(event.event_id).await {
+                tracing::debug!(event_id = event.event_id, %error, "cannot reach the coordinator yet");
+            }
+        }
         Ok(())
     }
 

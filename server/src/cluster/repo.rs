@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use scheduling::{Answer, EventSpec, Interval, IntervalSet, Minute, Outcome, ParticipantId};
 
-use crate::db::{with_pool, Db};
+use crate::db::{with_pool, BeginWrite, Db};
 use crate::error::{Error, Result};
 
 #[derive(sqlx::FromRow)]
@@ -75,6 +75,12 @@ pub(crate) async fn event_spec(db: &Db, event_id: i64) -> Result<Option<EventSpe
     with_pool!(db, |pool| sqlx::query_as(&sql).bind(event_id).fetch_optional(pool).await)
 }
 
+/// Every unfinished, uncancelled event.
+pub(crate) async fn unfinished_events(db: &Db) -> Result<Vec<EventSpecRow>, sqlx::Error> {
+    let sql = format!("SELECT {SPEC_COLUMNS} FROM event WHERE outcome_stored_at IS NULL AND cancelled_at IS NULL");
+    with_pool!(db, |pool| sqlx::query_as(&sql).fetch_all(pool).await)
+}
+
 /// Unfinished, uncancelled events without a coordinator.
 pub(crate) async fn events_without_coordinator(db: &Db) -> Result<Vec<EventSpecRow>, sqlx::Error> {
     let sql = format!(
@@ -124,9 +130,38 @@ pub(crate) async fn nodes(db: &Db) -> Result<Vec<NodeRow>, sqlx::Error> {
     with_pool!(db, |pool| sqlx::query_as(SQL).fetch_all(pool).await)
 }
 
-pub(crate) async fn strike_node(db: &Db, node: &str) -> Result<(), sqlx::Error> {
-    const SQL: &str = "UPDATE node SET strikes = strikes + 1 WHERE node_id = ?";
-    with_pool!(db, |pool| sqlx::query(SQL).bind(node).execute(pool).await.map(|_| ()))
+/// Counts a wrong report; the `strikes`-th in a row quarantines the node. (`state` is assigned
+/// first: MySQL evaluates later assignments with earlier ones applied, SQLite does not.)
+pub(crate) async fn strike_node(db: &Db, node: &str, strikes: i32) -> Result<(), sqlx::Error> {
+    const SQL: &str = "UPDATE node SET state = CASE WHEN strikes + 1 >= ? THEN 'quarantined' ELSE state END, \
+         strikes = strikes + 1 WHERE node_id = ?";
+    with_pool!(db, |pool| sqlx::query(SQL).bind(strikes).bind(node).execute(pool).await.map(|_| ()))
+}
+
+pub(crate) async fn quarantined_nodes(db: &Db) -> Result<Vec<String>, sqlx::Error> {
+    const SQL: &str = "SELECT node_id FROM node WHERE state = 'quarantined'";
+    with_pool!(db, |pool| sqlx::query_scalar(SQL).fetch_all(pool).await)
+}
+
+/// Records the monitor's verdict; only an operator lifts a quarantine.
+pub(crate) async fn set_node_state(db: &Db, node: &str, state: &str) -> Result<(), sqlx::Error> {
+    const SQL: &str = "UPDATE node SET state = ? WHERE node_id = ? AND state <> 'quarantined'";
+    with_pool!(db, |pool| sqlx::query(SQL).bind(state).bind(node).execute(pool).await.map(|_| ()))
+}
+
+/// Takes an unavailable node's work away: its answers become undispatched and unassigned, its
+/// unfinished events lose their coordinator. Returns (answers, events) moved.
+pub(crate) async fn move_work_off(db: &Db, node: &str) -> Result<(u64, u64), sqlx::Error> {
+    const ANSWERS: &str = "UPDATE answer SET assigned_node = NULL, dispatched_version = 0 WHERE assigned_node = ?";
+    const EVENTS: &str = "UPDATE event SET coordinator_node = NULL \
+         WHERE coordinator_node = ? AND outcome_stored_at IS NULL AND cancelled_at IS NULL";
+    with_pool!(db, |pool| {
+        let mut tx = pool.begin_write().await?;
+        let answers = sqlx::query(ANSWERS).bind(node).execute(&mut *tx).await?.rows_affected();
+        let events = sqlx::query(EVENTS).bind(node).execute(&mut *tx).await?.rows_affected();
+        tx.commit().await?;
+        Ok((answers, events))
+    })
 }
 
 pub(crate) async fn clear_strikes(db: &Db, node: &str) -> Result<(), sqlx::Error> {
@@ -134,16 +169,23 @@ pub(crate) async fn clear_strikes(db: &Db, node: &str) -> Result<(), sqlx::Error
     with_pool!(db, |pool| sqlx::query(SQL).bind(node).execute(pool).await.map(|_| ()))
 }
 
-/// Records a node and its address (at hello or at start for configured nodes).
+/// Records a node and its address (at hello, and at start for configured nodes). Its state is
+/// the monitor's to change. A node's hello may race the server's own start-up insert: the
+/// loser of the insert updates instead.
 pub(crate) async fn upsert_node(db: &Db, node: &str, address: &str) -> Result<(), sqlx::Error> {
-    const UPDATE: &str = "UPDATE node SET address = ?, state = 'live', last_seen_at = ? WHERE node_id = ?";
+    const UPDATE: &str = "UPDATE node SET address = ?, last_seen_at = ? WHERE node_id = ?";
     const INSERT: &str = "INSERT INTO node (node_id, address, state, strikes, last_seen_at) VALUES (?, ?, 'live', 0, ?)";
     let now = Utc::now();
     with_pool!(db, |pool| {
         let updated = sqlx::query(UPDATE).bind(address).bind(now).bind(node).execute(pool).await?;
-        if updated.rows_affected() == 0 {
-            sqlx::query(INSERT).bind(node).bind(address).bind(now).execute(pool).await?;
+        if updated.rows_affected() > 0 {
+            return Ok(());
         }
-        Ok(())
+        match sqlx::query(INSERT).bind(node).bind(address).bind(now).execute(pool).await {
+            Err(sqlx::Error::Database(error)) if error.is_unique_violation() => {
+                sqlx::query(UPDATE).bind(address).bind(now).bind(node).execute(pool).await.map(|_| ())
+            }
+            other => other.map(|_| ()),
+        }
     })
 }

@@ -10,7 +10,8 @@ mod repo;
 
 use app::error::AppError;
 use app::events::{
-    CreateEventInput, EventStatus, EventSummary, EventView, MyEvents, ParticipantView, CAPACITY_MAX, DESCRIPTION_MAX, NAME_MAX,
+    CreateEventInput, EventStatus, EventSummary, EventView, MyEvents, OutcomeView, ParticipantView, CAPACITY_MAX,
+    DESCRIPTION_MAX, NAME_MAX,
 };
 use chrono::{DateTime, Utc};
 use scheduling::{text, EventSpec, Interval, IntervalSet, Minute, SpecError};
@@ -85,6 +86,10 @@ impl EventService {
         let participants = repo::participants(&self.db, event.event_id).await?;
         let is_participant = participants.iter().any(|p| p.user_id == user_id);
         let is_organizer = event.organizer_id == user_id;
+        let outcome = match is_participant || is_organizer {
+            true => Some(self.outcome_of(&event, &participants).await?),
+            false => None,
+        };
         Ok(EventView {
             status: event.status(Utc::now()),
             code: event.code,
@@ -103,6 +108,7 @@ impl EventService {
             participants: (is_participant || is_organizer).then(|| {
                 participants.into_iter().map(|p| ParticipantView { username: p.username, answered: p.answered }).collect()
             }),
+            outcome,
         })
     }
 
@@ -152,17 +158,28 @@ impl EventService {
     /// The event's outcome, for its participants and organizer.
     pub async fn outcome(&self, user_id: i64, event_code: &str) -> Result<OutcomeView> {
         let event = self.find(event_code).await?;
-        let is_member = event.organizer_id == user_id || repo::participants(&self.db, event.event_id).await?.iter().any(|p| p.user_id == user_id);
-        if !is_member {
+        let participants = repo::participants(&self.db, event.event_id).await?;
+        if event.organizer_id != user_id && !participants.iter().any(|p| p.user_id == user_id) {
             return Err(AppError::NotParticipant.into());
         }
+        self.outcome_of(&event, &participants).await
+    }
+
+    async fn outcome_of(&self, event: &EventRow, participants: &[repo::Participant]) -> Result<OutcomeView> {
         if event.cancelled_at.is_some() {
             return Ok(OutcomeView::Cancelled);
         }
-        match repo::stored_outcome(&self.db, event.event_id).await? {
-            Some(outcome) => Ok(OutcomeView::from(outcome)),
-            None => Ok(OutcomeView::Pending),
+        if event.outcome_stored_at.is_none() {
+            return Ok(OutcomeView::Pending);
         }
+        let Some(outcome) = repo::stored_outcome(&self.db, event.event_id).await? else { return Ok(OutcomeView::Pending) };
+        let username = |id: scheduling::ParticipantId| {
+            participants
+                .iter()
+                .find(|p| p.participant_id as u64 == id.0)
+                .map_or_else(|| "(left the event)".to_owned(), |p| p.username.clone())
+        };
+        Ok(OutcomeView::decided(&outcome, username))
     }
 
     pub async fn my_events(&self, user_id: i64) -> Result<MyEvents> {
@@ -200,56 +217,6 @@ impl EventService {
             EventStatus::Open => Ok(()),
             EventStatus::Cancelled => Err(AppError::EventCancelled.into()),
             EventStatus::Deciding | EventStatus::Finished => Err(AppError::DeadlinePassed.into()),
-        }
-    }
-}
-
-/// The outcome as the REST API shows it (`status`-tagged, times as RFC 3339).
-#[derive(Debug, Clone, serde::Serialize)]
-#[serde(tag = "status", rename_all = "snake_case")]
-pub enum OutcomeView {
-    /// Not decided yet.
-    Pending,
-    Scheduled { slot: SlotView, common: Vec<SlotView> },
-    NoSolution { best_effort: Option<BestEffortView> },
-    Undefined,
-    Cancelled,
-}
-
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct SlotView {
-    pub start: DateTime<Utc>,
-    pub end: DateTime<Utc>,
-}
-
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct BestEffortView {
-    pub slot: SlotView,
-    /// Participant ids free for the whole slot, and those who are not.
-    pub available: Vec<u64>,
-    pub unavailable: Vec<u64>,
-}
-
-impl From<Interval> for SlotView {
-    fn from(interval: Interval) -> Self {
-        Self { start: interval.start().to_utc(), end: interval.end().to_utc() }
-    }
-}
-
-impl From<scheduling::Outcome> for OutcomeView {
-    fn from(outcome: scheduling::Outcome) -> Self {
-        match outcome {
-            scheduling::Outcome::Undefined => Self::Undefined,
-            scheduling::Outcome::Scheduled { slot, common } => {
-                Self::Scheduled { slot: slot.into(), common: common.intervals().iter().copied().map(SlotView::from).collect() }
-            }
-            scheduling::Outcome::NoSolution { best_effort } => Self::NoSolution {
-                best_effort: best_effort.map(|best| BestEffortView {
-                    slot: best.slot.into(),
-                    available: best.available.iter().map(|id| id.0).collect(),
-                    unavailable: best.unavailable.iter().map(|id| id.0).collect(),
-                }),
-            },
         }
     }
 }

@@ -6,7 +6,7 @@ use app::events::EventStatus;
 use chrono::{DateTime, Utc};
 use scheduling::IntervalSet;
 
-use crate::db::{with_pool, Db, InsertedId};
+use crate::db::{with_pool, BeginWrite, Db, InsertedId};
 use crate::error::{Error, Result};
 use crate::events::ValidEvent;
 
@@ -48,12 +48,14 @@ impl EventRow {
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct ParticipantRow {
+    pub participant_id: i64,
     pub user_id: i64,
     pub username: String,
     answer_version: Option<i64>,
 }
 
 pub(crate) struct Participant {
+    pub participant_id: i64,
     pub user_id: i64,
     pub username: String,
     pub answered: bool,
@@ -79,7 +81,7 @@ pub(crate) async fn insert_event(db: &Db, organizer_id: i64, code: &str, event: 
     let now = Utc::now();
     let window = event.spec.window();
     with_pool!(db, |pool| {
-        let mut tx = pool.begin().await?;
+        let mut tx = pool.begin_write().await?;
         let event_id = sqlx::query(INSERT_EVENT)
             .bind(code)
             .bind(organizer_id)
@@ -108,13 +110,18 @@ pub(crate) async fn find_by_code(db: &Db, code: &str) -> Result<Option<EventRow>
 
 /// Current participants (not those who left), in joining order.
 pub(crate) async fn participants(db: &Db, event_id: i64) -> Result<Vec<Participant>, sqlx::Error> {
-    const SQL: &str = "SELECT p.user_id, u.username, a.version AS answer_version FROM participant p \
+    const SQL: &str = "SELECT p.participant_id, p.user_id, u.username, a.version AS answer_version FROM participant p \
          JOIN user u ON u.user_id = p.user_id LEFT JOIN answer a ON a.participant_id = p.participant_id \
          WHERE p.event_id = ? AND p.left_at IS NULL ORDER BY p.participant_id";
     let rows: Vec<ParticipantRow> = with_pool!(db, |pool| sqlx::query_as(SQL).bind(event_id).fetch_all(pool).await)?;
     Ok(rows
         .into_iter()
-        .map(|row| Participant { user_id: row.user_id, username: row.username, answered: row.answer_version.is_some() })
+        .map(|row| Participant {
+            participant_id: row.participant_id,
+            user_id: row.user_id,
+            username: row.username,
+            answered: row.answer_version.is_some(),
+        })
         .collect())
 }
 
@@ -129,7 +136,7 @@ pub(crate) async fn join(db: &Db, event: &EventRow, user_id: i64) -> Result<()> 
     const REJOIN: &str = "UPDATE participant SET left_at = NULL, joined_at = ? WHERE event_id = ? AND user_id = ?";
     let now = Utc::now();
     with_pool!(db, |pool| {
-        let mut tx = pool.begin().await?;
+        let mut tx = pool.begin_write().await?;
         sqlx::query(LOCK_EVENT).bind(event.event_id).execute(&mut *tx).await?;
         let membership: Option<Option<DateTime<Utc>>> =
             sqlx::query_scalar(MEMBERSHIP).bind(event.event_id).bind(user_id).fetch_optional(&mut *tx).await?;
@@ -156,7 +163,7 @@ pub(crate) async fn leave(db: &Db, event: &EventRow, user_id: i64) -> Result<()>
     const DELETE_ANSWER: &str = "DELETE FROM answer WHERE participant_id = ?";
     const MARK_LEFT: &str = "UPDATE participant SET left_at = ? WHERE participant_id = ?";
     with_pool!(db, |pool| {
-        let mut tx = pool.begin().await?;
+        let mut tx = pool.begin_write().await?;
         let participant: Option<i64> =
             sqlx::query_scalar(FIND).bind(event.event_id).bind(user_id).fetch_optional(&mut *tx).await?;
         let participant = participant.ok_or(AppError::NotParticipant)?;
@@ -184,7 +191,7 @@ pub(crate) async fn upsert_answer(db: &Db, event: &EventRow, user_id: i64, avail
     const VERSION: &str = "SELECT version FROM answer WHERE participant_id = ?";
     let intervals = serde_json::to_string(availability).map_err(|e| Error::Encoding(e.to_string()))?;
     with_pool!(db, |pool| {
-        let mut tx = pool.begin().await?;
+        let mut tx = pool.begin_write().await?;
         let participant: Option<i64> =
             sqlx::query_scalar(FIND).bind(event.event_id).bind(user_id).fetch_optional(&mut *tx).await?;
         let participant = participant.ok_or(AppError::NotParticipant)?;

@@ -1,6 +1,6 @@
 //! `/api/v1/events/*` and `/api/v1/me/events`: events and answers.
 
-use app::events::{CreateEventInput, EventView, MyEvents};
+use app::events::{CreateEventInput, EventView, MyEvents, OutcomeView};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post, put};
@@ -8,7 +8,7 @@ use axum::{Json, Router};
 use serde_json::{json, Value};
 
 use crate::error::Result;
-use crate::events::{AvailabilityInput, OutcomeView};
+use crate::events::AvailabilityInput;
 use crate::http::extract::{ApiJson, CurrentUser};
 use crate::state::AppState;
 

@@ -8,6 +8,7 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use chrono::{Duration, SecondsFormat, Utc};
 use reqwest::{Response, StatusCode};
 use serde_json::{json, Value};
 use server::config::Config;
@@ -141,6 +142,67 @@ impl Browser {
             other => panic!("unexpected /me status {other}"),
         }
     }
+}
+
+// Event helpers shared by the event and outcome tests.
+
+pub fn rfc3339(at: chrono::DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+pub fn event_input(deadline_in: Duration) -> Value {
+    json!({
+        "name": "Team lunch",
+        "description": "Somewhere near the office",
+        "deadline": rfc3339(Utc::now() + deadline_in),
+        "duration_minutes": 60,
+        "time_zone": "Europe/Berlin",
+    })
+}
+
+impl Browser {
+    pub async fn signed_up(self, username: &str) -> Self {
+        assert_eq!(self.sign_up(username, "password123").await.status(), StatusCode::CREATED);
+        self
+    }
+
+    pub async fn create_event(&self, input: &Value) -> String {
+        let response = self.post_json("/api/v1/events", input).await;
+        assert_eq!(response.status(), StatusCode::CREATED);
+        response.json::<Value>().await.unwrap()["code"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).send().await.unwrap()
+    }
+
+    pub async fn event(&self, code: &str) -> Value {
+        let response = self.get(&format!("/api/v1/events/{code}")).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        response.json().await.unwrap()
+    }
+
+    pub async fn post(&self, path: &str) -> reqwest::Response {
+        self.client.post(self.url(path)).send().await.unwrap()
+    }
+
+    pub async fn put_availability(&self, code: &str, body: &Value) -> reqwest::Response {
+        self.client.put(self.url(&format!("/api/v1/events/{code}/availability"))).json(body).send().await.unwrap()
+    }
+
+    pub async fn my_events(&self) -> Value {
+        self.get("/api/v1/me/events").await.json().await.unwrap()
+    }
+}
+
+pub fn codes(list: &Value) -> Vec<&str> {
+    list.as_array().unwrap().iter().map(|event| event["code"].as_str().unwrap()).collect()
+}
+
+pub fn intervals_tomorrow(hours: &[(u32, u32)]) -> Value {
+    let day = (Utc::now() + Duration::days(1)).date_naive();
+    let at = |hour: u32| rfc3339(day.and_hms_opt(hour, 0, 0).unwrap().and_utc());
+    json!({ "intervals": hours.iter().map(|&(s, e)| json!({ "start": at(s), "end": at(e) })).collect::<Vec<_>>() })
 }
 
 /// Asserts the status and the API error code, returning the error object.

@@ -3,4 +3,5 @@
 
 mod accounts;
 mod events;
+mod outcomes;
 mod helpers;

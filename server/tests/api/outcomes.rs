@@ -1,0 +1,120 @@
+//! Deadlines on the embedded cluster: each event's deadline is a few seconds ahead, the nodes
+//! finalize it, and the REST API shows the stored outcome.
+
+use chrono::{Duration, Utc};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::helpers::{
+    assert_error, codes, event_input, intervals_tomorrow, on_both_databases, rfc3339, spawn_app, Backend, Browser,
+};
+
+on_both_databases!(
+    scheduled_after_edits_and_a_leave,
+    no_solution_names_who_can_come,
+    nobody_answered_is_undefined,
+    cancelled_stays_cancelled_past_the_deadline,
+);
+
+const DEADLINE_IN: Duration = Duration::seconds(3);
+
+impl Browser {
+    /// Polls the outcome until it is no longer pending (the cluster finalizes within a second
+    /// or so of the deadline; the limit only stops a broken build from hanging).
+    async fn decided_outcome(&self, code: &str) -> Value {
+        for _ in 0..300 {
+            let response = self.get(&format!("/api/v1/events/{code}/outcome")).await;
+            assert_eq!(response.status(), StatusCode::OK);
+            let outcome: Value = response.json().await.unwrap();
+            if outcome["status"] != "pending" {
+                return outcome;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("no outcome for {code} 30 s after its deadline");
+    }
+}
+
+fn at_tomorrow(hour: u32) -> String {
+    let day = (Utc::now() + Duration::days(1)).date_naive();
+    rfc3339(day.and_hms_opt(hour, 0, 0).unwrap().and_utc())
+}
+
+fn slot(start: u32, end: u32) -> Value {
+    json!({ "start": at_tomorrow(start), "end": at_tomorrow(end) })
+}
+
+async fn scheduled_after_edits_and_a_leave(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else { return };
+    let alice = app.new_browser().signed_up("alice").await;
+    let bob = app.new_browser().signed_up("bob").await;
+    let dave = app.new_browser().signed_up("dave").await;
+    let code = alice.create_event(&event_input(DEADLINE_IN)).await;
+    for guest in [&bob, &dave] {
+        assert_eq!(guest.post(&format!("/api/v1/events/{code}/join")).await.status(), StatusCode::OK);
+    }
+    assert_eq!(alice.put_availability(&code, &intervals_tomorrow(&[(8, 11)])).await.status(), StatusCode::OK);
+    // Bob's first answer would leave no common hour; his edit is what counts.
+    assert_eq!(bob.put_availability(&code, &intervals_tomorrow(&[(13, 15)])).await.status(), StatusCode::OK);
+    assert_eq!(bob.put_availability(&code, &intervals_tomorrow(&[(9, 12)])).await.status(), StatusCode::OK);
+    // Dave's answer conflicts with everyone's, but he leaves: it no longer counts.
+    assert_eq!(dave.put_availability(&code, &intervals_tomorrow(&[(15, 16)])).await.status(), StatusCode::OK);
+    assert_eq!(dave.post(&format!("/api/v1/events/{code}/leave")).await.status(), StatusCode::NO_CONTENT);
+
+    let outcome = bob.decided_outcome(&code).await;
+    assert_eq!(outcome, json!({ "status": "scheduled", "slot": slot(9, 10), "common": [slot(9, 11)] }));
+    let view = alice.event(&code).await;
+    assert_eq!(view["status"], "finished");
+    assert_eq!(view["outcome"], outcome);
+    assert_eq!(codes(&bob.my_events().await["finished"]), vec![code.as_str()]);
+    // Dave left: he sees neither answers nor the outcome.
+    assert_error(dave.get(&format!("/api/v1/events/{code}/outcome")).await, StatusCode::FORBIDDEN, "not_a_participant").await;
+    assert_eq!(dave.event(&code).await["outcome"], Value::Null);
+}
+
+async fn no_solution_names_who_can_come(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else { return };
+    let alice = app.new_browser().signed_up("alice").await;
+    let bob = app.new_browser().signed_up("bob").await;
+    let carol = app.new_browser().signed_up("carol").await;
+    let code = alice.create_event(&event_input(DEADLINE_IN)).await;
+    for guest in [&bob, &carol] {
+        assert_eq!(guest.post(&format!("/api/v1/events/{code}/join")).await.status(), StatusCode::OK);
+    }
+    assert_eq!(alice.put_availability(&code, &intervals_tomorrow(&[(9, 10), (14, 15)])).await.status(), StatusCode::OK);
+    assert_eq!(bob.put_availability(&code, &intervals_tomorrow(&[(11, 12), (14, 16)])).await.status(), StatusCode::OK);
+    assert_eq!(carol.put_availability(&code, &intervals_tomorrow(&[(9, 10), (17, 18)])).await.status(), StatusCode::OK);
+
+    // 9–10 and 14–15 both suit two of three; the earlier wins.
+    let outcome = carol.decided_outcome(&code).await;
+    assert_eq!(
+        outcome,
+        json!({ "status": "no_solution", "best_effort": {
+            "slot": slot(9, 10), "available": ["alice", "carol"], "unavailable": ["bob"] } })
+    );
+}
+
+async fn nobody_answered_is_undefined(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else { return };
+    let alice = app.new_browser().signed_up("alice").await;
+    let bob = app.new_browser().signed_up("bob").await;
+    let code = alice.create_event(&event_input(DEADLINE_IN)).await;
+    assert_eq!(bob.post(&format!("/api/v1/events/{code}/join")).await.status(), StatusCode::OK);
+    assert_eq!(alice.decided_outcome(&code).await, json!({ "status": "undefined" }));
+}
+
+async fn cancelled_stays_cancelled_past_the_deadline(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else { return };
+    let alice = app.new_browser().signed_up("alice").await;
+    let bob = app.new_browser().signed_up("bob").await;
+    let code = alice.create_event(&event_input(DEADLINE_IN)).await;
+    assert_eq!(bob.post(&format!("/api/v1/events/{code}/join")).await.status(), StatusCode::OK);
+    assert_eq!(bob.put_availability(&code, &intervals_tomorrow(&[(9, 12)])).await.status(), StatusCode::OK);
+    let cancel = alice.client.delete(alice.url(&format!("/api/v1/events/{code}"))).send().await.unwrap();
+    assert_eq!(cancel.status(), StatusCode::NO_CONTENT);
+    assert_eq!(bob.decided_outcome(&code).await, json!({ "status": "cancelled" }));
+    // Past the deadline the coordinator's report must not overwrite the cancellation.
+    tokio::time::sleep((DEADLINE_IN + Duration::seconds(2)).to_std().unwrap()).await;
+    assert_eq!(bob.decided_outcome(&code).await, json!({ "status": "cancelled" }));
+    assert_eq!(alice.event(&code).await["status"], "cancelled");
+}
