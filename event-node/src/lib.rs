@@ -6,9 +6,11 @@
 //! - `store`: sled trees for answers, coordinated events and seal markers;
 //! - `coordinator`: how a deadline flows (see its module doc);
 //! - [`runtime`]: configuration and start-up. The `event-node` binary only parses flags and
-//!   calls [`runtime::run`].
+//!   calls [`runtime::run`];
+//! - [`process`]: supervising a node process (start, SIGKILL, restart), for fault tests.
 
 mod coordinator;
+pub mod process;
 pub mod protocol;
 pub mod runtime;
 mod store;

@@ -3,10 +3,8 @@
 //! memory and records every outcome report.
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -15,7 +13,6 @@ use event_node::protocol::{
     connect, rpc_context, ControlError, ControlPlane, EventId, EventNodeClient, Manifest, ManifestEntry, NodeAddress,
     NodeId, ReportAck, DEFAULT_RPC_TIMEOUT,
 };
-use event_node::runtime::READY_LINE_PREFIX;
 use futures::{future, StreamExt};
 use scheduling::{Answer, EventSpec, Outcome, ParticipantId};
 use tarpc::context;
@@ -41,88 +38,44 @@ impl Drop for TempDir {
     }
 }
 
-/// One real node process. Dropping it SIGKILLs the process.
+/// One real node process with a data dir of its own (see [`event_node::process`]).
 pub struct NodeProcess {
-    pub id: NodeId,
-    pub address: SocketAddr,
-    control: SocketAddr,
-    data_dir: TempDir,
-    child: Option<Child>,
+    process: event_node::process::NodeProcess,
+    _data_dir: TempDir,
+}
+
+impl std::ops::Deref for NodeProcess {
+    type Target = event_node::process::NodeProcess;
+    fn deref(&self) -> &Self::Target {
+        &self.process
+    }
 }
 
 impl NodeProcess {
     /// Starts a node on a free port with a new data dir.
     pub fn start(id: &str, control: SocketAddr) -> Self {
         let data_dir = TempDir::new(id);
-        let mut node = Self { id: id.to_owned(), address: "127.0.0.1:0".parse().unwrap(), control, data_dir, child: None };
-        node.address = node.spawn();
-        node
+        let process = event_node::process::NodeProcess::start(env!("CARGO_BIN_EXE_event-node").as_ref(), id, control, &data_dir.0)
+            .expect("start event-node");
+        Self { process, _data_dir: data_dir }
     }
 
     /// Starts the process again on the same port and data dir (after [`Self::kill`]).
     pub fn restart(&mut self) {
-        let address = self.spawn();
-        assert_eq!(address, self.address, "restarted on the same address");
-    }
-
-    fn spawn(&mut self) -> SocketAddr {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_event-node"))
-            .args(["--node-id", &self.id, "--log", "warn"])
-            .arg("--listen")
-            .arg(self.address.to_string())
-            .arg("--data-dir")
-            .arg(&self.data_dir.0)
-            .arg("--server")
-            .arg(self.control.to_string())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("start event-node");
-        let stdout = child.stdout.take().expect("piped stdout");
-        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(address) = line.strip_prefix(READY_LINE_PREFIX) {
-                    let _ = ready_tx.send(address.parse::<SocketAddr>());
-                }
-            }
-        });
-        let address = ready_rx
-            .recv_timeout(Duration::from_secs(20))
-            .expect("event-node printed its ready line")
-            .expect("ready line holds an address");
-        self.child = Some(child);
-        address
+        self.process.restart().expect("restart event-node on the same address");
     }
 
     pub async fn client(&self) -> EventNodeClient {
         connect(self.address).await.expect("connect to node")
     }
 
-    pub fn pid(&self) -> u32 {
-        self.child.as_ref().expect("running").id()
-    }
-
     /// SIGKILL: the process gets no chance to clean up.
     pub fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        self.process.kill();
     }
 
     pub fn signal(&self, signal: &str) {
-        let status = Command::new("kill").arg(format!("-{signal}")).arg(self.pid().to_string()).status().unwrap();
-        assert!(status.success(), "kill -{signal}");
-    }
-}
-
-impl Drop for NodeProcess {
-    fn drop(&mut self) {
-        if self.child.is_some() {
-            // A stopped process ignores SIGKILL until continued on some kernels: wake it first.
-            let _ = Command::new("kill").arg("-CONT").arg(self.pid().to_string()).status();
-        }
-        self.kill();
+        self.process.signal(signal).expect("kill -SIGNAL");
     }
 }
 

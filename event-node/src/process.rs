@@ -1,0 +1,121 @@
+//! Supervising a real `event-node` process: start it, learn its address from its ready line,
+//! SIGKILL it, and start it again on the same port and data dir. The fault tests of this crate
+//! and of the server drive nodes through it; a supervisor script would do the same by hand.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use crate::protocol::NodeId;
+use crate::runtime::READY_LINE_PREFIX;
+
+/// How long a node may take from exec to its ready line.
+const READY_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// One `event-node` process. Dropping it SIGKILLs the process.
+pub struct NodeProcess {
+    pub id: NodeId,
+    /// Where it serves; fixed after the first start so a restart comes back at the same place.
+    pub address: SocketAddr,
+    control: SocketAddr,
+    data_dir: PathBuf,
+    binary: PathBuf,
+    child: Option<Child>,
+}
+
+impl NodeProcess {
+    /// Starts `binary` as node `id` on a free loopback port, with `data_dir` as its sled
+    /// directory, calling the server back at `control`.
+    pub fn start(binary: &Path, id: &str, control: SocketAddr, data_dir: &Path) -> std::io::Result<Self> {
+        let mut node = Self {
+            id: id.to_owned(),
+            address: SocketAddr::from(([127, 0, 0, 1], 0)),
+            control,
+            data_dir: data_dir.to_owned(),
+            binary: binary.to_owned(),
+            child: None,
+        };
+        node.address = node.spawn()?;
+        Ok(node)
+    }
+
+    /// Starts the process again (after [`Self::kill`]) on the same port and data dir.
+    pub fn restart(&mut self) -> std::io::Result<()> {
+        let address = self.spawn()?;
+        if address != self.address {
+            return Err(std::io::Error::other(format!("{} came back on {address}, not {}", self.id, self.address)));
+        }
+        Ok(())
+    }
+
+    fn spawn(&mut self) -> std::io::Result<SocketAddr> {
+        let mut child = Command::new(&self.binary)
+            .args(["--node-id", &self.id, "--log", "warn"])
+            .arg("--listen")
+            .arg(self.address.to_string())
+            .arg("--data-dir")
+            .arg(&self.data_dir)
+            .arg("--server")
+            .arg(self.control.to_string())
+            .stdout(Stdio::piped())
+            .spawn()?;
+        let stdout = child.stdout.take().ok_or_else(|| std::io::Error::other("stdout is not piped"))?;
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(address) = line.strip_prefix(READY_LINE_PREFIX) {
+                    let _ = ready_tx.send(address.parse::<SocketAddr>());
+                }
+            }
+        });
+        let ready = ready_rx.recv_timeout(READY_TIMEOUT);
+        let address = match ready {
+            Ok(Ok(address)) => address,
+            Ok(Err(error)) => return Err(std::io::Error::other(format!("unreadable ready line: {error}"))),
+            Err(_) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(std::io::Error::other(format!("{} printed no ready line", self.id)));
+            }
+        };
+        self.child = Some(child);
+        Ok(address)
+    }
+
+    pub fn is_running(&self) -> bool {
+        self.child.is_some()
+    }
+
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// SIGKILL: the process gets no chance to clean up.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Sends a signal by name (`STOP`, `CONT`, ...) with `kill(1)`.
+    pub fn signal(&self, signal: &str) -> std::io::Result<()> {
+        let pid = self.pid().ok_or_else(|| std::io::Error::other("not running"))?;
+        let status = Command::new("kill").arg(format!("-{signal}")).arg(pid.to_string()).status()?;
+        if status.success() {
+            Ok(())
+        } else {
+            Err(std::io::Error::other(format!("kill -{signal} {pid} failed")))
+        }
+    }
+}
+
+impl Drop for NodeProcess {
+    fn drop(&mut self) {
+        // A stopped process may ignore SIGKILL until continued: wake it first.
+        let _ = self.signal("CONT");
+        self.kill();
+    }
+}
