@@ -185,11 +185,20 @@ pub(crate) async fn cancel(db: &Db, event_id: i64) -> Result<()> {
 /// Returns the participant id and the new version.
 pub(crate) async fn upsert_answer(db: &Db, event: &EventRow, user_id: i64, availability: &IntervalSet) -> Result<(i64, u64)> {
     const FIND: &str = "SELECT participant_id FROM participant WHERE event_id = ? AND user_id = ? AND left_at IS NULL";
-    const UPDATE: &str = "UPDATE answer SET intervals = ?, version = version + 1, accepted_at = ? WHERE participant_id = ?";
-    const INSERT: &str = "INSERT INTO answer (participant_id, event_id, intervals, version, accepted_at, dispatched_version) \
-         VALUES (?, ?, ?, 1, ?, 0)";
+    // One statement per dialect. On MySQL an UPDATE that finds no row gap-locks, and two
+    // first answers in the same gap then deadlock on their INSERTs; an upsert does not.
+    const UPSERT_MYSQL: &str = "INSERT INTO answer (participant_id, event_id, intervals, version, accepted_at, dispatched_version) \
+         VALUES (?, ?, ?, 1, ?, 0) \
+         ON DUPLICATE KEY UPDATE intervals = VALUES(intervals), version = version + 1, accepted_at = VALUES(accepted_at)";
+    const UPSERT_SQLITE: &str = "INSERT INTO answer (participant_id, event_id, intervals, version, accepted_at, dispatched_version) \
+         VALUES (?, ?, ?, 1, ?, 0) ON CONFLICT (participant_id) DO UPDATE SET \
+         intervals = excluded.intervals, version = answer.version + 1, accepted_at = excluded.accepted_at";
     const VERSION: &str = "SELECT version FROM answer WHERE participant_id = ?";
     let intervals = serde_json::to_string(availability).map_err(|e| Error::Encoding(e.to_string()))?;
+    let upsert = match db {
+        Db::MySql(_) => UPSERT_MYSQL,
+        Db::Sqlite(_) => UPSERT_SQLITE,
+    };
     with_pool!(db, |pool| {
         let mut tx = pool.begin_write().await?;
         let participant: Option<i64> =
@@ -199,10 +208,7 @@ pub(crate) async fn upsert_answer(db: &Db, event: &EventRow, user_id: i64, avail
         if now >= event.deadline {
             return Err(AppError::DeadlinePassed.into());
         }
-        let updated = sqlx::query(UPDATE).bind(&intervals).bind(now).bind(participant).execute(&mut *tx).await?;
-        if updated.rows_affected() == 0 {
-            sqlx::query(INSERT).bind(participant).bind(event.event_id).bind(&intervals).bind(now).execute(&mut *tx).await?;
-        }
+        sqlx::query(upsert).bind(participant).bind(event.event_id).bind(&intervals).bind(now).execute(&mut *tx).await?;
         let version: i64 = sqlx::query_scalar(VERSION).bind(participant).fetch_one(&mut *tx).await?;
         tx.commit().await?;
         Ok((participant, u64::try_from(version).unwrap_or_default()))

@@ -43,7 +43,8 @@ pub struct TestApp {
     _data_dir: TempDir,
 }
 
-/// An HTTP client with its own cookie jar, pointed at one server.
+/// An HTTP client with its own cookie jar, pointed at one server (clones share the jar).
+#[derive(Clone)]
 pub struct Browser {
     pub base_url: String,
     pub client: reqwest::Client,
@@ -59,7 +60,7 @@ impl std::ops::Deref for TestApp {
 impl TestApp {
     /// Another browser (a fresh cookie jar) on the same server.
     pub fn new_browser(&self) -> Browser {
-        Browser { base_url: self.base_url.clone(), client: new_client() }
+        Browser::new(self.base_url.clone())
     }
 }
 
@@ -113,6 +114,10 @@ pub fn new_client() -> reqwest::Client {
 }
 
 impl Browser {
+    pub fn new(base_url: String) -> Self {
+        Self { base_url, client: new_client() }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base_url)
     }
@@ -195,6 +200,23 @@ impl Browser {
     }
 }
 
+impl Browser {
+    /// Polls the outcome until it is no longer pending (the cluster finalizes within a second
+    /// or so of the deadline; the limit only stops a broken build from hanging).
+    pub async fn decided_outcome(&self, code: &str) -> Value {
+        for _ in 0..300 {
+            let response = self.get(&format!("/api/v1/events/{code}/outcome")).await;
+            assert_eq!(response.status(), StatusCode::OK);
+            let outcome: Value = response.json().await.unwrap();
+            if outcome["status"] != "pending" {
+                return outcome;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("no outcome for {code} 30 s after its deadline");
+    }
+}
+
 pub fn codes(list: &Value) -> Vec<&str> {
     list.as_array().unwrap().iter().map(|event| event["code"].as_str().unwrap()).collect()
 }
@@ -224,7 +246,7 @@ pub struct TempDir {
 }
 
 impl TempDir {
-    fn new() -> Self {
+    pub fn new() -> Self {
         let path = std::env::temp_dir().join(format!("whenly_test_{}", unique_suffix()));
         std::fs::create_dir_all(&path).unwrap();
         Self { path }
@@ -237,14 +259,14 @@ impl Drop for TempDir {
     }
 }
 
-enum TestDatabase {
+pub enum TestDatabase {
     /// The server's default: a SQLite file in the (temporary) data dir.
     Sqlite,
     MariaDb { admin_url: String, name: String },
 }
 
 impl TestDatabase {
-    async fn create_mariadb() -> Option<Self> {
+    pub async fn create_mariadb() -> Option<Self> {
         let admin_url = std::env::var("WHENLY_TEST_MYSQL_URL")
             .unwrap_or_else(|_| "mysql://whenly:whenly@127.0.0.1:3306".to_owned());
         let mut admin = match MySqlConnection::connect(&admin_url).await {
@@ -260,7 +282,7 @@ impl TestDatabase {
         Some(Self::MariaDb { admin_url, name })
     }
 
-    fn url(&self) -> Option<String> {
+    pub fn url(&self) -> Option<String> {
         match self {
             Self::Sqlite => None,
             Self::MariaDb { admin_url, name } => Some(format!("{admin_url}/{name}")),

@@ -5,9 +5,7 @@ use chrono::{Duration, Utc};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::helpers::{
-    assert_error, codes, event_input, intervals_tomorrow, on_both_databases, rfc3339, spawn_app, Backend, Browser,
-};
+use crate::helpers::{assert_error, codes, event_input, intervals_tomorrow, on_both_databases, rfc3339, spawn_app, Backend};
 
 on_both_databases!(
     scheduled_after_edits_and_a_leave,
@@ -17,23 +15,6 @@ on_both_databases!(
 );
 
 const DEADLINE_IN: Duration = Duration::seconds(3);
-
-impl Browser {
-    /// Polls the outcome until it is no longer pending (the cluster finalizes within a second
-    /// or so of the deadline; the limit only stops a broken build from hanging).
-    async fn decided_outcome(&self, code: &str) -> Value {
-        for _ in 0..300 {
-            let response = self.get(&format!("/api/v1/events/{code}/outcome")).await;
-            assert_eq!(response.status(), StatusCode::OK);
-            let outcome: Value = response.json().await.unwrap();
-            if outcome["status"] != "pending" {
-                return outcome;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        }
-        panic!("no outcome for {code} 30 s after its deadline");
-    }
-}
 
 fn at_tomorrow(hour: u32) -> String {
     let day = (Utc::now() + Duration::days(1)).date_naive();

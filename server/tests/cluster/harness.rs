@@ -1,0 +1,139 @@
+//! A whole production-shaped deployment made of real processes: the `whenly` binary with
+//! `--nodes`, three `event-node` binaries, and SQLite or a fresh MariaDB database. Any process
+//! can be SIGKILLed and started again on the same ports and data.
+
+use std::net::{SocketAddr, TcpListener};
+use std::path::PathBuf;
+use std::process::{Child, Command};
+use std::time::Duration;
+
+use event_node::process::NodeProcess;
+use reqwest::StatusCode;
+
+use crate::helpers::{Backend, Browser, TempDir, TestDatabase};
+
+/// The `event-node` binary `cargo test --workspace` builds next to this test.
+fn event_node_binary() -> PathBuf {
+    let test_exe = std::env::current_exe().expect("test executable path");
+    let target_profile_dir = test_exe.parent().and_then(|deps| deps.parent()).expect("target/<profile>/deps/<test>");
+    let binary = target_profile_dir.join("event-node");
+    assert!(
+        binary.exists(),
+        "{} is missing: build it first (`cargo test --workspace` or `cargo build -p event-node`)",
+        binary.display()
+    );
+    binary
+}
+
+fn free_loopback_port() -> SocketAddr {
+    TcpListener::bind("127.0.0.1:0").and_then(|listener| listener.local_addr()).expect("a free port")
+}
+
+pub struct Deployment {
+    pub nodes: Vec<NodeProcess>,
+    server: Option<Child>,
+    listen: SocketAddr,
+    control: SocketAddr,
+    pub database: TestDatabase,
+    pub data_dir: TempDir,
+}
+
+impl Deployment {
+    /// Starts three nodes and the server; `None` when MariaDB is wanted but absent outside CI.
+    pub async fn start(backend: Backend) -> Option<Self> {
+        let database = match backend {
+            Backend::Sqlite => TestDatabase::Sqlite,
+            Backend::MariaDb => TestDatabase::create_mariadb().await?,
+        };
+        let data_dir = TempDir::new();
+        let control = free_loopback_port();
+        let binary = event_node_binary();
+        let nodes = ["n1", "n2", "n3"]
+            .into_iter()
+            .map(|id| NodeProcess::start(&binary, id, control, &data_dir.path.join(id)).expect("start event-node"))
+            .collect();
+        let mut deployment = Self { nodes, server: None, listen: free_loopback_port(), control, database, data_dir };
+        deployment.start_server().await;
+        Some(deployment)
+    }
+
+    pub fn browser(&self) -> Browser {
+        Browser::new(format!("http://{}", self.listen))
+    }
+
+    /// The URL the server's database has (for checks the API does not expose).
+    pub fn database_url(&self) -> String {
+        self.database
+            .url()
+            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.path.join("server").join("whenly.db").display()))
+    }
+
+    /// Starts the `whenly` binary (again) on the same ports, data dir and database, and waits
+    /// until `/healthz` answers.
+    pub async fn start_server(&mut self) {
+        let nodes: Vec<String> = self.nodes.iter().map(|node| format!("{}={}", node.id, node.address)).collect();
+        let mut command = Command::new(env!("CARGO_BIN_EXE_whenly"));
+        command
+            // The workspace root, where the Leptos site configuration (Cargo.toml) is.
+            .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+            .env("WHENLY_LISTEN", self.listen.to_string())
+            .env("WHENLY_CONTROL_LISTEN", self.control.to_string())
+            .env("WHENLY_NODES", nodes.join(","))
+            .env("WHENLY_DATA_DIR", self.data_dir.path.join("server"))
+            // Warnings and errors only, shown with the test's output.
+            .env("WHENLY_LOG", "warn");
+        match self.database.url() {
+            Some(url) => command.env("DATABASE_URL", url),
+            None => command.env_remove("DATABASE_URL"),
+        };
+        self.server = Some(command.spawn().expect("start whenly"));
+        let client = reqwest::Client::new();
+        for _ in 0..300 {
+            if let Ok(response) = client.get(format!("http://{}/healthz", self.listen)).send().await {
+                if response.status() == StatusCode::OK {
+                    return;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("whenly did not become healthy within 30 s");
+    }
+
+    /// SIGKILLs the server process.
+    pub fn kill_server(&mut self) {
+        if let Some(mut server) = self.server.take() {
+            let _ = server.kill();
+            let _ = server.wait();
+        }
+    }
+}
+
+impl Drop for Deployment {
+    fn drop(&mut self) {
+        self.kill_server();
+    }
+}
+
+/// A small deterministic generator (xorshift64*): the tests print their seed so a failing
+/// schedule of kills and answers can be replayed.
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn from_time() -> Self {
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64;
+        let seed = std::env::var("WHENLY_TEST_SEED").ok().and_then(|seed| seed.parse().ok()).unwrap_or(nanos | 1);
+        eprintln!("random seed: WHENLY_TEST_SEED={seed}");
+        Self(seed)
+    }
+
+    pub fn seeded(seed: u64) -> Self {
+        Self(seed | 1)
+    }
+
+    pub fn below(&mut self, bound: u64) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) % bound
+    }
+}

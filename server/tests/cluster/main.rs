@@ -1,0 +1,10 @@
+//! The server with separately started `event-node` processes (production mode), killed and
+//! restarted while users answer. Each test body runs on SQLite and on MariaDB.
+
+// The HTTP helpers of the API tests; this binary uses only some of them.
+#[path = "../api/helpers.rs"]
+#[allow(dead_code)]
+mod helpers;
+
+mod faults;
+mod harness;
