@@ -128,6 +128,8 @@ pub enum NodeError {
 pub enum ControlError {
     #[error("the server does not know the event")]
     UnknownEvent,
+    #[error("the event's deadline has not passed")]
+    BeforeDeadline,
     #[error("the server cannot answer now: {0}")]
     Unavailable(String),
 }

@@ -65,6 +65,7 @@ pub enum StartError {
 pub struct Application {
     listener: TcpListener,
     router: Router,
+    control: SocketAddr,
 }
 
 impl Application {
@@ -88,9 +89,9 @@ impl Application {
             window: config.login_throttle_window(),
         };
         let accounts = Arc::new(AccountService::new(db.clone(), limits).await?);
-        let cluster = start_cluster(config, &db).await?;
-        let events = Arc::new(EventService::new(db.clone(), cluster));
-        let state = AppState { leptos_options, db, accounts, events };
+        let (cluster, control) = start_cluster(config, &db).await?;
+        let events = Arc::new(EventService::new(db.clone(), Arc::clone(&cluster)));
+        let state = AppState { leptos_options, db, accounts, events, cluster };
 
         let session_layer = SessionManagerLayer::new(session_store)
             .with_name(SESSION_COOKIE)
@@ -105,11 +106,16 @@ impl Application {
         let trace_layer = TraceLayer::new_for_http().on_failure(DefaultOnFailure::new().level(tracing::Level::DEBUG));
         let router = router(state).layer(session_layer).layer(trace_layer);
         let listener = TcpListener::bind(config.listen).await.map_err(|e| StartError::Bind(config.listen, e))?;
-        Ok(Self { listener, router })
+        Ok(Self { listener, router, control })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
         self.listener.local_addr().expect("a bound TCP listener has a local address")
+    }
+
+    /// Where the control plane the event nodes call listens.
+    pub fn control_addr(&self) -> SocketAddr {
+        self.control
     }
 
     /// Serves until `shutdown` completes, then finishes in-flight requests.
@@ -120,8 +126,8 @@ impl Application {
 }
 
 /// Serves the control plane, starts the embedded nodes when no external ones are configured,
-/// and starts the reconciler.
-async fn start_cluster(config: &Config, db: &Db) -> Result<Arc<Cluster>, StartError> {
+/// and starts the monitor and the reconciler. Returns the cluster and the control address.
+async fn start_cluster(config: &Config, db: &Db) -> Result<(Arc<Cluster>, SocketAddr), StartError> {
     let control = cluster::serve_control_plane(db.clone(), config.control_listen)
         .await
         .map_err(|e| StartError::Bind(config.control_listen, e))?;
@@ -150,7 +156,7 @@ async fn start_cluster(config: &Config, db: &Db) -> Result<Arc<Cluster>, StartEr
     tracing::info!(%control, nodes = ?nodes, "event cluster");
     let cluster = Cluster::new(db.clone(), nodes).await?;
     cluster.spawn_background_work();
-    Ok(cluster)
+    Ok((cluster, control))
 }
 
 /// Pages and server functions (Leptos), the REST API and health, and static files.

@@ -7,6 +7,7 @@ use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 
 use crate::accounts::AccountService;
+use crate::cluster::Cluster;
 use crate::db::Db;
 use crate::events::EventService;
 
@@ -16,4 +17,5 @@ pub struct AppState {
     pub db: Db,
     pub accounts: Arc<AccountService>,
     pub events: Arc<EventService>,
+    pub cluster: Arc<Cluster>,
 }

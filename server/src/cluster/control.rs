@@ -82,6 +82,12 @@ impl ControlPlane for ControlServer {
 
     async fn report_outcome(self, _: context::Context, event: EventId, node: NodeId, reported: Outcome) -> Result<ReportAck, ControlError> {
         let event_id = i64::try_from(event.0).map_err(|_| ControlError::UnknownEvent)?;
+        let row = repo::event_spec(&self.db, event_id).await.map_err(unavailable)?.ok_or(ControlError::UnknownEvent)?;
+        if chrono::Utc::now() < row.deadline {
+            // Answers may still change: nothing can be decided, whoever asks.
+            tracing::warn!(%event, %node, "outcome reported before the deadline");
+            return Err(ControlError::BeforeDeadline);
+        }
         let expected = self.expected_outcome(event_id).await?;
         if reported == expected {
             repo::clear_strikes(&self.db, &node).await.map_err(unavailable)?;

@@ -1,4 +1,5 @@
-//! `GET /healthz`: 200 when the database answers, 503 when it does not.
+//! `GET /healthz`: 200 when the database answers, 503 when it does not; either way with the
+//! monitor's view of every event node (`live`, `dead`, `quarantined`).
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -13,11 +14,14 @@ pub fn router() -> Router<AppState> {
 }
 
 async fn health(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
+    let nodes: serde_json::Map<String, Value> =
+        state.cluster.node_states().into_iter().map(|(id, node_state)| (id, json!(node_state.as_str()))).collect();
     match state.db.ping().await {
-        Ok(()) => (StatusCode::OK, Json(json!({ "status": "ok", "database": "ok" }))),
+        Ok(()) => (StatusCode::OK, Json(json!({ "status": "ok", "database": "ok", "nodes": nodes }))),
         Err(error) => {
             tracing::warn!(%error, "health check: database unreachable");
-            (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "status": "degraded", "database": "unreachable" })))
+            let body = json!({ "status": "degraded", "database": "unreachable", "nodes": nodes });
+            (StatusCode::SERVICE_UNAVAILABLE, Json(body))
         }
     }
 }

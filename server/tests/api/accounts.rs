@@ -15,7 +15,7 @@ on_both_databases!(
     malformed_json_is_a_bad_request,
     repeated_failures_throttle_the_account,
     repeated_failures_throttle_the_client,
-    health_reports_the_database,
+    health_reports_the_database_and_the_nodes,
     unknown_pages_are_a_404_page,
 );
 
@@ -176,10 +176,11 @@ async fn unknown_pages_are_a_404_page(backend: Backend) {
     assert!(response.text().await.unwrap().contains("Page not found"));
 }
 
-async fn health_reports_the_database(backend: Backend) {
+async fn health_reports_the_database_and_the_nodes(backend: Backend) {
     let Some(app) = spawn_app(backend).await else { return };
     let response = app.client.get(app.url("/healthz")).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
-    assert_eq!(response.json::<serde_json::Value>().await.unwrap(), json!({ "status": "ok", "database": "ok" }));
+    let nodes = json!({ "n1": "live", "n2": "live", "n3": "live" });
+    assert_eq!(response.json::<serde_json::Value>().await.unwrap(), json!({ "status": "ok", "database": "ok", "nodes": nodes }));
 }
 

@@ -39,6 +39,8 @@ pub(crate) use on_both_databases;
 /// A running server plus one "browser" on it (derefs to [`Browser`]).
 pub struct TestApp {
     browser: Browser,
+    /// The control plane the embedded nodes call (tests may call it too).
+    pub control: std::net::SocketAddr,
     _database: TestDatabase,
     _data_dir: TempDir,
 }
@@ -105,8 +107,9 @@ pub async fn spawn_app_with(backend: Backend, settings: TestSettings) -> Option<
     let leptos_options = leptos::config::LeptosOptions::builder().output_name("whenly").build();
     let application = Application::build(&config, leptos_options).await.expect("server starts");
     let base_url = format!("http://{}", application.local_addr());
+    let control = application.control_addr();
     tokio::spawn(application.serve_until(std::future::pending()));
-    Some(TestApp { browser: Browser { base_url, client: new_client() }, _database: database, _data_dir: data_dir })
+    Some(TestApp { browser: Browser::new(base_url), control, _database: database, _data_dir: data_dir })
 }
 
 pub fn new_client() -> reqwest::Client {

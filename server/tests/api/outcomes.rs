@@ -12,6 +12,7 @@ on_both_databases!(
     no_solution_names_who_can_come,
     nobody_answered_is_undefined,
     cancelled_stays_cancelled_past_the_deadline,
+    wrong_reports_change_nothing_and_quarantine_the_node,
 );
 
 const DEADLINE_IN: Duration = Duration::seconds(3);
@@ -98,4 +99,38 @@ async fn cancelled_stays_cancelled_past_the_deadline(backend: Backend) {
     tokio::time::sleep((DEADLINE_IN + Duration::seconds(2)).to_std().unwrap()).await;
     assert_eq!(bob.decided_outcome(&code).await, json!({ "status": "cancelled" }));
     assert_eq!(alice.event(&code).await["status"], "cancelled");
+}
+
+/// A node that reports wrong outcomes: the stored outcome stays the database's, and the third
+/// wrong report in a row takes the node out of the ring.
+async fn wrong_reports_change_nothing_and_quarantine_the_node(backend: Backend) {
+    use event_node::protocol::{connect_control, rpc_context, ControlError, EventId, ReportAck};
+    let Some(app) = spawn_app(backend).await else { return };
+    let alice = app.new_browser().signed_up("alice").await;
+    let code = alice.create_event(&event_input(DEADLINE_IN)).await;
+    assert_eq!(alice.put_availability(&code, &intervals_tomorrow(&[(9, 11)])).await.status(), StatusCode::OK);
+    let control = connect_control(app.control).await.unwrap();
+    // The first event of a fresh database has id 1.
+    let report = || {
+        let context = rpc_context(std::time::Duration::from_secs(2));
+        control.report_outcome(context, EventId(1), "n2".into(), scheduling::Outcome::Undefined)
+    };
+
+    assert_eq!(report().await.unwrap(), Err(ControlError::BeforeDeadline), "nothing is decided before the deadline");
+    let decided = alice.decided_outcome(&code).await;
+    assert_eq!(decided["status"], "scheduled");
+    for _ in 0..3 {
+        assert_eq!(report().await.unwrap(), Ok(ReportAck::AlreadyStored));
+    }
+    assert_eq!(alice.decided_outcome(&code).await, decided, "a wrong report changes nothing");
+
+    let mut nodes = Value::Null;
+    for _ in 0..50 {
+        nodes = alice.get("/healthz").await.json::<Value>().await.unwrap()["nodes"].clone();
+        if nodes["n2"] == "quarantined" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(nodes, json!({ "n1": "live", "n2": "quarantined", "n3": "live" }));
 }

@@ -76,6 +76,8 @@ impl Deployment {
         command
             // The workspace root, where the Leptos site configuration (Cargo.toml) is.
             .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+            // What cargo-leptos would set; the rest of the site configuration has defaults.
+            .env("LEPTOS_OUTPUT_NAME", "whenly")
             .env("WHENLY_LISTEN", self.listen.to_string())
             .env("WHENLY_CONTROL_LISTEN", self.control.to_string())
             .env("WHENLY_NODES", nodes.join(","))
