@@ -14,6 +14,7 @@ pub const PASSWORD_MAX: usize = 128;
 
 /// A signed-in user as the pages and the REST API show them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct UserView {
     pub username: String,
 }

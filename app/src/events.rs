@@ -13,6 +13,7 @@ pub const CAPACITY_MAX: u32 = 10_000;
 
 /// What an organizer fills in to create an event.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct CreateEventInput {
     pub name: String,
     #[serde(default)]
@@ -32,6 +33,7 @@ pub struct CreateEventInput {
 
 /// Where an event is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum EventStatus {
     /// Before the deadline: answers can be given and changed.
@@ -44,6 +46,7 @@ pub enum EventStatus {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ParticipantView {
     pub username: String,
     pub answered: bool,
@@ -52,6 +55,7 @@ pub struct ParticipantView {
 /// One event. `participants` is only filled for its participants and organizer: anyone else
 /// with the code sees what they need to decide whether to join.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct EventView {
     pub code: String,
     pub name: String,
@@ -75,6 +79,7 @@ pub struct EventView {
 /// An event's outcome as the pages and the REST API show it: tagged by `status`, times in
 /// RFC 3339 UTC (pages convert to the viewer's zone), people by username.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum OutcomeView {
     /// The deadline has not passed, or the outcome is being computed.
@@ -89,12 +94,14 @@ pub enum OutcomeView {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct SlotView {
     pub start: DateTime<Utc>,
     pub end: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct BestEffortView {
     pub slot: SlotView,
     /// Usernames of those free for the whole slot, and of those who answered but are not.
@@ -130,6 +137,7 @@ impl OutcomeView {
 
 /// A line in the dashboard.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct EventSummary {
     pub code: String,
     pub name: String,
@@ -141,6 +149,7 @@ pub struct EventSummary {
 /// The signed-in user's events: organized (and not finished), joined and waiting for their
 /// answer, joined and answered, and finished (decided or cancelled), each by deadline.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct MyEvents {
     pub organized: Vec<EventSummary>,
     pub pending: Vec<EventSummary>,

@@ -6,7 +6,6 @@ use app::error::AppError;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde_json::json;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -71,9 +70,7 @@ impl IntoResponse for Error {
             AppError::OrganizerCannotLeave => (StatusCode::CONFLICT, "organizer_cannot_leave", None),
             AppError::Internal | AppError::Transport(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal", None),
         };
-        let body = Json(json!({
-            "error": { "code": code, "message": app_error.to_string(), "field": field }
-        }));
+        let body = Json(ErrorBody { error: ErrorDetail { code: code.to_owned(), message: app_error.to_string(), field } });
         match app_error {
             AppError::TooManyAttempts { retry_after_secs } => {
                 (status, [(header::RETRY_AFTER, retry_after_secs.to_string())], body).into_response()
@@ -81,6 +78,22 @@ impl IntoResponse for Error {
             _ => (status, body).into_response(),
         }
     }
+}
+
+/// Every API error's body: `{"error": {"code", "message", "field"}}`.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorDetail {
+    /// Stable, machine-readable: `invalid_input`, `event_not_found`, `deadline_passed`, ...
+    pub code: String,
+    /// For people, in words.
+    pub message: String,
+    /// The input field at fault, for `invalid_input`.
+    pub field: Option<String>,
 }
 
 /// Maps a unique-constraint violation to the client error it means; other errors pass.

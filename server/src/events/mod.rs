@@ -28,14 +28,14 @@ use repo::EventRow;
 const CODE_ATTEMPTS: usize = 3;
 
 /// An answer as the REST API takes it: intervals, or the seed text format in a time zone.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(untagged)]
 pub enum AvailabilityInput {
     Intervals { intervals: Vec<IntervalInput> },
     Text { text: String, time_zone: String },
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 pub struct IntervalInput {
     pub start: DateTime<Utc>,
     pub end: DateTime<Utc>,

@@ -5,9 +5,8 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
-use serde_json::{json, Value};
 
-use crate::error::Result;
+use crate::error::{ErrorBody, Result};
 use crate::events::AvailabilityInput;
 use crate::http::extract::{ApiJson, CurrentUser};
 use crate::state::AppState;
@@ -23,7 +22,10 @@ pub fn router() -> Router<AppState> {
         .route("/me/events", get(my_events))
 }
 
-async fn create(
+#[utoipa::path(post, path = "/api/v1/events", tag = "events", request_body = CreateEventInput, responses(
+    (status = 201, description = "Created; the organizer is its first participant", body = EventView),
+    (status = 401, body = ErrorBody), (status = 422, description = "A field breaks a rule", body = ErrorBody)))]
+pub async fn create(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     ApiJson(input): ApiJson<CreateEventInput>,
@@ -31,38 +33,67 @@ async fn create(
     Ok((StatusCode::CREATED, Json(state.events.create(user, input).await?)))
 }
 
-async fn read(State(state): State<AppState>, CurrentUser(user): CurrentUser, Path(code): Path<String>) -> Result<Json<EventView>> {
+#[utoipa::path(get, path = "/api/v1/events/{code}", tag = "events", params(("code" = String, Path, description = "The event's 10-character code")), responses(
+    (status = 200, description = "Participants and outcome only for members", body = EventView),
+    (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn read(State(state): State<AppState>, CurrentUser(user): CurrentUser, Path(code): Path<String>) -> Result<Json<EventView>> {
     Ok(Json(state.events.view(user, &code).await?))
 }
 
-async fn join(State(state): State<AppState>, CurrentUser(user): CurrentUser, Path(code): Path<String>) -> Result<Json<EventView>> {
+#[utoipa::path(post, path = "/api/v1/events/{code}/join", tag = "events", params(("code" = String, Path, description = "The event's 10-character code")), responses(
+    (status = 200, body = EventView), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+    (status = 409, description = "Full, past the deadline, or cancelled", body = ErrorBody)))]
+pub async fn join(State(state): State<AppState>, CurrentUser(user): CurrentUser, Path(code): Path<String>) -> Result<Json<EventView>> {
     Ok(Json(state.events.join(user, &code).await?))
 }
 
-async fn leave(State(state): State<AppState>, CurrentUser(user): CurrentUser, Path(code): Path<String>) -> Result<StatusCode> {
+#[utoipa::path(post, path = "/api/v1/events/{code}/leave", tag = "events", params(("code" = String, Path, description = "The event's 10-character code")), responses(
+    (status = 204, description = "Left; the answer is withdrawn"), (status = 401, body = ErrorBody),
+    (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn leave(State(state): State<AppState>, CurrentUser(user): CurrentUser, Path(code): Path<String>) -> Result<StatusCode> {
     state.events.leave(user, &code).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn cancel(State(state): State<AppState>, CurrentUser(user): CurrentUser, Path(code): Path<String>) -> Result<StatusCode> {
+#[utoipa::path(delete, path = "/api/v1/events/{code}", tag = "events", params(("code" = String, Path, description = "The event's 10-character code")), responses(
+    (status = 204, description = "Cancelled"), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+    (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn cancel(State(state): State<AppState>, CurrentUser(user): CurrentUser, Path(code): Path<String>) -> Result<StatusCode> {
     state.events.cancel(user, &code).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn put_availability(
+#[utoipa::path(put, path = "/api/v1/events/{code}/availability", tag = "events", params(("code" = String, Path, description = "The event's 10-character code")),
+    request_body = AvailabilityInput, responses(
+    (status = 200, description = "Stored; `{version}` of this participant's answer", body = AnswerAccepted),
+    (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+    (status = 409, description = "Past the deadline or cancelled", body = ErrorBody),
+    (status = 422, description = "Names the interval or the text line at fault", body = ErrorBody)))]
+pub async fn put_availability(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     Path(code): Path<String>,
     ApiJson(input): ApiJson<AvailabilityInput>,
-) -> Result<Json<Value>> {
+) -> Result<Json<AnswerAccepted>> {
     let version = state.events.put_availability(user, &code, input).await?;
-    Ok(Json(json!({ "version": version })))
+    Ok(Json(AnswerAccepted { version }))
 }
 
-async fn outcome(State(state): State<AppState>, CurrentUser(user): CurrentUser, Path(code): Path<String>) -> Result<Json<OutcomeView>> {
+/// The version the stored answer got (1 for a first answer, then +1 per edit).
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct AnswerAccepted {
+    pub version: u64,
+}
+
+#[utoipa::path(get, path = "/api/v1/events/{code}/outcome", tag = "events", params(("code" = String, Path, description = "The event's 10-character code")), responses(
+    (status = 200, body = OutcomeView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+    (status = 404, body = ErrorBody)))]
+pub async fn outcome(State(state): State<AppState>, CurrentUser(user): CurrentUser, Path(code): Path<String>) -> Result<Json<OutcomeView>> {
     Ok(Json(state.events.outcome(user, &code).await?))
 }
 
-async fn my_events(State(state): State<AppState>, CurrentUser(user): CurrentUser) -> Result<Json<MyEvents>> {
+#[utoipa::path(get, path = "/api/v1/me/events", tag = "events", responses(
+    (status = 200, body = MyEvents), (status = 401, body = ErrorBody)))]
+pub async fn my_events(State(state): State<AppState>, CurrentUser(user): CurrentUser) -> Result<Json<MyEvents>> {
     Ok(Json(state.events.my_events(user).await?))
 }

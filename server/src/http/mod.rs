@@ -4,6 +4,7 @@
 mod events;
 mod extract;
 mod health;
+mod openapi;
 mod users;
 
 use axum::http::StatusCode;
@@ -14,7 +15,7 @@ use crate::state::AppState;
 
 /// Routes mounted at `/api/v1`; any other path there is a JSON 404, never a page.
 pub fn api_router() -> Router<AppState> {
-    Router::new().merge(users::router()).merge(events::router()).fallback(no_such_route)
+    Router::new().merge(users::router()).merge(events::router()).merge(openapi::router()).fallback(no_such_route)
 }
 
 async fn no_such_route() -> (StatusCode, Json<Value>) {

@@ -11,7 +11,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use tower_sessions::Session;
 
-use crate::error::Result;
+use crate::error::{ErrorBody, Result};
 use crate::http::extract::ApiJson;
 use crate::state::AppState;
 
@@ -23,13 +23,17 @@ pub fn router() -> Router<AppState> {
         .route("/users/me", get(me))
 }
 
-#[derive(Deserialize)]
-struct CredentialsInput {
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct CredentialsInput {
     username: String,
     password: String,
 }
 
-async fn sign_up(
+#[utoipa::path(post, path = "/api/v1/users/signup", tag = "users", request_body = CredentialsInput, responses(
+    (status = 201, description = "Created and signed in", body = UserView),
+    (status = 409, description = "Username taken", body = ErrorBody),
+    (status = 422, description = "A rule is broken", body = ErrorBody)))]
+pub async fn sign_up(
     State(state): State<AppState>,
     session: Session,
     ApiJson(input): ApiJson<CredentialsInput>,
@@ -38,7 +42,11 @@ async fn sign_up(
     Ok((StatusCode::CREATED, Json(user)))
 }
 
-async fn log_in(
+#[utoipa::path(post, path = "/api/v1/users/login", tag = "users", request_body = CredentialsInput, responses(
+    (status = 200, description = "Signed in (session cookie set)", body = UserView),
+    (status = 401, description = "Wrong username or password", body = ErrorBody),
+    (status = 429, description = "Too many failed log-ins (see Retry-After)", body = ErrorBody)))]
+pub async fn log_in(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     session: Session,
@@ -48,12 +56,15 @@ async fn log_in(
     Ok(Json(user))
 }
 
-async fn log_out(State(state): State<AppState>, session: Session) -> Result<StatusCode> {
+#[utoipa::path(post, path = "/api/v1/users/logout", tag = "users", responses((status = 204, description = "Session destroyed")))]
+pub async fn log_out(State(state): State<AppState>, session: Session) -> Result<StatusCode> {
     state.accounts.log_out(&session).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn me(State(state): State<AppState>, session: Session) -> Result<Json<UserView>> {
+#[utoipa::path(get, path = "/api/v1/users/me", tag = "users", responses(
+    (status = 200, body = UserView), (status = 401, description = "Not logged in", body = ErrorBody)))]
+pub async fn me(State(state): State<AppState>, session: Session) -> Result<Json<UserView>> {
     let user = state.accounts.current_user(&session).await?.ok_or(AppError::NotLoggedIn)?;
     Ok(Json(user))
 }

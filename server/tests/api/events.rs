@@ -15,6 +15,7 @@ on_both_databases!(
     answers_after_the_deadline_are_refused,
     the_organizer_cancels,
     logged_out_clients_get_401_everywhere,
+    the_openapi_document_describes_every_route,
 );
 
 async fn create_join_answer_edit_and_leave(backend: Backend) {
@@ -213,4 +214,48 @@ async fn logged_out_clients_get_401_everywhere(backend: Backend) {
         assert_error(response, StatusCode::UNAUTHORIZED, "not_logged_in").await;
     }
     assert_eq!(alice.event(&code).await["status"], "open");
+}
+
+/// The document is generated from the handlers: every route is in it with its method, and the
+/// schemas the routes name are defined.
+async fn the_openapi_document_describes_every_route(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else { return };
+    let response = app.client.get(app.url("/api/v1/openapi.json")).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let document: Value = response.json().await.unwrap();
+    assert!(document["openapi"].as_str().unwrap().starts_with("3."), "{}", document["openapi"]);
+    let mut routes: Vec<String> = document["paths"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .flat_map(|(path, methods)| methods.as_object().unwrap().keys().map(move |method| format!("{method} {path}")))
+        .collect();
+    routes.sort();
+    assert_eq!(
+        routes,
+        [
+            "delete /api/v1/events/{code}",
+            "get /api/v1/events/{code}",
+            "get /api/v1/events/{code}/outcome",
+            "get /api/v1/me/events",
+            "get /api/v1/users/me",
+            "post /api/v1/events",
+            "post /api/v1/events/{code}/join",
+            "post /api/v1/events/{code}/leave",
+            "post /api/v1/users/login",
+            "post /api/v1/users/logout",
+            "post /api/v1/users/signup",
+            "put /api/v1/events/{code}/availability",
+        ]
+    );
+    let schemas = document["components"]["schemas"].as_object().unwrap();
+    for schema in ["AvailabilityInput", "CreateEventInput", "ErrorBody", "EventView", "MyEvents", "OutcomeView", "UserView"] {
+        assert!(schemas.contains_key(schema), "{schema} is defined");
+    }
+    // Every `$ref` points at a defined schema.
+    let text = document.to_string();
+    for reference in text.split("\"#/components/schemas/").skip(1) {
+        let name = reference.split('"').next().unwrap();
+        assert!(schemas.contains_key(name), "{name} is referenced but not defined");
+    }
 }
