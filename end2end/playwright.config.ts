@@ -33,10 +33,17 @@ export default defineConfig({
     },
   },
   projects: [
-    { name: "desktop", use: { viewport: { width: 1280, height: 800 } } },
+    // Different zones on purpose: every time on the pages must follow the viewer's zone.
+    { name: "desktop", use: { viewport: { width: 1280, height: 800 }, timezoneId: "Europe/Berlin" } },
     {
       name: "phone",
-      use: { viewport: { width: 390, height: 844 }, deviceScaleFactor: 3, isMobile: true, hasTouch: true },
+      use: {
+        viewport: { width: 390, height: 844 },
+        deviceScaleFactor: 3,
+        isMobile: true,
+        hasTouch: true,
+        timezoneId: "America/New_York",
+      },
     },
   ],
   webServer: {

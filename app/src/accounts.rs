@@ -66,46 +66,32 @@ pub fn validate_password(password: &str) -> Result<(), AppError> {
     Ok(())
 }
 
-#[cfg(feature = "ssr")]
-async fn request_context() -> Result<(tower_sessions::Session, std::net::IpAddr), AppError> {
-    use axum::extract::ConnectInfo;
-    let session = leptos_axum::extract::<tower_sessions::Session>().await.map_err(|_| AppError::Internal)?;
-    let ConnectInfo(peer) = leptos_axum::extract::<ConnectInfo<std::net::SocketAddr>>()
-        .await
-        .map_err(|_| AppError::Internal)?;
-    Ok((session, peer.ip()))
-}
-
-/// The port the server provides; missing context is a server bug, reported as an error
-/// (never a panic inside a request).
-#[cfg(feature = "ssr")]
-fn accounts() -> Result<std::sync::Arc<dyn crate::ports::AccountsPort>, AppError> {
-    use_context::<std::sync::Arc<dyn crate::ports::AccountsPort>>().ok_or(AppError::Internal)
-}
-
-/// Creates the account, signs the new user in, and sends them to their area.
+/// Creates the account, signs the new user in, and sends them on: to `next` (a page of this
+/// site, such as the event they were invited to) or to their area.
 #[server]
-pub async fn sign_up(username: String, password: String) -> Result<UserView, AppError> {
-    let (session, client) = request_context().await?;
-    let user = accounts()?.sign_up(&session, client, username, password).await?;
-    leptos_axum::redirect(crate::routes::USER_AREA);
+pub async fn sign_up(username: String, password: String, next: Option<String>) -> Result<UserView, AppError> {
+    use crate::ports::{client_address, port, session, AccountsPort};
+    let (session, client) = (session().await?, client_address().await?);
+    let user = port::<dyn AccountsPort>()?.sign_up(&session, client, username, password).await?;
+    leptos_axum::redirect(crate::routes::after_sign_in(next.as_deref()));
     Ok(user)
 }
 
-/// Signs in (rotating the session id) and sends the user to their area.
+/// Signs in (rotating the session id) and sends the user on, like [`sign_up`].
 #[server]
-pub async fn log_in(username: String, password: String) -> Result<UserView, AppError> {
-    let (session, client) = request_context().await?;
-    let user = accounts()?.log_in(&session, client, username, password).await?;
-    leptos_axum::redirect(crate::routes::USER_AREA);
+pub async fn log_in(username: String, password: String, next: Option<String>) -> Result<UserView, AppError> {
+    use crate::ports::{client_address, port, session, AccountsPort};
+    let (session, client) = (session().await?, client_address().await?);
+    let user = port::<dyn AccountsPort>()?.log_in(&session, client, username, password).await?;
+    leptos_axum::redirect(crate::routes::after_sign_in(next.as_deref()));
     Ok(user)
 }
 
 /// Destroys the session and goes home.
 #[server]
 pub async fn log_out() -> Result<(), AppError> {
-    let (session, _) = request_context().await?;
-    accounts()?.log_out(&session).await?;
+    use crate::ports::{port, session, AccountsPort};
+    port::<dyn AccountsPort>()?.log_out(&session().await?).await?;
     leptos_axum::redirect(crate::routes::HOME);
     Ok(())
 }
@@ -113,8 +99,8 @@ pub async fn log_out() -> Result<(), AppError> {
 /// The signed-in user, if any.
 #[server]
 pub async fn current_user() -> Result<Option<UserView>, AppError> {
-    let (session, _) = request_context().await?;
-    accounts()?.current_user(&session).await
+    use crate::ports::{port, session, AccountsPort};
+    port::<dyn AccountsPort>()?.current_user(&session().await?).await
 }
 
 #[cfg(test)]

@@ -11,6 +11,9 @@ pub enum AppError {
     /// A form field broke a rule; the message names the rule.
     #[error("{message}")]
     Invalid { field: String, message: String },
+    /// Lines of an answer in the text format that could not be read; nothing was stored.
+    #[error("{}", describe_lines(lines))]
+    InvalidLines { lines: Vec<LineProblem> },
     #[error("That username is already taken. Pick another one.")]
     UsernameTaken,
     /// Deliberately the same for an unknown user and a wrong password.
@@ -32,6 +35,8 @@ pub enum AppError {
     DeadlinePassed,
     #[error("The organizer cancelled this event.")]
     EventCancelled,
+    #[error("This event has no scheduled time: there is nothing to put in a calendar.")]
+    NotScheduled,
     #[error("The organizer cannot leave their own event; cancel it instead.")]
     OrganizerCannotLeave,
     /// Something failed on the server; details are in the server log, not here.
@@ -40,6 +45,18 @@ pub enum AppError {
     /// The request never got a proper answer (network down, server restarting).
     #[error("Whenly could not be reached. Check your connection and try again.")]
     Transport(ServerFnErrorErr),
+}
+
+/// One unreadable line of a text answer, numbered from 1.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LineProblem {
+    pub line: u32,
+    pub message: String,
+}
+
+fn describe_lines(lines: &[LineProblem]) -> String {
+    let described: Vec<String> = lines.iter().map(|problem| format!("line {}: {}", problem.line, problem.message)).collect();
+    described.join("; ")
 }
 
 impl AppError {

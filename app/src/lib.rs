@@ -8,17 +8,18 @@ pub mod pages;
 #[cfg(feature = "ssr")]
 pub mod ports;
 pub mod routes;
+pub mod time;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, Meta, MetaTags, Stylesheet, Title};
 use leptos_router::{
     components::{Route, Router, Routes},
-    StaticSegment,
+    ParamSegment, SsrMode, StaticSegment,
 };
 
 use crate::pages::{
-    home::HomePage, login::LogInPage, signup::SignUpPage, site_header::SiteHeader,
-    user_area::UserAreaPage, SessionActions,
+    event::EventPage, home::HomePage, login::LogInPage, new_event::NewEventPage, signup::SignUpPage,
+    site_header::SiteHeader, user_area::UserAreaPage, SessionActions,
 };
 
 /// The HTML document around the app, rendered only on the server.
@@ -45,19 +46,24 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 pub fn App() -> impl IntoView {
     provide_meta_context();
     provide_context(SessionActions::new());
+    time::provide_time_context();
 
     view! {
         <Stylesheet id="leptos" href="/pkg/whenly.css"/>
         <Title text="Whenly"/>
         <Meta name="description" content="Whenly finds a time that works for everyone."/>
+        // Every page renders whole on the server (`SsrMode::Async`: the HTML is sent once its
+        // data is loaded), so no fallback is swapped for content and nothing jumps.
         <Router>
             <SiteHeader/>
             <main class="page">
                 <Routes fallback=|| view! { <pages::NotFound/> }>
-                    <Route path=StaticSegment(routes::HOME) view=HomePage/>
-                    <Route path=StaticSegment(routes::SIGNUP) view=SignUpPage/>
-                    <Route path=StaticSegment(routes::LOGIN) view=LogInPage/>
-                    <Route path=StaticSegment(routes::USER_AREA) view=UserAreaPage/>
+                    <Route ssr=SsrMode::Async path=StaticSegment(routes::HOME) view=HomePage/>
+                    <Route ssr=SsrMode::Async path=StaticSegment(routes::SIGNUP) view=SignUpPage/>
+                    <Route ssr=SsrMode::Async path=StaticSegment(routes::LOGIN) view=LogInPage/>
+                    <Route ssr=SsrMode::Async path=StaticSegment(routes::USER_AREA) view=UserAreaPage/>
+                    <Route ssr=SsrMode::Async path=StaticSegment(routes::NEW_EVENT) view=NewEventPage/>
+                    <Route ssr=SsrMode::Async path=(StaticSegment(routes::EVENT_SEGMENT), ParamSegment("code")) view=EventPage/>
                 </Routes>
             </main>
         </Router>

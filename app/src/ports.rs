@@ -1,13 +1,17 @@
 //! The ports: what the server functions need from the server, as traits. `app` declares them
 //! and the `server` crate implements them and provides the implementation through Leptos
 //! context, so `app` never depends on `server` (no crate cycle, no SQL or RPC in the UI crate).
+//! The helpers below fetch a port and the caller's session inside a server function.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use tower_sessions::Session;
 
-use crate::{accounts::UserView, error::AppError};
+use crate::accounts::UserView;
+use crate::error::AppError;
+use crate::events::{AvailabilityInput, CreateEventInput, EventPageData, EventView, MyEvents};
 
 /// Sign-up, log-in, log-out and "who is this?" over the caller's session.
 #[async_trait]
@@ -33,4 +37,38 @@ pub trait AccountsPort: Send + Sync + 'static {
     async fn log_out(&self, session: &Session) -> Result<(), AppError>;
     /// The user bound to `session`, if any.
     async fn current_user(&self, session: &Session) -> Result<Option<UserView>, AppError>;
+}
+
+/// Events and answers for the user signed in on `session` (`NotLoggedIn` without one). The
+/// same rules as the REST API: both reach one service.
+#[async_trait]
+pub trait EventsPort: Send + Sync + 'static {
+    async fn create(&self, session: &Session, input: CreateEventInput) -> Result<EventView, AppError>;
+    async fn page(&self, session: &Session, code: &str) -> Result<EventPageData, AppError>;
+    async fn join(&self, session: &Session, code: &str) -> Result<(), AppError>;
+    async fn leave(&self, session: &Session, code: &str) -> Result<(), AppError>;
+    async fn cancel(&self, session: &Session, code: &str) -> Result<(), AppError>;
+    /// Stores a new version of the caller's answer and returns that version.
+    async fn put_availability(&self, session: &Session, code: &str, input: AvailabilityInput) -> Result<u64, AppError>;
+    async fn my_events(&self, session: &Session) -> Result<MyEvents, AppError>;
+}
+
+/// A port the server provided; missing context is a server bug, reported as an error (never a
+/// panic inside a request).
+pub fn port<P: ?Sized + Send + Sync + 'static>() -> Result<Arc<P>, AppError> {
+    leptos::prelude::use_context::<Arc<P>>().ok_or(AppError::Internal)
+}
+
+/// The caller's session.
+pub async fn session() -> Result<Session, AppError> {
+    leptos_axum::extract::<Session>().await.map_err(|_| AppError::Internal)
+}
+
+/// The caller's address (for log-in throttling).
+pub async fn client_address() -> Result<IpAddr, AppError> {
+    use axum::extract::ConnectInfo;
+    let ConnectInfo(peer) = leptos_axum::extract::<ConnectInfo<std::net::SocketAddr>>()
+        .await
+        .map_err(|_| AppError::Internal)?;
+    Ok(peer.ip())
 }

@@ -35,3 +35,118 @@ export async function expectInUserArea(page: Page, username: string): Promise<vo
 export async function saveScreenshot(page: Page, testInfo: TestInfo, name: string): Promise<void> {
   await page.screenshot({ path: `test-results/screens/${testInfo.project.name}-${name}.png`, fullPage: true });
 }
+
+/** The event page path of `code`, as `routes::event`. */
+export const eventPath = (code: string): string => `/e/${code}`;
+
+/** `YYYY-MM-DDTHH:MM` of `instant` in the page's own time zone: a `datetime-local` value. */
+export async function localInputValue(page: Page, instant: Date): Promise<string> {
+  return page.evaluate((ms) => {
+    const d = new Date(ms);
+    const pad = (n: number) => String(n).padStart(2, "0");
+    return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
+  }, instant.getTime());
+}
+
+/** `YYYY-MM-DD HH:mm` of `instant` in the page's time zone: the text answer format. */
+export async function localTextTime(page: Page, instant: Date): Promise<string> {
+  return (await localInputValue(page, instant)).replace("T", " ");
+}
+
+/** The next whole minute at least `leadSeconds` away: a deadline the minute-precise form can hold. */
+export function deadlineAtLeast(leadSeconds: number): Date {
+  const earliest = Date.now() + leadSeconds * 1000;
+  return new Date(Math.ceil(earliest / 60_000) * 60_000);
+}
+
+/** Creates an event through the form; returns its code (read from the page it opens). */
+export async function createEventInForm(
+  page: Page,
+  testInfo: TestInfo,
+  event: { name: string; deadline: Date; duration?: string; capacity?: number },
+): Promise<string> {
+  await page.goto("/new");
+  await page.getByLabel("Name").fill(event.name);
+  await page.getByLabel("Answers until").fill(await localInputValue(page, event.deadline));
+  await page.getByLabel("Meeting length").selectOption({ label: event.duration ?? "1 hour" });
+  if (event.capacity !== undefined) await page.getByLabel("Most participants").fill(String(event.capacity));
+  await press(page.getByRole("button", { name: "Create event" }), testInfo);
+  await expect(page).toHaveURL(/\/e\/[1-9A-HJ-NP-Za-km-z]{10}$/);
+  return (await page.getByTestId("event-code").textContent())!.trim();
+}
+
+/** Creates an event over REST with the page's session (deadline to the second). */
+export async function createEventByApi(
+  page: Page,
+  event: { name: string; deadline: Date; durationMinutes?: number; capacity?: number },
+): Promise<string> {
+  const response = await page.request.post("/api/v1/events", {
+    data: {
+      name: event.name,
+      deadline: event.deadline.toISOString(),
+      duration_minutes: event.durationMinutes ?? 60,
+      capacity: event.capacity,
+    },
+  });
+  expect(response.status()).toBe(201);
+  return (await response.json()).code;
+}
+
+/** Waits until the event page is hydrated (the grid only exists then). */
+export async function openEventPage(page: Page, code: string): Promise<void> {
+  await page.goto(eventPath(code));
+  await expect(page.locator(".answer-grid")).toBeVisible({ timeout: 30_000 });
+}
+
+/** The centre of a grid cell on screen. */
+async function centre(cell: Locator): Promise<{ x: number; y: number }> {
+  await cell.scrollIntoViewIfNeeded();
+  const box = (await cell.boundingBox())!;
+  return { x: box.x + box.width / 2, y: box.y + box.height / 2 };
+}
+
+/**
+ * Drags across the answer grid from one cell to another: with the mouse on desktop, with a real
+ * touch (Chromium's touch events, through the DevTools protocol) on the phone project.
+ */
+export async function dragGrid(page: Page, testInfo: TestInfo, from: Locator, to: Locator): Promise<void> {
+  const start = await centre(from);
+  const end = await centre(to);
+  const steps = 8;
+  const along = (i: number) => ({ x: start.x + ((end.x - start.x) * i) / steps, y: start.y + ((end.y - start.y) * i) / steps });
+  if (testInfo.project.use.hasTouch) {
+    const cdp = await page.context().newCDPSession(page);
+    await cdp.send("Input.dispatchTouchEvent", { type: "touchStart", touchPoints: [start] });
+    for (let i = 1; i <= steps; i++) await cdp.send("Input.dispatchTouchEvent", { type: "touchMove", touchPoints: [along(i)] });
+    // A finger rests before it lifts. Lifting mid-motion would start a fling, and Chromium spends
+    // the next tap on stopping the fling instead of clicking.
+    await page.waitForTimeout(150);
+    await cdp.send("Input.dispatchTouchEvent", { type: "touchMove", touchPoints: [end] });
+    await cdp.send("Input.dispatchTouchEvent", { type: "touchEnd", touchPoints: [] });
+    await cdp.detach();
+  } else {
+    await page.mouse.move(start.x, start.y);
+    await page.mouse.down();
+    for (let i = 1; i <= steps; i++) await page.mouse.move(along(i).x, along(i).y);
+    await page.mouse.up();
+  }
+}
+
+/** The cell of the answer grid at (row, column): rows are quarter hours from 08:00. */
+export const answerCell = (page: Page, row: number, column: number): Locator => page.locator(`#answer-${row}-${column}`);
+
+/** The heatmap cell starting at the same instant as `cell` of the answer grid. */
+export async function heatCellLike(page: Page, cell: Locator): Promise<Locator> {
+  const start = await cell.getAttribute("data-start");
+  return page.locator(`.heat-grid [data-start="${start}"]`);
+}
+
+/** Saves a text answer from the "Type your times instead" form. */
+export async function answerWithText(page: Page, testInfo: TestInfo, text: string): Promise<void> {
+  const details = page.locator("details.text-answer-box");
+  if (!(await details.evaluate((element) => (element as HTMLDetailsElement).open))) {
+    await press(page.getByText("Type your times instead"), testInfo);
+  }
+  await page.getByLabel("Free times, one per line").fill(text);
+  await press(page.getByRole("button", { name: "Save text answer" }), testInfo);
+}

@@ -13,7 +13,7 @@ mod harness;
 
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use reqwest::StatusCode;
 use serde_json::json;
 use server::db::Db;
@@ -101,7 +101,9 @@ async fn answer_throughput(deployment: &Deployment, organizer: &Browser) {
 /// `DEADLINE_EVENTS` events on one deadline, one answer each; optionally SIGKILLs node
 /// `kill` at the deadline. Prints the time from deadline to stored outcome.
 async fn deadline_to_outcome(deployment: &mut Deployment, organizer: &Browser, kill: Option<usize>) {
-    let deadline = Utc::now() + chrono::Duration::seconds(60);
+    // Whole seconds: the request carries the deadline to the second (`rfc3339`), and a
+    // fraction here would be counted against the cluster.
+    let deadline = (Utc::now() + chrono::Duration::seconds(60)).trunc_subsecs(0);
     let mut codes = Vec::new();
     for index in 0..DEADLINE_EVENTS {
         let input = json!({ "name": format!("Deadline {index}"), "deadline": rfc3339(deadline), "duration_minutes": 60 });

@@ -57,6 +57,8 @@ impl IntoResponse for Error {
         let (status, code, field) = match &app_error {
             AppError::Invalid { field, .. } if field == "request" => (StatusCode::BAD_REQUEST, "malformed_request", None),
             AppError::Invalid { field, .. } => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_input", Some(field.clone())),
+            AppError::InvalidLines { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_input", Some("text".to_owned())),
+            AppError::NotScheduled => (StatusCode::CONFLICT, "not_scheduled", None),
             AppError::UsernameTaken => (StatusCode::CONFLICT, "username_taken", None),
             AppError::WrongCredentials => (StatusCode::UNAUTHORIZED, "wrong_credentials", None),
             AppError::TooManyAttempts { .. } => (StatusCode::TOO_MANY_REQUESTS, "too_many_attempts", None),

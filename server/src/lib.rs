@@ -1,8 +1,8 @@
 //! Whenly's web server. A request arrives at axum; the session layer loads the caller's
 //! server-side session from SQL; then either a REST handler (`/api/v1`, [`http`]) or Leptos
 //! (pages and server functions, from the `app` crate) answers. Both call the same services
-//! ([`accounts`]), which the pages reach through the ports `app` declares, provided here as
-//! Leptos context.
+//! ([`accounts`], [`events`]), which the pages reach through the ports `app` declares, provided
+//! here as Leptos context.
 
 pub mod accounts;
 pub mod cluster;
@@ -18,13 +18,14 @@ pub mod telemetry;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use app::ports::AccountsPort;
+use app::ports::{AccountsPort, EventsPort};
 use app::{shell, App};
 use axum::Router;
 use leptos::config::LeptosOptions;
 use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use tokio::net::TcpListener;
+use tower_http::compression::CompressionLayer;
 use tower_http::trace::{DefaultOnFailure, TraceLayer};
 use tower_sessions::cookie::{time, SameSite};
 use tower_sessions::{Expiry, SessionManagerLayer};
@@ -33,7 +34,7 @@ use crate::accounts::{throttle::ThrottleLimits, AccountService};
 use crate::config::Config;
 use crate::cluster::Cluster;
 use crate::db::Db;
-use crate::events::EventService;
+use crate::events::{EventPages, EventService};
 use crate::sessions::SqlSessionStore;
 use crate::state::AppState;
 
@@ -104,7 +105,7 @@ impl Application {
         // typed error in the body, so the trace layer's "failure" is not a fault: real internal
         // errors are logged at ERROR by `error::Error` itself.
         let trace_layer = TraceLayer::new_for_http().on_failure(DefaultOnFailure::new().level(tracing::Level::DEBUG));
-        let router = router(state).layer(session_layer).layer(trace_layer);
+        let router = router(state).layer(session_layer).layer(CompressionLayer::new()).layer(trace_layer);
         let listener = TcpListener::bind(config.listen).await.map_err(|e| StartError::Bind(config.listen, e))?;
         Ok(Self { listener, router, control })
     }
@@ -163,8 +164,12 @@ async fn start_cluster(config: &Config, db: &Db) -> Result<(Arc<Cluster>, Socket
 fn router(state: AppState) -> Router {
     let leptos_options = state.leptos_options.clone();
     let accounts: Arc<dyn AccountsPort> = state.accounts.clone();
+    let events: Arc<dyn EventsPort> = Arc::new(EventPages::new(state.accounts.clone(), state.events.clone()));
     // The same ports for the pages and for the not-found page (which renders the header).
-    let provide_ports = move || provide_context(accounts.clone());
+    let provide_ports = move || {
+        provide_context(accounts.clone());
+        provide_context(events.clone());
+    };
     Router::new()
         .merge(http::root_router())
         .nest("/api/v1", http::api_router())

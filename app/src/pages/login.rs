@@ -1,7 +1,7 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use crate::pages::{action_error, credentials_form::CredentialFields, ErrorMessage, SessionActions};
+use crate::pages::{action_error, credentials_form::CredentialFields, ErrorMessage, NextField, SessionActions};
 use crate::routes;
 
 #[component]
@@ -13,6 +13,7 @@ pub fn LogInPage() -> impl IntoView {
         <section class="card narrow">
             <h1>"Log in"</h1>
             <ActionForm action=action attr:class="stack">
+                <NextField/>
                 <CredentialFields new_password=false/>
                 {move || error().map(|error| view! { <ErrorMessage error/> })}
                 <button type="submit" disabled=move || action.pending().get()>"Log in"</button>

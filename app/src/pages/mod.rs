@@ -1,8 +1,10 @@
 //! One module per page, plus the pieces several pages share.
 
 pub mod credentials_form;
+pub mod event;
 pub mod home;
 pub mod login;
+pub mod new_event;
 pub mod signup;
 pub mod site_header;
 pub mod user_area;
@@ -78,4 +80,33 @@ where
 #[component]
 pub fn ErrorMessage(error: AppError) -> impl IntoView {
     view! { <p class="error" role="alert">{error.to_string()}</p> }
+}
+
+/// Shows `children` to a signed-in user; sends anyone else to log in, and back here after.
+#[component]
+pub fn RequireUser(children: ChildrenFn) -> impl IntoView {
+    let user = use_current_user();
+    let location = leptos_router::hooks::use_location();
+    let children = StoredValue::new(children);
+    view! {
+        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match user.await {
+                    Ok(Some(_)) => children.read_value()().into_any(),
+                    Ok(None) => {
+                        let here = location.pathname.get_untracked();
+                        view! { <leptos_router::components::Redirect path=crate::routes::with_next(crate::routes::LOGIN, &here)/> }.into_any()
+                    }
+                    Err(error) => view! { <ErrorMessage error/> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+/// The `?next=` of the current page, carried through the sign-up and log-in forms.
+#[component]
+pub fn NextField() -> impl IntoView {
+    let query = leptos_router::hooks::use_query_map();
+    move || query.with(|query| query.get("next")).map(|next| view! { <input type="hidden" name="next" value=next/> })
 }

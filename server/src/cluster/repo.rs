@@ -95,12 +95,23 @@ pub(crate) async fn set_coordinator(db: &Db, event_id: i64, node: &str) -> Resul
 }
 
 /// The answers of current participants (all accepted before the deadline by construction).
+///
+/// Read under the event's lock, which answers and leaves hold from their deadline check to
+/// their commit: an answer checked just before the deadline but committed just after it is
+/// either seen here or waited for, never missed. (A plain read could see the database as it
+/// was before that commit: an accepted answer missing from the outcome.)
 pub(crate) async fn manifest_answers(db: &Db, event_id: i64) -> Result<Vec<AnswerRow>, sqlx::Error> {
     let sql = format!(
         "SELECT {ANSWER_COLUMNS} FROM answer a JOIN participant p ON p.participant_id = a.participant_id \
          WHERE a.event_id = ? AND p.left_at IS NULL ORDER BY a.participant_id"
     );
-    with_pool!(db, |pool| sqlx::query_as(&sql).bind(event_id).fetch_all(pool).await)
+    with_pool!(db, |pool| {
+        let mut tx = pool.begin_write().await?;
+        sqlx::query(crate::events::LOCK_EVENT).bind(event_id).execute(&mut *tx).await?;
+        let answers = sqlx::query_as(&sql).bind(event_id).fetch_all(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(answers)
+    })
 }
 
 /// Stores the outcome unless one is stored (or the event was cancelled). Returns whether this
@@ -156,9 +167,10 @@ pub(crate) async fn move_work_off(db: &Db, node: &str) -> Result<(u64, u64), sql
     const EVENTS: &str = "UPDATE event SET coordinator_node = NULL \
          WHERE coordinator_node = ? AND outcome_stored_at IS NULL AND cancelled_at IS NULL";
     with_pool!(db, |pool| {
+        // Events before answers: the order answers and leaves lock in (event row, then answer).
         let mut tx = pool.begin_write().await?;
-        let answers = sqlx::query(ANSWERS).bind(node).execute(&mut *tx).await?.rows_affected();
         let events = sqlx::query(EVENTS).bind(node).execute(&mut *tx).await?.rows_affected();
+        let answers = sqlx::query(ANSWERS).bind(node).execute(&mut *tx).await?.rows_affected();
         tx.commit().await?;
         Ok((answers, events))
     })

@@ -2,23 +2,31 @@
 //! is the source of truth; every rule that depends on the deadline or on membership is checked
 //! inside the transaction that writes.
 //!
-//! Dispatching answers to event nodes and storing outcomes are the cluster's part (next step):
-//! the `answer` rows carry `assigned_node` and `dispatched_version` for it.
+//! After an answer commits, the cluster ([`crate::cluster`]) dispatches it to an event node;
+//! the nodes compute the outcome at the deadline and the cluster stores it.
+//! The REST handlers call [`EventService`] directly; the pages reach it through
+//! [`EventPages`], the [`EventsPort`] that resolves the caller's session first.
 
+pub mod calendar;
 pub mod code;
 mod repo;
 
-use app::error::AppError;
+pub(crate) use repo::LOCK_EVENT;
+
+use app::error::{AppError, LineProblem};
 use app::events::{
-    CreateEventInput, EventStatus, EventSummary, EventView, MyEvents, OutcomeView, ParticipantView, CAPACITY_MAX,
-    DESCRIPTION_MAX, NAME_MAX,
+    AvailabilityInput, CreateEventInput, EventPageData, EventStatus, EventSummary, EventView, HeatSegment, Heatmap,
+    MyEvents, OutcomeView, ParticipantView, SlotView, CAPACITY_MAX, DESCRIPTION_MAX, NAME_MAX,
 };
+use app::ports::EventsPort;
+use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use scheduling::{text, EventSpec, Interval, IntervalSet, Minute, SpecError};
-use serde::Deserialize;
+use tower_sessions::Session;
 
 use std::sync::Arc;
 
+use crate::accounts::AccountService;
 use crate::cluster::Cluster;
 use crate::db::Db;
 use crate::error::{Error, Result};
@@ -26,20 +34,6 @@ use repo::EventRow;
 
 /// How many times a create retries when a fresh code collides (practically never).
 const CODE_ATTEMPTS: usize = 3;
-
-/// An answer as the REST API takes it: intervals, or the seed text format in a time zone.
-#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
-#[serde(untagged)]
-pub enum AvailabilityInput {
-    Intervals { intervals: Vec<IntervalInput> },
-    Text { text: String, time_zone: String },
-}
-
-#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
-pub struct IntervalInput {
-    pub start: DateTime<Utc>,
-    pub end: DateTime<Utc>,
-}
 
 pub struct EventService {
     db: Db,
@@ -182,17 +176,56 @@ impl EventService {
         Ok(OutcomeView::decided(&outcome, username))
     }
 
+    /// The event page's data: the view, and for participants their own answer and the heatmap.
+    pub async fn page(&self, user_id: i64, event_code: &str) -> Result<EventPageData> {
+        let event = self.view(user_id, event_code).await?;
+        if !event.is_participant {
+            return Ok(EventPageData { event, my_answer: None, heatmap: None });
+        }
+        let row = self.find(event_code).await?;
+        let answers = repo::current_answers(&self.db, row.event_id).await?;
+        let my_answer = answers
+            .iter()
+            .find(|(answer_user, _)| *answer_user == user_id)
+            .map(|(_, set)| set.intervals().iter().copied().map(SlotView::from).collect());
+        let heatmap = heatmap(answers.iter().map(|(_, set)| set));
+        Ok(EventPageData { event, my_answer, heatmap: Some(heatmap) })
+    }
+
+    /// The scheduled slot of an event as an iCalendar file, for its participants.
+    pub async fn calendar(&self, user_id: i64, event_code: &str) -> Result<String> {
+        let event = self.find(event_code).await?;
+        let outcome = self.outcome(user_id, event_code).await?;
+        let OutcomeView::Scheduled { slot, .. } = outcome else { return Err(AppError::NotScheduled.into()) };
+        Ok(calendar::ics(&calendar::CalendarEvent {
+            code: &event.code,
+            name: &event.name,
+            description: &event.description,
+            organizer: &event.organizer,
+            slot,
+            stamp: event.outcome_stored_at.unwrap_or_else(Utc::now),
+        }))
+    }
+
     pub async fn my_events(&self, user_id: i64) -> Result<MyEvents> {
         let now = Utc::now();
         let mut lists = MyEvents::default();
         for row in repo::events_of_user(&self.db, user_id).await? {
             let status = row.event.status(now);
+            let outcome = match status {
+                EventStatus::Finished | EventStatus::Cancelled => {
+                    let participants = repo::participants(&self.db, row.event.event_id).await?;
+                    Some(self.outcome_of(&row.event, &participants).await?)
+                }
+                EventStatus::Open | EventStatus::Deciding => None,
+            };
             let summary = EventSummary {
                 code: row.event.code.clone(),
                 name: row.event.name.clone(),
                 deadline: row.event.deadline,
                 status,
                 answered: row.answered,
+                outcome,
             };
             let list = match status {
                 EventStatus::Finished | EventStatus::Cancelled => &mut lists.finished,
@@ -218,6 +251,82 @@ impl EventService {
             EventStatus::Cancelled => Err(AppError::EventCancelled.into()),
             EventStatus::Deciding | EventStatus::Finished => Err(AppError::DeadlinePassed.into()),
         }
+    }
+}
+
+/// How many of `answers` are free over time, as the step function the heatmap draws.
+fn heatmap<'a>(answers: impl Iterator<Item = &'a IntervalSet>) -> Heatmap {
+    let mut answered = 0u32;
+    // +1 where an interval starts, -1 where it ends; each answer's intervals are disjoint.
+    let mut steps: Vec<(Minute, i64)> = Vec::new();
+    for set in answers {
+        answered += 1;
+        for interval in set.intervals() {
+            steps.push((interval.start(), 1));
+            steps.push((interval.end(), -1));
+        }
+    }
+    steps.sort_unstable();
+    let mut segments: Vec<HeatSegment> = Vec::new();
+    let mut free = 0i64;
+    for pair in steps.chunk_by(|a, b| a.0 == b.0).collect::<Vec<_>>().windows(2) {
+        free += pair[0].iter().map(|step| step.1).sum::<i64>();
+        let (start, end) = (pair[0][0].0, pair[1][0].0);
+        let count = u32::try_from(free).unwrap_or_default();
+        match segments.last_mut() {
+            _ if count == 0 => {}
+            Some(last) if last.end == start.to_utc() && last.free == count => last.end = end.to_utc(),
+            _ => segments.push(HeatSegment { start: start.to_utc(), end: end.to_utc(), free: count }),
+        }
+    }
+    Heatmap { answered, segments }
+}
+
+/// The pages' port: the same service, for the user signed in on the request's session.
+pub struct EventPages {
+    accounts: Arc<AccountService>,
+    events: Arc<EventService>,
+}
+
+impl EventPages {
+    pub fn new(accounts: Arc<AccountService>, events: Arc<EventService>) -> Self {
+        Self { accounts, events }
+    }
+
+    async fn user(&self, session: &Session) -> Result<i64, AppError> {
+        Ok(self.accounts.current_user_id(session).await?.ok_or(AppError::NotLoggedIn)?)
+    }
+}
+
+#[async_trait]
+impl EventsPort for EventPages {
+    async fn create(&self, session: &Session, input: CreateEventInput) -> Result<EventView, AppError> {
+        Ok(self.events.create(self.user(session).await?, input).await?)
+    }
+
+    async fn page(&self, session: &Session, code: &str) -> Result<EventPageData, AppError> {
+        Ok(self.events.page(self.user(session).await?, code).await?)
+    }
+
+    async fn join(&self, session: &Session, code: &str) -> Result<(), AppError> {
+        self.events.join(self.user(session).await?, code).await?;
+        Ok(())
+    }
+
+    async fn leave(&self, session: &Session, code: &str) -> Result<(), AppError> {
+        Ok(self.events.leave(self.user(session).await?, code).await?)
+    }
+
+    async fn cancel(&self, session: &Session, code: &str) -> Result<(), AppError> {
+        Ok(self.events.cancel(self.user(session).await?, code).await?)
+    }
+
+    async fn put_availability(&self, session: &Session, code: &str, input: AvailabilityInput) -> Result<u64, AppError> {
+        Ok(self.events.put_availability(self.user(session).await?, code, input).await?)
+    }
+
+    async fn my_events(&self, session: &Session) -> Result<MyEvents, AppError> {
+        Ok(self.events.my_events(self.user(session).await?).await?)
     }
 }
 
@@ -282,7 +391,13 @@ fn parse_availability(input: AvailabilityInput) -> Result<IntervalSet, AppError>
             let zone: chrono_tz::Tz = time_zone
                 .parse()
                 .map_err(|_| AppError::invalid("time_zone", format!("Unknown time zone {time_zone:?}.")))?;
-            text::parse(&text, zone).map_err(|errors| AppError::invalid("text", errors.to_string()))
+            text::parse(&text, zone).map_err(|errors| AppError::InvalidLines {
+                lines: errors
+                    .0
+                    .into_iter()
+                    .map(|error| LineProblem { line: u32::try_from(error.line).unwrap_or(u32::MAX), message: error.kind.to_string() })
+                    .collect(),
+            })
         }
         AvailabilityInput::Intervals { intervals } => {
             if intervals.len() > text::MAX_INTERVALS {
@@ -303,5 +418,29 @@ fn parse_availability(input: AvailabilityInput) -> Result<IntervalSet, AppError>
                 })
                 .collect()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set(spans: &[(i64, i64)]) -> IntervalSet {
+        spans.iter().map(|&(start, end)| Interval::new(Minute(start), Minute(end)).unwrap()).collect()
+    }
+
+    #[test]
+    fn the_heatmap_counts_who_is_free_and_merges_equal_neighbours() {
+        let answers = [set(&[(0, 60), (120, 180)]), set(&[(30, 90)]), set(&[(30, 60), (60, 90)]), set(&[])];
+        let map = heatmap(answers.iter());
+        let spans: Vec<(i64, i64, u32)> = map
+            .segments
+            .iter()
+            .map(|s| (Minute::floor(s.start).0, Minute::floor(s.end).0, s.free))
+            .collect();
+        assert_eq!(map.answered, 4);
+        assert_eq!(spans, vec![(0, 30, 1), (30, 60, 3), (60, 90, 2), (120, 180, 1)]);
+        assert_eq!(map.free_throughout(Minute(30).to_utc(), Minute(90).to_utc()), 2);
+        assert_eq!(map.free_throughout(Minute(80).to_utc(), Minute(130).to_utc()), 0, "nobody between 90 and 120");
     }
 }

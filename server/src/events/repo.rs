@@ -125,11 +125,14 @@ pub(crate) async fn participants(db: &Db, event_id: i64) -> Result<Vec<Participa
         .collect())
 }
 
+/// A no-op update that takes the event's row lock (MySQL; on SQLite the write transaction
+/// already holds the database's write lock). Joins take it so that two cannot both take the
+/// last seat; answers and leaves so that their deadline check and their commit are one step
+/// for the manifest, which takes it too (see `cluster::repo::manifest_answers`).
+pub(crate) const LOCK_EVENT: &str = "UPDATE event SET event_id = event_id WHERE event_id = ?";
+
 /// Joins (or re-joins after leaving), refusing when the event is full.
 pub(crate) async fn join(db: &Db, event: &EventRow, user_id: i64) -> Result<()> {
-    // A no-op update takes the event's row lock (MySQL) or the write lock (SQLite), so two
-    // concurrent joins cannot both take the last seat.
-    const LOCK_EVENT: &str = "UPDATE event SET event_id = event_id WHERE event_id = ?";
     const MEMBERSHIP: &str = "SELECT left_at FROM participant WHERE event_id = ? AND user_id = ?";
     const COUNT: &str = "SELECT COUNT(*) FROM participant WHERE event_id = ? AND left_at IS NULL";
     const INSERT: &str = "INSERT INTO participant (event_id, user_id, joined_at) VALUES (?, ?, ?)";
@@ -164,9 +167,13 @@ pub(crate) async fn leave(db: &Db, event: &EventRow, user_id: i64) -> Result<()>
     const MARK_LEFT: &str = "UPDATE participant SET left_at = ? WHERE participant_id = ?";
     with_pool!(db, |pool| {
         let mut tx = pool.begin_write().await?;
+        sqlx::query(LOCK_EVENT).bind(event.event_id).execute(&mut *tx).await?;
         let participant: Option<i64> =
             sqlx::query_scalar(FIND).bind(event.event_id).bind(user_id).fetch_optional(&mut *tx).await?;
         let participant = participant.ok_or(AppError::NotParticipant)?;
+        if Utc::now() >= event.deadline {
+            return Err(AppError::DeadlinePassed.into());
+        }
         sqlx::query(DELETE_ANSWER).bind(participant).execute(&mut *tx).await?;
         sqlx::query(MARK_LEFT).bind(Utc::now()).bind(participant).execute(&mut *tx).await?;
         tx.commit().await?;
@@ -201,6 +208,7 @@ pub(crate) async fn upsert_answer(db: &Db, event: &EventRow, user_id: i64, avail
     };
     with_pool!(db, |pool| {
         let mut tx = pool.begin_write().await?;
+        sqlx::query(LOCK_EVENT).bind(event.event_id).execute(&mut *tx).await?;
         let participant: Option<i64> =
             sqlx::query_scalar(FIND).bind(event.event_id).bind(user_id).fetch_optional(&mut *tx).await?;
         let participant = participant.ok_or(AppError::NotParticipant)?;
@@ -232,4 +240,14 @@ pub(crate) async fn events_of_user(db: &Db, user_id: i64) -> Result<Vec<UserEven
     );
     let rows: Vec<UserEventRow> = with_pool!(db, |pool| sqlx::query_as(&sql).bind(user_id).bind(user_id).fetch_all(pool).await)?;
     Ok(rows.into_iter().map(|row| UserEvent { answered: row.answer_version.is_some(), event: row.event }).collect())
+}
+
+/// The answers of the event's current participants, by user id.
+pub(crate) async fn current_answers(db: &Db, event_id: i64) -> Result<Vec<(i64, IntervalSet)>> {
+    const SQL: &str = "SELECT p.user_id, a.intervals FROM answer a JOIN participant p ON p.participant_id = a.participant_id \
+         WHERE p.event_id = ? AND p.left_at IS NULL";
+    let rows: Vec<(i64, String)> = with_pool!(db, |pool| sqlx::query_as(SQL).bind(event_id).fetch_all(pool).await)?;
+    rows.into_iter()
+        .map(|(user_id, json)| Ok((user_id, serde_json::from_str(&json).map_err(|e| Error::Encoding(e.to_string()))?)))
+        .collect()
 }

@@ -1,13 +1,12 @@
 //! `/api/v1/events/*` and `/api/v1/me/events`: events and answers.
 
-use app::events::{CreateEventInput, EventView, MyEvents, OutcomeView};
+use app::events::{AvailabilityInput, CreateEventInput, EventView, MyEvents, OutcomeView};
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{header, StatusCode};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
 
 use crate::error::{ErrorBody, Result};
-use crate::events::AvailabilityInput;
 use crate::http::extract::{ApiJson, CurrentUser};
 use crate::state::AppState;
 
@@ -19,6 +18,7 @@ pub fn router() -> Router<AppState> {
         .route("/events/{code}/leave", post(leave))
         .route("/events/{code}/availability", put(put_availability))
         .route("/events/{code}/outcome", get(outcome))
+        .route("/events/{code}/calendar.ics", get(calendar))
         .route("/me/events", get(my_events))
 }
 
@@ -96,4 +96,18 @@ pub async fn outcome(State(state): State<AppState>, CurrentUser(user): CurrentUs
     (status = 200, body = MyEvents), (status = 401, body = ErrorBody)))]
 pub async fn my_events(State(state): State<AppState>, CurrentUser(user): CurrentUser) -> Result<Json<MyEvents>> {
     Ok(Json(state.events.my_events(user).await?))
+}
+
+#[utoipa::path(get, path = "/api/v1/events/{code}/calendar.ics", tag = "events", params(("code" = String, Path, description = "The event's 10-character code")), responses(
+    (status = 200, description = "The scheduled slot as an iCalendar file", content_type = "text/calendar", body = String),
+    (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+    (status = 409, description = "No slot is scheduled (yet)", body = ErrorBody)))]
+pub async fn calendar(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    Path(code): Path<String>,
+) -> Result<([(header::HeaderName, String); 2], String)> {
+    let file = state.events.calendar(user, &code).await?;
+    let disposition = format!("attachment; filename=\"whenly-{code}.ics\"");
+    Ok(([(header::CONTENT_TYPE, "text/calendar; charset=utf-8".to_owned()), (header::CONTENT_DISPOSITION, disposition)], file))
 }

@@ -15,7 +15,7 @@ use crate::state::AppState;
     paths(
         users::sign_up, users::log_in, users::log_out, users::me,
         events::create, events::read, events::join, events::leave, events::cancel,
-        events::put_availability, events::outcome, events::my_events,
+        events::put_availability, events::outcome, events::calendar, events::my_events,
     ),
     tags((name = "users", description = "Accounts and sessions"), (name = "events", description = "Events, answers and outcomes"))
 )]

@@ -52,6 +52,19 @@ async fn scheduled_after_edits_and_a_leave(backend: Backend) {
     // Dave left: he sees neither answers nor the outcome.
     assert_error(dave.get(&format!("/api/v1/events/{code}/outcome")).await, StatusCode::FORBIDDEN, "not_a_participant").await;
     assert_eq!(dave.event(&code).await["outcome"], Value::Null);
+
+    // The slot as a calendar file, for participants only.
+    let calendar = bob.get(&format!("/api/v1/events/{code}/calendar.ics")).await;
+    assert_eq!(calendar.status(), StatusCode::OK);
+    assert_eq!(calendar.headers()["content-type"], "text/calendar; charset=utf-8");
+    let file = calendar.text().await.unwrap();
+    let ics_time = |hour: u32| {
+        let day = (Utc::now() + Duration::days(1)).date_naive();
+        day.and_hms_opt(hour, 0, 0).unwrap().format("%Y%m%dT%H%M%SZ").to_string()
+    };
+    assert!(file.contains(&format!("\r\nDTSTART:{}\r\nDTEND:{}\r\n", ics_time(9), ics_time(10))), "{file}");
+    assert!(file.contains(&format!("UID:{code}@whenly")), "{file}");
+    assert_error(dave.get(&format!("/api/v1/events/{code}/calendar.ics")).await, StatusCode::FORBIDDEN, "not_a_participant").await;
 }
 
 async fn no_solution_names_who_can_come(backend: Backend) {
@@ -74,6 +87,8 @@ async fn no_solution_names_who_can_come(backend: Backend) {
         json!({ "status": "no_solution", "best_effort": {
             "slot": slot(9, 10), "available": ["alice", "carol"], "unavailable": ["bob"] } })
     );
+    // Nothing is scheduled, so there is no calendar file.
+    assert_error(alice.get(&format!("/api/v1/events/{code}/calendar.ics")).await, StatusCode::CONFLICT, "not_scheduled").await;
 }
 
 async fn nobody_answered_is_undefined(backend: Backend) {

@@ -1,5 +1,8 @@
 //! Events as the pages and the REST API show them. The server builds these from the database;
-//! the wire shapes are the REST API's (DESIGN.md §4).
+//! the wire shapes are the REST API's (DESIGN.md §4). The server functions the pages call are
+//! in [`calls`].
+
+pub mod calls;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -109,12 +112,14 @@ pub struct BestEffortView {
     pub unavailable: Vec<String>,
 }
 
+#[cfg(feature = "ssr")]
 impl From<scheduling::Interval> for SlotView {
     fn from(interval: scheduling::Interval) -> Self {
         Self { start: interval.start().to_utc(), end: interval.end().to_utc() }
     }
 }
 
+#[cfg(feature = "ssr")]
 impl OutcomeView {
     /// The view of a decided outcome; `username` names a participant id.
     pub fn decided(outcome: &scheduling::Outcome, username: impl Fn(scheduling::ParticipantId) -> String) -> Self {
@@ -135,7 +140,7 @@ impl OutcomeView {
     }
 }
 
-/// A line in the dashboard.
+/// A line in the dashboard. `outcome` is filled for finished events.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct EventSummary {
@@ -144,6 +149,7 @@ pub struct EventSummary {
     pub deadline: DateTime<Utc>,
     pub status: EventStatus,
     pub answered: bool,
+    pub outcome: Option<OutcomeView>,
 }
 
 /// The signed-in user's events: organized (and not finished), joined and waiting for their
@@ -155,4 +161,64 @@ pub struct MyEvents {
     pub pending: Vec<EventSummary>,
     pub answered: Vec<EventSummary>,
     pub finished: Vec<EventSummary>,
+}
+
+/// An answer: intervals, or the seed text format read in a time zone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(untagged)]
+pub enum AvailabilityInput {
+    Intervals { intervals: Vec<IntervalInput> },
+    Text { text: String, time_zone: String },
+}
+
+/// `[start, end)`; only the whole minutes inside count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct IntervalInput {
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+}
+
+/// How many answered participants are free over time: a step function as sorted, disjoint
+/// segments (times where nobody is free are left out). The page turns it into the heatmap.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct Heatmap {
+    /// How many participants have answered: the most anyone can see free at once.
+    pub answered: u32,
+    pub segments: Vec<HeatSegment>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct HeatSegment {
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub free: u32,
+}
+
+impl Heatmap {
+    /// The fewest people free at any moment of `[start, end)`.
+    pub fn free_throughout(&self, start: DateTime<Utc>, end: DateTime<Utc>) -> u32 {
+        let mut covered_until = start;
+        let mut fewest = u32::MAX;
+        for segment in self.segments.iter().filter(|segment| segment.end > start && segment.start < end) {
+            if segment.start > covered_until {
+                return 0;
+            }
+            fewest = fewest.min(segment.free);
+            covered_until = segment.end;
+        }
+        if covered_until < end { 0 } else { fewest }
+    }
+}
+
+/// Everything the event page shows, in one round trip. `my_answer` and `heatmap` are only
+/// for participants (`my_answer` is `None` until they answer); the organizer is one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventPageData {
+    pub event: EventView,
+    pub my_answer: Option<Vec<SlotView>>,
+    pub heatmap: Option<Heatmap>,
 }

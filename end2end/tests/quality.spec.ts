@@ -1,0 +1,73 @@
+import AxeBuilder from "@axe-core/playwright";
+import { expect, test, type Page, type TestInfo } from "@playwright/test";
+import { createEventByApi, eventPath, openEventPage, routes, saveScreenshot, signUp, uniqueUsername } from "./support";
+
+const password = "correct horse battery";
+
+/** axe-core over WCAG 2.1 A and AA: no serious or critical violation. */
+async function expectAccessible(page: Page, name: string): Promise<void> {
+  const results = await new AxeBuilder({ page }).withTags(["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]).analyze();
+  const grave = results.violations
+    .filter((violation) => violation.impact === "serious" || violation.impact === "critical")
+    .map((violation) => `${violation.id}: ${violation.help} (${violation.nodes.map((node) => node.target.join(" ")).join(", ")})`);
+  expect(grave, `axe on ${name}`).toEqual([]);
+}
+
+/** The layout shift the page accumulated since it loaded (CLS), hydration included. */
+async function layoutShift(page: Page): Promise<number> {
+  return page.evaluate(
+    () =>
+      new Promise<number>((resolve) => {
+        let total = 0;
+        new PerformanceObserver((list) => {
+          for (const entry of list.getEntries() as unknown as { value: number; hadRecentInput: boolean }[]) {
+            if (!entry.hadRecentInput) total += entry.value;
+          }
+        }).observe({ type: "layout-shift", buffered: true });
+        setTimeout(() => resolve(total), 500);
+      }),
+  );
+}
+
+/** Opens `path`, waits for hydration (`ready`), scans it, checks it did not jump, saves a screenshot. */
+async function checkPage(page: Page, testInfo: TestInfo, path: string, name: string, ready?: string): Promise<void> {
+  await page.goto(path);
+  if (ready) await expect(page.locator(ready)).toBeVisible({ timeout: 30_000 });
+  await page.waitForLoadState("networkidle");
+  await expectAccessible(page, name);
+  expect(await layoutShift(page), `layout shift on ${name}`).toBeLessThan(0.1);
+  await saveScreenshot(page, testInfo, name);
+  // Down to 360 px wide nothing scrolls sideways.
+  const viewport = page.viewportSize()!;
+  await page.setViewportSize({ width: 360, height: 740 });
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+  expect(overflow, `horizontal overflow at 360 px on ${name}`).toBeLessThanOrEqual(0);
+  await page.setViewportSize(viewport);
+}
+
+test("every page passes axe (WCAG 2.1 AA), does not jump when hydrated, and is screenshotted", async ({ browser }, testInfo) => {
+  test.setTimeout(120_000);
+  const visitor = await (await browser.newContext(testInfo.project.use)).newPage();
+  await checkPage(visitor, testInfo, routes.home, "a11y-home");
+  await checkPage(visitor, testInfo, routes.signUp, "a11y-signup");
+  await checkPage(visitor, testInfo, routes.logIn, "a11y-login");
+
+  const organizerContext = await browser.newContext(testInfo.project.use);
+  const organizer = await organizerContext.newPage();
+  await signUp(organizer, testInfo, uniqueUsername("org"), password);
+  const code = await createEventByApi(organizer, { name: "Quarterly planning", deadline: new Date(Date.now() + 3_600_000) });
+  await checkPage(organizer, testInfo, routes.userArea, "a11y-dashboard");
+  await checkPage(organizer, testInfo, "/new", "a11y-new-event");
+  await checkPage(organizer, testInfo, eventPath(code), "a11y-event-organizer", ".answer-grid");
+  await checkPage(visitor, testInfo, eventPath(code), "a11y-event-invited");
+
+  const guest = await (await browser.newContext(testInfo.project.use)).newPage();
+  await signUp(guest, testInfo, uniqueUsername("guest"), password);
+  await checkPage(guest, testInfo, eventPath(code), "a11y-event-join");
+  await checkPage(guest, testInfo, "/no/such/page", "a11y-not-found");
+
+  // The text form, opened, is part of the page too.
+  await openEventPage(organizer, code);
+  await organizer.getByText("Type your times instead").click();
+  await expectAccessible(organizer, "event page with the text form open");
+});
