@@ -6,4 +6,4 @@ source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 whenly_setup run
 cd "$WHENLY_ROOT"
 say "building and serving Whenly at http://127.0.0.1:3000"
-exec cargo leptos serve --release
+exec cargo leptos serve --release --precompress

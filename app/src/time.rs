@@ -1,8 +1,10 @@
 //! The viewer's clock and time zone. Times are stored and sent in UTC; pages show them in the
 //! zone of the person looking. In the browser that is the browser's own zone (through JS
 //! `Date`, so the wasm carries no zone database); on the server, rendering the same page, it
-//! is the zone the browser left in the `whenly_tz` cookie on an earlier visit (UTC before
-//! that). Text that depends on the zone is written again once the page is hydrated (see
+//! is the zone the browser left in the `whenly_tz` cookie on an earlier page (UTC before
+//! that). The cookie is written by a one-line script in the document head
+//! ([`REMEMBER_ZONE_SCRIPT`]), so it is there from the second page on, before any wasm has
+//! loaded. Text that depends on the zone is written again once the page is hydrated (see
 //! [`after_hydration`]), so a first visit without the cookie corrects itself at once.
 
 use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, Timelike, Utc};
@@ -11,12 +13,19 @@ use leptos::prelude::*;
 /// The cookie holding the browser's IANA zone name.
 pub const ZONE_COOKIE: &str = "whenly_tz";
 
+/// Stores the browser's zone in [`ZONE_COOKIE`] for the server's next render (a year; the
+/// whole site). Inline in the head: it runs as the page is parsed, wasm or not.
+pub const REMEMBER_ZONE_SCRIPT: &str = "document.cookie='whenly_tz='+encodeURIComponent(Intl.DateTimeFormat().resolvedOptions().timeZone||'UTC')+';path=/;max-age=31536000;samesite=lax'";
+
 /// Where the viewer is. Cheap to copy; provided as context by the app.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ViewerZone {
     name: String,
     #[cfg(feature = "ssr")]
     zone: chrono_tz::Tz,
+    /// The server had no cookie and fell back to UTC.
+    #[cfg(feature = "ssr")]
+    guessed: bool,
 }
 
 impl ViewerZone {
@@ -28,14 +37,13 @@ impl ViewerZone {
             let from_cookie = use_context::<axum::http::request::Parts>().and_then(|parts| {
                 parts.headers.get_all(axum::http::header::COOKIE).iter().find_map(|value| cookie_value(value.to_str().ok()?, ZONE_COOKIE))
             });
-            let zone = from_cookie.and_then(|name| name.parse::<chrono_tz::Tz>().ok()).unwrap_or(chrono_tz::UTC);
-            Self { name: zone.name().to_owned(), zone }
+            let from_cookie = from_cookie.and_then(|name| name.parse::<chrono_tz::Tz>().ok());
+            let zone = from_cookie.unwrap_or(chrono_tz::UTC);
+            Self { name: zone.name().to_owned(), zone, guessed: from_cookie.is_none() }
         }
         #[cfg(all(feature = "hydrate", not(feature = "ssr")))]
         {
-            let name = browser::zone_name();
-            browser::remember_zone(&name);
-            Self { name }
+            Self { name: browser::zone_name() }
         }
         #[cfg(not(any(feature = "ssr", feature = "hydrate")))]
         {
@@ -46,6 +54,19 @@ impl ViewerZone {
     /// The IANA name, e.g. `Europe/Berlin`.
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// The zone is the viewer's own, not the server's UTC stand-in for a browser it has not
+    /// heard from yet.
+    pub fn is_known(&self) -> bool {
+        #[cfg(feature = "ssr")]
+        {
+            !self.guessed
+        }
+        #[cfg(not(feature = "ssr"))]
+        {
+            true
+        }
     }
 
     /// The wall-clock time `instant` shows in this zone.
@@ -219,7 +240,7 @@ pub fn days_between(from: NaiveDate, to: NaiveDate) -> i64 {
 #[cfg(all(feature = "hydrate", not(feature = "ssr")))]
 mod browser {
     use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, Timelike, Utc};
-    use wasm_bindgen::{JsCast, JsValue};
+    use wasm_bindgen::JsValue;
 
     pub fn zone_name() -> String {
         let options = js_sys::Intl::DateTimeFormat::new(&js_sys::Array::new(), &js_sys::Object::new()).resolved_options();
@@ -227,17 +248,6 @@ mod browser {
             .ok()
             .and_then(|zone| zone.as_string())
             .unwrap_or_else(|| "UTC".to_owned())
-    }
-
-    /// Stores the zone for the server's next render (a year; the path is the whole site).
-    pub fn remember_zone(name: &str) {
-        let Some(document) = web_sys::window().and_then(|window| window.document()) else { return };
-        let Ok(document) = document.dyn_into::<web_sys::HtmlDocument>() else { return };
-        let current = document.cookie().unwrap_or_default();
-        if super::cookie_value(&current, super::ZONE_COOKIE).as_deref() != Some(name) {
-            let cookie = format!("{}={}; path=/; max-age=31536000; samesite=lax", super::ZONE_COOKIE, name.replace('/', "%2F"));
-            let _ = document.set_cookie(&cookie);
-        }
     }
 
     pub fn local(instant: DateTime<Utc>) -> NaiveDateTime {
@@ -279,5 +289,27 @@ mod tests {
     fn the_zone_cookie_is_found_among_others() {
         assert_eq!(cookie_value("a=1; whenly_tz=Europe%2FBerlin; b=2", ZONE_COOKIE).as_deref(), Some("Europe/Berlin"));
         assert_eq!(cookie_value("whenly_session=x", ZONE_COOKIE), None);
+    }
+
+    #[cfg(feature = "ssr")]
+    #[test]
+    fn the_server_reads_the_zone_from_the_cookie_and_says_when_it_guessed() {
+        let zone_for = |cookie: Option<&str>| {
+            let owner = Owner::new();
+            owner.with(|| {
+                let mut request = axum::http::Request::builder();
+                if let Some(cookie) = cookie {
+                    request = request.header(axum::http::header::COOKIE, cookie);
+                }
+                provide_context(request.body(()).unwrap().into_parts().0);
+                ViewerZone::detect()
+            })
+        };
+        let berlin = zone_for(Some("whenly_session=x; whenly_tz=Europe%2FBerlin"));
+        assert_eq!((berlin.name(), berlin.is_known()), ("Europe/Berlin", true));
+        let unknown = zone_for(None);
+        assert_eq!((unknown.name(), unknown.is_known()), ("UTC", false));
+        let nonsense = zone_for(Some("whenly_tz=Mars%2FOlympus"));
+        assert_eq!((nonsense.name(), nonsense.is_known()), ("UTC", false));
     }
 }

@@ -26,6 +26,7 @@ use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use tokio::net::TcpListener;
 use tower_http::compression::CompressionLayer;
+use tower_http::services::ServeDir;
 use tower_http::trace::{DefaultOnFailure, TraceLayer};
 use tower_sessions::cookie::{time, SameSite};
 use tower_sessions::{Expiry, SessionManagerLayer};
@@ -163,6 +164,8 @@ async fn start_cluster(config: &Config, db: &Db) -> Result<(Arc<Cluster>, Socket
 /// Pages and server functions (Leptos), the REST API and health, and static files.
 fn router(state: AppState) -> Router {
     let leptos_options = state.leptos_options.clone();
+    let site_pkg = format!("/{}", leptos_options.site_pkg_dir);
+    let site_pkg_files = site_package(&leptos_options);
     let accounts: Arc<dyn AccountsPort> = state.accounts.clone();
     let events: Arc<dyn EventsPort> = Arc::new(EventPages::new(state.accounts.clone(), state.events.clone()));
     // The same ports for the pages and for the not-found page (which renders the header).
@@ -176,8 +179,18 @@ fn router(state: AppState) -> Router {
         .leptos_routes_with_context(&state, generate_route_list(App), provide_ports.clone(), move || {
             shell(leptos_options.clone())
         })
+        .nest_service(&site_pkg, site_pkg_files)
         .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(provide_ports, shell))
         .with_state(state)
+}
+
+/// The wasm, JS and CSS cargo-leptos writes to the site's package dir. A release build with
+/// `--precompress` leaves brotli and gzip twins (`.br`, `.gz`) beside each file, compressed at
+/// the best level once; they are sent to browsers that accept them (the compression layer
+/// leaves an encoded response alone and compresses only what has no twin, quickly).
+fn site_package(options: &LeptosOptions) -> ServeDir {
+    let dir = std::path::Path::new(options.site_root.as_ref()).join(options.site_pkg_dir.as_ref());
+    ServeDir::new(dir).precompressed_br().precompressed_gzip()
 }
 
 /// Runs the server with the site configuration cargo-leptos provides (its `LEPTOS_*`

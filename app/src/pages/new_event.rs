@@ -48,7 +48,9 @@ fn NewEventForm() -> impl IntoView {
             zone.input_value(on_the_hour)
         })
     };
-    let zone_name = after_hydration(move || zone.name().to_owned());
+    // Left empty (and so `required` stops the form) rather than a silent UTC when the server
+    // has not yet heard the browser's zone and the wasm has not filled it in.
+    let zone_name = after_hydration(move || if zone.is_known() { zone.name().to_owned() } else { String::new() });
     let field_error = move |field: &'static str| {
         move || match error() {
             Some(AppError::Invalid { field: at, message }) if at == field => {

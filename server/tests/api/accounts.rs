@@ -159,7 +159,7 @@ async fn repeated_failures_throttle_the_account(backend: Backend) {
 }
 
 async fn repeated_failures_throttle_the_client(backend: Backend) {
-    let settings = TestSettings { login_failures_per_account: 100, login_failures_per_client: 4 };
+    let settings = TestSettings { login_failures_per_account: 100, login_failures_per_client: 4, ..TestSettings::default() };
     let Some(app) = spawn_app_with(backend, settings).await else { return };
     app.sign_up("ivan", "password123").await;
     app.log_out().await;

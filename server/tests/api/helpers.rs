@@ -70,11 +70,13 @@ impl TestApp {
 pub struct TestSettings {
     pub login_failures_per_account: u32,
     pub login_failures_per_client: u32,
+    /// The site dir (cargo-leptos's `target/site`); the default names one that need not exist.
+    pub site_root: Option<std::path::PathBuf>,
 }
 
 impl Default for TestSettings {
     fn default() -> Self {
-        Self { login_failures_per_account: 5, login_failures_per_client: 20 }
+        Self { login_failures_per_account: 5, login_failures_per_client: 20, site_root: None }
     }
 }
 
@@ -104,7 +106,10 @@ pub async fn spawn_app_with(backend: Backend, settings: TestSettings) -> Option<
         embedded_nodes: 3,
     };
     server::telemetry::init(&config.log);
-    let leptos_options = leptos::config::LeptosOptions::builder().output_name("whenly").build();
+    let mut leptos_options = leptos::config::LeptosOptions::builder().output_name("whenly").build();
+    if let Some(site_root) = settings.site_root {
+        leptos_options.site_root = site_root.to_string_lossy().into();
+    }
     let application = Application::build(&config, leptos_options).await.expect("server starts");
     let base_url = format!("http://{}", application.local_addr());
     let control = application.control_addr();

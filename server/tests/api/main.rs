@@ -4,4 +4,5 @@
 mod accounts;
 mod events;
 mod outcomes;
+mod site_package;
 mod helpers;

@@ -1,0 +1,43 @@
+//! The wasm, JS and CSS of the site package: a release build's precompressed twins are what a
+//! browser that accepts them receives (the first load's weight depends on it).
+
+use reqwest::header::{ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_TYPE};
+use reqwest::StatusCode;
+
+use crate::helpers::{spawn_app_with, Backend, TempDir, TestSettings};
+
+#[tokio::test]
+async fn the_site_package_is_sent_as_the_precompressed_twin_the_browser_accepts() {
+    let site = TempDir::new();
+    let pkg = site.path.join("pkg");
+    std::fs::create_dir_all(&pkg).unwrap();
+    std::fs::write(pkg.join("whenly.wasm"), b"\0asm raw module").unwrap();
+    std::fs::write(pkg.join("whenly.wasm.br"), b"brotli twin").unwrap();
+    std::fs::write(pkg.join("whenly.wasm.gz"), b"gzip twin").unwrap();
+    let settings = TestSettings { site_root: Some(site.path.clone()), ..TestSettings::default() };
+    let app = spawn_app_with(Backend::Sqlite, settings).await.expect("SQLite needs no service");
+
+    let fetch = |accept: Option<&'static str>| {
+        let request = app.client.get(app.url("/pkg/whenly.wasm"));
+        let request = match accept {
+            Some(accept) => request.header(ACCEPT_ENCODING, accept),
+            None => request,
+        };
+        async move {
+            let response = request.send().await.unwrap();
+            assert_eq!(response.status(), StatusCode::OK);
+            assert_eq!(response.headers()[CONTENT_TYPE], "application/wasm");
+            let encoding = response.headers().get(CONTENT_ENCODING).map(|value| value.to_str().unwrap().to_owned());
+            (encoding, response.bytes().await.unwrap())
+        }
+    };
+    let (encoding, body) = fetch(Some("gzip, deflate, br, zstd")).await;
+    assert_eq!((encoding.as_deref(), &body[..]), (Some("br"), &b"brotli twin"[..]));
+    let (encoding, body) = fetch(Some("gzip")).await;
+    assert_eq!((encoding.as_deref(), &body[..]), (Some("gzip"), &b"gzip twin"[..]));
+    let (encoding, body) = fetch(None).await;
+    assert_eq!((encoding.as_deref(), &body[..]), (None, &b"\0asm raw module"[..]));
+
+    let missing = app.client.get(app.url("/pkg/nothing.js")).send().await.unwrap();
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+}
