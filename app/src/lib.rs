@@ -1,5 +1,8 @@
-//! Whenly's UI. Pages render on the server (SSR) and hydrate in the browser; every call to the
-//! server goes through a server function that asks a port (see [`ports`]) for the real work.
+//! Whenly's UI. Pages render on the server (SSR) as plain HTML whose forms post to server
+//! functions; only the `#[island]` components (the event screen, the password field) are
+//! compiled to wasm and hydrate in the browser, which keeps the first load small. Every call
+//! to the server goes through a server function that asks a port (see [`ports`]) for the
+//! real work.
 
 pub mod accounts;
 pub mod events;
@@ -19,7 +22,7 @@ use leptos_router::{
 
 use crate::pages::{
     event::EventPage, home::HomePage, login::LogInPage, new_event::NewEventPage, signup::SignUpPage,
-    site_header::SiteHeader, user_area::UserAreaPage, SessionActions,
+    site_header::SiteHeader, user_area::UserAreaPage,
 };
 
 /// The HTML document around the app, rendered only on the server.
@@ -33,7 +36,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <link rel="icon" type="image/svg+xml" href="/favicon.svg"/>
                 <script>{crate::time::REMEMBER_ZONE_SCRIPT}</script>
                 <AutoReload options=options.clone()/>
-                <HydrationScripts options/>
+                <HydrationScripts options islands=true/>
                 <MetaTags/>
             </head>
             <body>
@@ -46,7 +49,6 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
-    provide_context(SessionActions::new());
     time::provide_time_context();
 
     view! {

@@ -1,12 +1,13 @@
 //! The username + password fields shared by the sign-up and log-in forms. The forms post to
-//! server functions through `ActionForm`, so they also work before (or without) the wasm.
+//! server functions through `ActionForm`: plain HTML forms, which need no wasm.
 
 use leptos::prelude::*;
 
 use crate::accounts::{PASSWORD_MAX, PASSWORD_MIN, USERNAME_MAX, USERNAME_MIN};
 
-/// `new_password` picks the browser's autocomplete hint and shows the rules.
-#[component]
+/// `new_password` picks the browser's autocomplete hint and shows the rules. An island for
+/// the show/hide button; the fields themselves are plain form inputs.
+#[island]
 pub fn CredentialFields(new_password: bool) -> impl IntoView {
     let password_visible = RwSignal::new(false);
     view! {

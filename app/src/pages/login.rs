@@ -1,12 +1,12 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use crate::pages::{action_error, credentials_form::CredentialFields, ErrorMessage, NextField, SessionActions};
+use crate::pages::{action_error, credentials_form::CredentialFields, ErrorMessage, NextField};
 use crate::routes;
 
 #[component]
 pub fn LogInPage() -> impl IntoView {
-    let action = expect_context::<SessionActions>().log_in;
+    let action = ServerAction::<crate::accounts::LogIn>::new();
     let error = action_error(action);
     view! {
         <Title text="Log in · Whenly"/>

@@ -11,37 +11,12 @@ pub mod user_area;
 
 use leptos::prelude::*;
 
-use crate::accounts::{current_user, LogIn, LogOut, SignUp, UserView};
+use crate::accounts::{current_user, UserView};
 use crate::error::AppError;
 
-/// The three actions that change who is signed in. They live in context so that the header
-/// and the user area refetch the current user whenever one of them completes.
-#[derive(Clone, Copy)]
-pub struct SessionActions {
-    pub sign_up: ServerAction<SignUp>,
-    pub log_in: ServerAction<LogIn>,
-    pub log_out: ServerAction<LogOut>,
-}
-
-impl SessionActions {
-    pub fn new() -> Self {
-        Self { sign_up: ServerAction::new(), log_in: ServerAction::new(), log_out: ServerAction::new() }
-    }
-}
-
-impl Default for SessionActions {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-/// The signed-in user, refetched after every sign-up, log-in and log-out.
+/// The signed-in user, for the page being rendered.
 pub fn use_current_user() -> Resource<Result<Option<UserView>, AppError>> {
-    let actions = expect_context::<SessionActions>();
-    Resource::new(
-        move || (actions.sign_up.version().get(), actions.log_in.version().get(), actions.log_out.version().get()),
-        |_| current_user(),
-    )
+    Resource::new(|| (), |_| current_user())
 }
 
 #[component]

@@ -1,6 +1,6 @@
-//! Create an event. The form posts the fields as typed (local date-times in the chosen zone),
-//! so it works before the wasm loads; the zone defaults to the viewer's and the deadline to a
-//! day from now. On success the server opens the event page, which shows the share link.
+//! Create an event. A plain HTML form (no wasm on this page): it posts the fields as typed
+//! (local date-times in the chosen zone); the zone defaults to the viewer's (from the zone
+//! cookie) and the deadline to a day from now. On success the server opens the event page, which shows the share link.
 
 use chrono::{Duration, Timelike};
 use leptos::prelude::*;
@@ -10,7 +10,7 @@ use crate::error::AppError;
 use crate::events::calls::CreateEvent;
 use crate::events::{CAPACITY_MAX, DESCRIPTION_MAX, NAME_MAX};
 use crate::pages::{action_error, ErrorMessage, RequireUser};
-use crate::time::{after_hydration, now, use_viewer_zone};
+use crate::time::{now, use_viewer_zone};
 
 /// The meeting lengths offered (minutes, label); the API takes any length from 5 min to 24 h.
 const DURATIONS: [(u32, &str); 8] = [
@@ -40,17 +40,11 @@ fn NewEventForm() -> impl IntoView {
     let error = action_error(create);
     let zone = use_viewer_zone();
     // Tomorrow at this hour, on the hour.
-    let default_deadline = {
-        let zone = zone.clone();
-        after_hydration(move || {
-            let tomorrow = now() + Duration::days(1);
-            let on_the_hour = tomorrow.with_minute(0).and_then(|t| t.with_second(0)).unwrap_or(tomorrow);
-            zone.input_value(on_the_hour)
-        })
-    };
+    let tomorrow = now() + Duration::days(1);
+    let default_deadline = zone.input_value(tomorrow.with_minute(0).and_then(|t| t.with_second(0)).unwrap_or(tomorrow));
     // Left empty (and so `required` stops the form) rather than a silent UTC when the server
-    // has not yet heard the browser's zone and the wasm has not filled it in.
-    let zone_name = after_hydration(move || if zone.is_known() { zone.name().to_owned() } else { String::new() });
+    // has not yet heard the browser's zone.
+    let zone_name = if zone.is_known() { zone.name().to_owned() } else { String::new() };
     let field_error = move |field: &'static str| {
         move || match error() {
             Some(AppError::Invalid { field: at, message }) if at == field => {

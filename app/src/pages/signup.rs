@@ -1,12 +1,12 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use crate::pages::{action_error, credentials_form::CredentialFields, ErrorMessage, NextField, SessionActions};
+use crate::pages::{action_error, credentials_form::CredentialFields, ErrorMessage, NextField};
 use crate::routes;
 
 #[component]
 pub fn SignUpPage() -> impl IntoView {
-    let action = expect_context::<SessionActions>().sign_up;
+    let action = ServerAction::<crate::accounts::SignUp>::new();
     let error = action_error(action);
     view! {
         <Title text="Sign up · Whenly"/>

@@ -1,12 +1,13 @@
 use leptos::prelude::*;
 
-use crate::pages::{use_current_user, SessionActions};
+use crate::accounts::LogOut;
+use crate::pages::use_current_user;
 use crate::routes;
 
 /// Brand and account links; shows who is signed in and offers log-out.
 #[component]
 pub fn SiteHeader() -> impl IntoView {
-    let log_out = expect_context::<SessionActions>().log_out;
+    let log_out = ServerAction::<LogOut>::new();
     let user = use_current_user();
     view! {
         <header class="site-header">

@@ -39,7 +39,10 @@ pub fn EventPage() -> impl IntoView {
         <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match data.await {
-                    Ok(data) => view! { <EventScreen data/> }.into_any(),
+                    Ok(data) => view! {
+                        <Title text=format!("{} · Whenly", data.event.name)/>
+                        <EventScreen data/>
+                    }.into_any(),
                     Err(AppError::NotLoggedIn) => view! { <SignInToSee code=code()/> }.into_any(),
                     Err(AppError::EventNotFound) => view! {
                         <Title text="No such event · Whenly"/>
@@ -72,14 +75,16 @@ fn SignInToSee(code: String) -> impl IntoView {
     }
 }
 
-/// The loaded page, kept current by polling.
-#[component]
+/// The loaded page, kept current by polling: the one island of the page (its data comes along
+/// serialized in the HTML), so everything interactive about an event lives in here.
+#[island]
 fn EventScreen(data: EventPageData) -> impl IntoView {
+    // An island keeps no context from the server-rendered page around it.
+    crate::time::provide_time_context();
     let EventPageData { event: initial, my_answer: initial_answer, heatmap: initial_heatmap } = data;
     let code = initial.code.clone();
     let deadline = initial.deadline;
     let is_organizer = initial.is_organizer;
-    let name = initial.name.clone();
     let event = RwSignal::new(initial);
     let my_answer = RwSignal::new(initial_answer);
     let heatmap = RwSignal::new(initial_heatmap);
@@ -117,7 +122,6 @@ fn EventScreen(data: EventPageData) -> impl IntoView {
     }
 
     view! {
-        <Title text=format!("{name} · Whenly")/>
         <EventHead event status clock/>
         {move || (!is_participant.get()).then(|| view! { <JoinSection code=event.with_untracked(|e| e.code.clone()) open join/> })}
 
