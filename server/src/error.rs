@@ -54,23 +54,11 @@ impl From<Error> for AppError {
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
         let app_error = AppError::from(self);
-        let (status, code, field) = match &app_error {
-            AppError::Invalid { field, .. } if field == "request" => (StatusCode::BAD_REQUEST, "malformed_request", None),
-            AppError::Invalid { field, .. } => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_input", Some(field.clone())),
-            AppError::InvalidLines { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_input", Some("text".to_owned())),
-            AppError::NotScheduled => (StatusCode::CONFLICT, "not_scheduled", None),
-            AppError::UsernameTaken => (StatusCode::CONFLICT, "username_taken", None),
-            AppError::WrongCredentials => (StatusCode::UNAUTHORIZED, "wrong_credentials", None),
-            AppError::TooManyAttempts { .. } => (StatusCode::TOO_MANY_REQUESTS, "too_many_attempts", None),
-            AppError::NotLoggedIn => (StatusCode::UNAUTHORIZED, "not_logged_in", None),
-            AppError::EventNotFound => (StatusCode::NOT_FOUND, "event_not_found", None),
-            AppError::NotParticipant => (StatusCode::FORBIDDEN, "not_a_participant", None),
-            AppError::NotOrganizer => (StatusCode::FORBIDDEN, "not_organizer", None),
-            AppError::EventFull => (StatusCode::CONFLICT, "event_full", None),
-            AppError::DeadlinePassed => (StatusCode::CONFLICT, "deadline_passed", None),
-            AppError::EventCancelled => (StatusCode::CONFLICT, "event_cancelled", None),
-            AppError::OrganizerCannotLeave => (StatusCode::CONFLICT, "organizer_cannot_leave", None),
-            AppError::Internal | AppError::Transport(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal", None),
+        let (status, code) = status_and_code(&app_error);
+        let field = match &app_error {
+            AppError::Invalid { field, .. } if field != "request" => Some(field.clone()),
+            AppError::InvalidLines { .. } => Some("text".to_owned()),
+            _ => None,
         };
         let body = Json(ErrorBody { error: ErrorDetail { code: code.to_owned(), message: app_error.to_string(), field } });
         match app_error {
@@ -80,6 +68,51 @@ impl IntoResponse for Error {
             _ => (status, body).into_response(),
         }
     }
+}
+
+/// The HTTP status and the stable API code of each error, for REST and server functions alike.
+fn status_and_code(error: &AppError) -> (StatusCode, &'static str) {
+    match error {
+        AppError::Invalid { field, .. } if field == "request" => (StatusCode::BAD_REQUEST, "malformed_request"),
+        AppError::Invalid { .. } | AppError::InvalidLines { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_input"),
+        AppError::NotScheduled => (StatusCode::CONFLICT, "not_scheduled"),
+        AppError::UsernameTaken => (StatusCode::CONFLICT, "username_taken"),
+        AppError::WrongCredentials => (StatusCode::UNAUTHORIZED, "wrong_credentials"),
+        AppError::TooManyAttempts { .. } => (StatusCode::TOO_MANY_REQUESTS, "too_many_attempts"),
+        AppError::NotLoggedIn => (StatusCode::UNAUTHORIZED, "not_logged_in"),
+        AppError::EventNotFound => (StatusCode::NOT_FOUND, "event_not_found"),
+        AppError::NotParticipant => (StatusCode::FORBIDDEN, "not_a_participant"),
+        AppError::NotOrganizer => (StatusCode::FORBIDDEN, "not_organizer"),
+        AppError::EventFull => (StatusCode::CONFLICT, "event_full"),
+        AppError::DeadlinePassed => (StatusCode::CONFLICT, "deadline_passed"),
+        AppError::EventCancelled => (StatusCode::CONFLICT, "event_cancelled"),
+        AppError::OrganizerCannotLeave => (StatusCode::CONFLICT, "organizer_cannot_leave"),
+        AppError::Internal | AppError::Transport(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+    }
+}
+
+/// The largest server-function error body read back (200 bad lines of a text answer fit many
+/// times over).
+const SERVER_FN_ERROR_BODY_LIMIT: usize = 1 << 20;
+
+/// Leptos answers every failed server function with 500. This middleware gives the response
+/// the status the REST API gives the same error (a full event 409, a bad field 422, ...), so
+/// access logs, the trace layer and the browser tell a refused request from a broken server.
+/// The body (the `AppError` as JSON) stays as it is. A plain form post is left alone: Leptos
+/// answers it with a redirect back to the form, the error in the URL.
+pub async fn server_fn_error_status(response: Response) -> Response {
+    use leptos::server_fn::error::SERVER_FN_ERROR_HEADER;
+    if response.status() != StatusCode::INTERNAL_SERVER_ERROR || !response.headers().contains_key(SERVER_FN_ERROR_HEADER) {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, SERVER_FN_ERROR_BODY_LIMIT).await else {
+        return (parts.status, parts.headers).into_response();
+    };
+    if let Ok(error) = serde_json::from_slice::<AppError>(&bytes) {
+        parts.status = status_and_code(&error).0;
+    }
+    Response::from_parts(parts, axum::body::Body::from(bytes))
 }
 
 /// Every API error's body: `{"error": {"code", "message", "field"}}`.

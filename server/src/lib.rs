@@ -181,6 +181,7 @@ fn router(state: AppState) -> Router {
         })
         .nest_service(&site_pkg, site_pkg_files)
         .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(provide_ports, shell))
+        .layer(axum::middleware::map_response(error::server_fn_error_status))
         .with_state(state)
 }
 

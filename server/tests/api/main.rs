@@ -4,5 +4,6 @@
 mod accounts;
 mod events;
 mod outcomes;
+mod server_functions;
 mod site_package;
 mod helpers;
