@@ -4,8 +4,9 @@
 //! is the zone the browser left in the `whenly_tz` cookie on an earlier page (UTC before
 //! that). The cookie is written by a one-line script in the document head
 //! ([`REMEMBER_ZONE_SCRIPT`]), so it is there from the second page on, before any wasm has
-//! loaded. Text that depends on the zone is written again once the page is hydrated (see
-//! [`after_hydration`]), so a first visit without the cookie corrects itself at once.
+//! loaded (every page that shows times comes after log-in, so it has the cookie). Inside an
+//! island, text that depends on the zone is written again once hydrated (see
+//! [`after_hydration`]), so even a render without the cookie corrects itself at once.
 
 use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, Timelike, Utc};
 use leptos::prelude::*;
