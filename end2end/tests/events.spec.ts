@@ -232,3 +232,37 @@ test("an invitation opened while logged out leads back to the event after signin
   await expect(page.getByRole("heading", { level: 1 })).toHaveText("Reunion");
   await expect(page.getByRole("button", { name: "Join event" })).toBeVisible();
 });
+
+test("a participant leaves: the answer is withdrawn and the event leaves their lists", async ({ browser }, testInfo) => {
+  const alice = await newUser(browser, testInfo, "alice");
+  const bob = await newUser(browser, testInfo, "bob");
+  const code = await createEventByApi(alice.page, { name: "Pub quiz", deadline: new Date(Date.now() + 86_400_000) });
+
+  // Bob opens the link and joins on the event page; it reloads with him as a participant.
+  await bob.page.goto(eventPath(code));
+  await press(bob.page.getByRole("button", { name: "Join event" }), testInfo);
+  await expect(bob.page.locator(".answer-grid")).toBeVisible({ timeout: 30_000 });
+  const from = deadlineAtLeast(2 * 86_400);
+  const to = new Date(from.getTime() + 3_600_000);
+  await answerWithText(bob.page, testInfo, `${await localTextTime(bob.page, from)} - ${await localTextTime(bob.page, to)}`);
+  await expect(bob.page.getByTestId("answer-state")).toContainText("Your answer is saved");
+
+  await openEventPage(alice.page, code);
+  const participants = alice.page.getByTestId("participants");
+  await expect(participants).toContainText(bob.name);
+  const heat = alice.page.locator("section.heat");
+  await expect(heat).toContainText("1 person has answered");
+
+  await press(bob.page.getByText("Leave this event"), testInfo);
+  await press(bob.page.getByRole("button", { name: "Yes, leave the event" }), testInfo);
+  await expect(bob.page).toHaveURL(routes.userArea);
+  for (const list of ["pending", "answered", "finished"]) await expect(bob.page.getByTestId(list)).not.toContainText("Pub quiz");
+
+  // Alice's open page notices by itself: Bob and his answer are gone.
+  await expect(participants).not.toContainText(bob.name, { timeout: 15_000 });
+  await expect(participants.locator("li")).toHaveCount(1);
+  await expect(heat).toContainText("Nobody has answered yet.");
+  // He may come back until the deadline.
+  await bob.page.goto(eventPath(code));
+  await expect(bob.page.getByRole("button", { name: "Join event" })).toBeVisible();
+});
