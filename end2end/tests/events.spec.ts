@@ -8,6 +8,7 @@ import {
   dragGrid,
   eventPath,
   heatCellLike,
+  joinOnEventPage,
   localTextTime,
   openEventPage,
   press,
@@ -52,9 +53,7 @@ test("two people find a time: create, share, join, grid and text answers, heatma
   await expect(alice.page.getByTestId("countdown")).toContainText("closes in");
 
   // Bob opens the share link and joins.
-  await bob.page.goto(shareLink);
-  await press(bob.page.getByRole("button", { name: "Join event" }), testInfo);
-  await expect(bob.page.locator(".answer-grid")).toBeVisible({ timeout: 30_000 });
+  await joinOnEventPage(bob.page, testInfo, shareLink);
   await expect(alice.page.getByTestId("participants")).toContainText(bob.name, { timeout: 15_000 });
 
   // Alice paints tomorrow 09:00–11:00 (rows 4..11 of column 1) and saves.
@@ -124,9 +123,7 @@ test("no common time: both see the best option and who can come", async ({ brows
   const bob = await newUser(browser, testInfo, "bob");
   const code = await createEventByApi(alice.page, { name: "Budget review", deadline: new Date(Date.now() + 40_000) });
 
-  await bob.page.goto(eventPath(code));
-  await press(bob.page.getByRole("button", { name: "Join event" }), testInfo);
-  await expect(bob.page.locator(".answer-grid")).toBeVisible({ timeout: 30_000 });
+  await joinOnEventPage(bob.page, testInfo, eventPath(code));
   await openEventPage(alice.page, code);
 
   const tomorrowAt = (hour: number) => {
@@ -239,9 +236,7 @@ test("a participant leaves: the answer is withdrawn and the event leaves their l
   const code = await createEventByApi(alice.page, { name: "Pub quiz", deadline: new Date(Date.now() + 86_400_000) });
 
   // Bob opens the link and joins on the event page; it reloads with him as a participant.
-  await bob.page.goto(eventPath(code));
-  await press(bob.page.getByRole("button", { name: "Join event" }), testInfo);
-  await expect(bob.page.locator(".answer-grid")).toBeVisible({ timeout: 30_000 });
+  await joinOnEventPage(bob.page, testInfo, eventPath(code));
   const from = deadlineAtLeast(2 * 86_400);
   const to = new Date(from.getTime() + 3_600_000);
   await answerWithText(bob.page, testInfo, `${await localTextTime(bob.page, from)} - ${await localTextTime(bob.page, to)}`);

@@ -98,6 +98,13 @@ export async function openEventPage(page: Page, code: string): Promise<void> {
   await expect(page.locator(".answer-grid")).toBeVisible({ timeout: 30_000 });
 }
 
+/** Opens an event page by its link and joins there; the page comes back with the grid. */
+export async function joinOnEventPage(page: Page, testInfo: TestInfo, link: string): Promise<void> {
+  await page.goto(link);
+  await press(page.getByRole("button", { name: "Join event" }), testInfo);
+  await expect(page.locator(".answer-grid")).toBeVisible({ timeout: 30_000 });
+}
+
 /** The centre of a grid cell on screen. */
 async function centre(cell: Locator): Promise<{ x: number; y: number }> {
   await cell.scrollIntoViewIfNeeded();
