@@ -5,10 +5,10 @@
 //! builds exist next to this bench); results go to docs/BENCHMARKS.md by hand.
 
 #[path = "../tests/api/helpers.rs"]
-#[allow(dead_code)]
+#[allow(dead_code, unused_imports, unused_macros)]
 mod helpers;
 #[path = "../tests/cluster/harness.rs"]
-#[allow(dead_code)]
+#[allow(dead_code, unused_imports, unused_macros)]
 mod harness;
 
 use std::time::{Duration, Instant};

@@ -9,6 +9,7 @@
 
 pub mod calendar;
 pub mod code;
+mod page_cache;
 mod repo;
 
 pub(crate) use repo::LOCK_EVENT;
@@ -30,6 +31,7 @@ use crate::accounts::AccountService;
 use crate::cluster::Cluster;
 use crate::db::Db;
 use crate::error::{Error, Result};
+use page_cache::{PageCache, PageSnapshot};
 use repo::EventRow;
 
 /// How many times a create retries when a fresh code collides (practically never).
@@ -38,11 +40,13 @@ const CODE_ATTEMPTS: usize = 3;
 pub struct EventService {
     db: Db,
     cluster: Arc<Cluster>,
+    /// What the polled event page shows of the participants, per event.
+    page_cache: PageCache,
 }
 
 impl EventService {
     pub fn new(db: Db, cluster: Arc<Cluster>) -> Self {
-        Self { db, cluster }
+        Self { db, cluster, page_cache: PageCache::default() }
     }
 
     /// Runs `work` on the cluster after the request's commit; a failure leaves the row for the
@@ -78,10 +82,15 @@ impl EventService {
     pub async fn view(&self, user_id: i64, event_code: &str) -> Result<EventView> {
         let event = self.find(event_code).await?;
         let participants = repo::participants(&self.db, event.event_id).await?;
+        self.view_of(user_id, event, &participants).await
+    }
+
+    /// What `user_id` may see of `event`, whose current participants are `participants`.
+    async fn view_of(&self, user_id: i64, event: EventRow, participants: &[repo::Participant]) -> Result<EventView> {
         let is_participant = participants.iter().any(|p| p.user_id == user_id);
         let is_organizer = event.organizer_id == user_id;
         let outcome = match is_participant || is_organizer {
-            true => Some(self.outcome_of(&event, &participants).await?),
+            true => Some(self.outcome_of(&event, participants).await?),
             false => None,
         };
         Ok(EventView {
@@ -100,7 +109,7 @@ impl EventService {
             is_participant,
             is_organizer,
             participants: (is_participant || is_organizer).then(|| {
-                participants.into_iter().map(|p| ParticipantView { username: p.username, answered: p.answered }).collect()
+                participants.iter().map(|p| ParticipantView { username: p.username.clone(), answered: p.answered }).collect()
             }),
             outcome,
         })
@@ -111,6 +120,7 @@ impl EventService {
         let event = self.find(event_code).await?;
         Self::ensure_open(&event)?;
         repo::join(&self.db, &event, user_id).await?;
+        self.page_cache.invalidate(event.event_id);
         self.view(user_id, event_code).await
     }
 
@@ -121,7 +131,9 @@ impl EventService {
             return Err(AppError::OrganizerCannotLeave.into());
         }
         Self::ensure_open(&event)?;
-        repo::leave(&self.db, &event, user_id).await
+        repo::leave(&self.db, &event, user_id).await?;
+        self.page_cache.invalidate(event.event_id);
+        Ok(())
     }
 
     /// The organizer cancels: the outcome becomes "cancelled".
@@ -145,6 +157,7 @@ impl EventService {
         let event = self.find(event_code).await?;
         Self::ensure_open(&event)?;
         let (participant_id, version) = repo::upsert_answer(&self.db, &event, user_id, &availability).await?;
+        self.page_cache.invalidate(event.event_id);
         self.after_commit("dispatch answer", |cluster| async move { cluster.dispatch_answer(participant_id).await });
         Ok(version)
     }
@@ -177,19 +190,31 @@ impl EventService {
     }
 
     /// The event page's data: the view, and for participants their own answer and the heatmap.
+    /// Polled by every open page: one query for the event's row, and the participants with
+    /// their answers and the heatmap from the [`PageCache`] unless they changed.
     pub async fn page(&self, user_id: i64, event_code: &str) -> Result<EventPageData> {
-        let event = self.view(user_id, event_code).await?;
+        let row = self.find(event_code).await?;
+        let snapshot = match self.page_cache.begin(row.event_id) {
+            Ok(snapshot) => snapshot,
+            Err(ticket) => {
+                let (participants, answers): (Vec<_>, Vec<_>) =
+                    repo::participants_with_answers(&self.db, row.event_id).await?.into_iter().unzip();
+                let heatmap = heatmap(answers.iter().flatten());
+                self.page_cache.keep(ticket, PageSnapshot { participants, answers, heatmap })
+            }
+        };
+        let event = self.view_of(user_id, row, &snapshot.participants).await?;
         if !event.is_participant {
             return Ok(EventPageData { event, my_answer: None, heatmap: None });
         }
-        let row = self.find(event_code).await?;
-        let answers = repo::current_answers(&self.db, row.event_id).await?;
-        let my_answer = answers
+        let my_answer = snapshot
+            .participants
             .iter()
-            .find(|(answer_user, _)| *answer_user == user_id)
-            .map(|(_, set)| set.intervals().iter().copied().map(SlotView::from).collect());
-        let heatmap = heatmap(answers.iter().map(|(_, set)| set));
-        Ok(EventPageData { event, my_answer, heatmap: Some(heatmap) })
+            .zip(&snapshot.answers)
+            .find(|(participant, _)| participant.user_id == user_id)
+            .and_then(|(_, answer)| answer.as_ref())
+            .map(|set| set.intervals().iter().copied().map(SlotView::from).collect());
+        Ok(EventPageData { event, my_answer, heatmap: Some(snapshot.heatmap.clone()) })
     }
 
     /// The scheduled slot of an event as an iCalendar file, for its participants.

@@ -52,6 +52,20 @@ pub(crate) struct ParticipantRow {
     pub user_id: i64,
     pub username: String,
     answer_version: Option<i64>,
+    /// The answer itself, when the query selects it.
+    #[sqlx(default)]
+    intervals: Option<String>,
+}
+
+impl From<ParticipantRow> for Participant {
+    fn from(row: ParticipantRow) -> Self {
+        Self {
+            participant_id: row.participant_id,
+            user_id: row.user_id,
+            username: row.username,
+            answered: row.answer_version.is_some(),
+        }
+    }
 }
 
 pub(crate) struct Participant {
@@ -108,21 +122,44 @@ pub(crate) async fn find_by_code(db: &Db, code: &str) -> Result<Option<EventRow>
     with_pool!(db, |pool| sqlx::query_as(&sql).bind(code).fetch_optional(pool).await)
 }
 
+/// The current participants (not those who left) in joining order, with `answer_columns` of
+/// their answers (if any) after the participant's own.
+macro_rules! participants_sql {
+    ($answer_columns:literal) => {
+        concat!(
+            "SELECT p.participant_id, p.user_id, u.username, ",
+            $answer_columns,
+            " FROM participant p JOIN user u ON u.user_id = p.user_id \
+             LEFT JOIN answer a ON a.participant_id = p.participant_id \
+             WHERE p.event_id = ? AND p.left_at IS NULL ORDER BY p.participant_id"
+        )
+    };
+}
+
+async fn participant_rows(db: &Db, sql: &'static str, event_id: i64) -> Result<Vec<ParticipantRow>, sqlx::Error> {
+    with_pool!(db, |pool| sqlx::query_as(sql).bind(event_id).fetch_all(pool).await)
+}
+
 /// Current participants (not those who left), in joining order.
 pub(crate) async fn participants(db: &Db, event_id: i64) -> Result<Vec<Participant>, sqlx::Error> {
-    const SQL: &str = "SELECT p.participant_id, p.user_id, u.username, a.version AS answer_version FROM participant p \
-         JOIN user u ON u.user_id = p.user_id LEFT JOIN answer a ON a.participant_id = p.participant_id \
-         WHERE p.event_id = ? AND p.left_at IS NULL ORDER BY p.participant_id";
-    let rows: Vec<ParticipantRow> = with_pool!(db, |pool| sqlx::query_as(SQL).bind(event_id).fetch_all(pool).await)?;
-    Ok(rows
-        .into_iter()
-        .map(|row| Participant {
-            participant_id: row.participant_id,
-            user_id: row.user_id,
-            username: row.username,
-            answered: row.answer_version.is_some(),
+    let rows = participant_rows(db, participants_sql!("a.version AS answer_version"), event_id).await?;
+    Ok(rows.into_iter().map(Participant::from).collect())
+}
+
+/// Current participants with their answers, in one query: all the event page shows of them,
+/// read in a single snapshot (the page is polled, so this is the hot read).
+pub(crate) async fn participants_with_answers(db: &Db, event_id: i64) -> Result<Vec<(Participant, Option<IntervalSet>)>> {
+    let rows = participant_rows(db, participants_sql!("a.version AS answer_version, a.intervals"), event_id).await?;
+    rows.into_iter()
+        .map(|mut row| {
+            let answer = row.intervals.take().map(|json| decode_intervals(&json)).transpose()?;
+            Ok((Participant::from(row), answer))
         })
-        .collect())
+        .collect()
+}
+
+fn decode_intervals(json: &str) -> Result<IntervalSet> {
+    serde_json::from_str(json).map_err(|e| Error::Encoding(e.to_string()))
 }
 
 /// A no-op update that takes the event's row lock (MySQL; on SQLite the write transaction
@@ -240,14 +277,4 @@ pub(crate) async fn events_of_user(db: &Db, user_id: i64) -> Result<Vec<UserEven
     );
     let rows: Vec<UserEventRow> = with_pool!(db, |pool| sqlx::query_as(&sql).bind(user_id).bind(user_id).fetch_all(pool).await)?;
     Ok(rows.into_iter().map(|row| UserEvent { answered: row.answer_version.is_some(), event: row.event }).collect())
-}
-
-/// The answers of the event's current participants, by user id.
-pub(crate) async fn current_answers(db: &Db, event_id: i64) -> Result<Vec<(i64, IntervalSet)>> {
-    const SQL: &str = "SELECT p.user_id, a.intervals FROM answer a JOIN participant p ON p.participant_id = a.participant_id \
-         WHERE p.event_id = ? AND p.left_at IS NULL";
-    let rows: Vec<(i64, String)> = with_pool!(db, |pool| sqlx::query_as(SQL).bind(event_id).fetch_all(pool).await)?;
-    rows.into_iter()
-        .map(|(user_id, json)| Ok((user_id, serde_json::from_str(&json).map_err(|e| Error::Encoding(e.to_string()))?)))
-        .collect()
 }

@@ -101,6 +101,12 @@ impl Deployment {
         panic!("whenly did not become healthy within 30 s");
     }
 
+    /// The server process's id while it runs (the crowd bench reads its memory from /proc).
+    #[allow(dead_code)]
+    pub fn server_pid(&self) -> Option<u32> {
+        self.server.as_ref().map(Child::id)
+    }
+
     /// SIGKILLs the server process.
     pub fn kill_server(&mut self) {
         if let Some(mut server) = self.server.take() {
