@@ -36,7 +36,7 @@ use crate::config::Config;
 use crate::cluster::Cluster;
 use crate::db::Db;
 use crate::events::{EventPages, EventService};
-use crate::sessions::SqlSessionStore;
+use crate::sessions::{CachedSessionStore, SqlSessionStore};
 use crate::state::AppState;
 
 /// The session cookie's name.
@@ -95,7 +95,7 @@ impl Application {
         let events = Arc::new(EventService::new(db.clone(), Arc::clone(&cluster)));
         let state = AppState { leptos_options, db, accounts, events, cluster };
 
-        let session_layer = SessionManagerLayer::new(session_store)
+        let session_layer = SessionManagerLayer::new(CachedSessionStore::new(session_store))
             .with_name(SESSION_COOKIE)
             .with_http_only(true)
             .with_same_site(SameSite::Lax)

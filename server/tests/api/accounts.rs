@@ -7,6 +7,7 @@ use crate::helpers::{assert_error, new_client, on_both_databases, spawn_app, spa
 
 on_both_databases!(
     sign_up_log_out_log_in_round_trip,
+    a_logged_out_session_cookie_is_refused,
     sign_up_signs_in_and_session_cookie_is_http_only_and_lax,
     session_id_is_rotated_at_log_in,
     duplicate_username_is_a_conflict_case_insensitively,
@@ -33,6 +34,27 @@ async fn sign_up_log_out_log_in_round_trip(backend: Backend) {
     let response = app.log_in("alice", "correct horse").await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(app.whoami().await.as_deref(), Some("Alice"));
+}
+
+/// Sessions are cached in memory in front of the database: logging out must end the session
+/// there too, so the old cookie, replayed by another client, is refused.
+async fn a_logged_out_session_cookie_is_refused(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else { return };
+    let response = app.sign_up("alice", "password123").await;
+    let cookie = response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|value| value.to_str().ok()?.split(';').next().map(str::to_owned))
+        .find(|pair| pair.starts_with(&format!("{}=", server::SESSION_COOKIE)))
+        .expect("session cookie set");
+    let me_with_old_cookie = || new_client().get(app.url("/api/v1/users/me")).header("cookie", &cookie).send();
+    // Read twice, so the session is served from memory.
+    assert_eq!(me_with_old_cookie().await.unwrap().status(), StatusCode::OK);
+    assert_eq!(me_with_old_cookie().await.unwrap().status(), StatusCode::OK);
+
+    assert_eq!(app.log_out().await.status(), StatusCode::NO_CONTENT);
+    assert_eq!(me_with_old_cookie().await.unwrap().status(), StatusCode::UNAUTHORIZED);
 }
 
 async fn sign_up_signs_in_and_session_cookie_is_http_only_and_lax(backend: Backend) {
