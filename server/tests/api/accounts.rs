@@ -36,19 +36,24 @@ async fn sign_up_log_out_log_in_round_trip(backend: Backend) {
     assert_eq!(app.whoami().await.as_deref(), Some("Alice"));
 }
 
+/// The `Set-Cookie` header of the session cookie in `response`.
+fn session_set_cookie(response: &reqwest::Response) -> String {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|value| value.to_str().unwrap().to_owned())
+        .find(|value| value.starts_with(&format!("{}=", server::SESSION_COOKIE)))
+        .expect("session cookie set")
+}
+
 /// Sessions are cached in memory in front of the database: logging out must end the session
 /// there too, so the old cookie, replayed by another client, is refused.
 async fn a_logged_out_session_cookie_is_refused(backend: Backend) {
     let Some(app) = spawn_app(backend).await else { return };
-    let response = app.sign_up("alice", "password123").await;
-    let cookie = response
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|value| value.to_str().ok()?.split(';').next().map(str::to_owned))
-        .find(|pair| pair.starts_with(&format!("{}=", server::SESSION_COOKIE)))
-        .expect("session cookie set");
-    let me_with_old_cookie = || new_client().get(app.url("/api/v1/users/me")).header("cookie", &cookie).send();
+    let set_cookie = session_set_cookie(&app.sign_up("alice", "password123").await);
+    let cookie = set_cookie.split(';').next().expect("name=value first");
+    let me_with_old_cookie = || new_client().get(app.url("/api/v1/users/me")).header("cookie", cookie).send();
     // Read twice, so the session is served from memory.
     assert_eq!(me_with_old_cookie().await.unwrap().status(), StatusCode::OK);
     assert_eq!(me_with_old_cookie().await.unwrap().status(), StatusCode::OK);
@@ -59,14 +64,7 @@ async fn a_logged_out_session_cookie_is_refused(backend: Backend) {
 
 async fn sign_up_signs_in_and_session_cookie_is_http_only_and_lax(backend: Backend) {
     let Some(app) = spawn_app(backend).await else { return };
-    let response = app.sign_up("bob", "password123").await;
-    let cookie = response
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .map(|value| value.to_str().unwrap().to_owned())
-        .find(|value| value.starts_with(&format!("{}=", server::SESSION_COOKIE)))
-        .expect("session cookie set");
+    let cookie = session_set_cookie(&app.sign_up("bob", "password123").await);
     assert!(cookie.contains("HttpOnly"), "{cookie}");
     assert!(cookie.contains("SameSite=Lax"), "{cookie}");
     assert!(!cookie.contains("Secure"), "not Secure unless configured: {cookie}");
