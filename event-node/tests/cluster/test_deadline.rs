@@ -63,20 +63,23 @@ async fn duplicated_and_reordered_writes_are_harmless_and_sealed_events_refuse_w
     let stored = control.wait_for_outcome(event, Duration::from_secs(15)).await;
     assert_eq!(stored, outcome(&spec, [&v2]));
 
-    // Sealed on the holder (the coordinator seals every node it knows after reporting).
-    let sealed = async {
-        loop {
-            if holder.fetch_partial(ctx(), event).await.unwrap() == Err(NodeError::Sealed) {
-                return;
+    // Sealed on the holder and on the coordinator: after reporting, the coordinator seals the
+    // other nodes and then itself, so each is waited for.
+    let coordinator = nodes[0].client().await;
+    for (name, node) in [("holder", &holder), ("coordinator", &coordinator)] {
+        let sealed = async {
+            loop {
+                if node.fetch_partial(ctx(), event).await.unwrap() == Err(NodeError::Sealed) {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
             }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    };
-    tokio::time::timeout(Duration::from_secs(10), sealed).await.expect("holder sealed");
+        };
+        tokio::time::timeout(Duration::from_secs(10), sealed).await.unwrap_or_else(|_| panic!("{name} sealed"));
+    }
     assert_eq!(holder.sealed_outcome(ctx(), event).await.unwrap(), Ok(Some(stored.clone())), "sealed with the outcome");
     let late = answer_for(7, 5, deadline);
     assert_eq!(holder.put_answer(ctx(), event, late.clone()).await.unwrap(), Err(NodeError::Sealed));
-    let coordinator = nodes[0].client().await;
     assert_eq!(coordinator.put_answer(ctx(), event, late).await.unwrap(), Err(NodeError::Sealed));
     assert_eq!(control.report_count(event), 1);
 }
