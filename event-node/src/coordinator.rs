@@ -3,31 +3,61 @@
 //! 1. sleep until the deadline (at once if it passed: a late assignment or a restart);
 //! 2. ask the server for the manifest; stop if another node coordinates the event now, and
 //!    only seal if an outcome is stored already (a report must be made once);
-//! 3. gather the partials of every node the manifest names, merge them, and check that each
-//!    manifest participant is there at exactly the manifest version;
-//! 4. compute `outcome()`, report it, seal the event on the nodes involved.
+//! 3. gather the partials of every node the manifest names, all at once, merge them, and check
+//!    that each manifest participant is there at exactly the manifest version;
+//! 4. compute `outcome()`, report it, seal the event here and on the nodes that held entries.
 //!
 //! Any failure (a node down, an answer still in flight, the server unreachable) means "try
 //! again" with backoff: never finalize on incomplete data. The server moves answers off dead
-//! nodes, after which a later attempt completes.
+//! nodes, after which a later attempt completes. An event still undecided [`STALL_WARNING`]
+//! after its deadline is logged at WARN with what is missing, and again every
+//! [`STALL_REPEAT`], so a stall is never silent.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use scheduling::{outcome, Answer, EventSpec, Outcome, Partial};
+use futures::future::join_all;
+use scheduling::{outcome, Answer, EventSpec, Outcome, ParticipantId, Partial};
 
-use crate::protocol::{rpc_context, EventId, Manifest, NodeId, DEFAULT_RPC_TIMEOUT};
-use crate::runtime::Node;
+use crate::node::Node;
+use crate::protocol::link::CallError;
+use crate::protocol::{rpc_context, ControlError, EventId, Manifest, NodeError, NodeId, DEFAULT_RPC_TIMEOUT};
 
 const FIRST_RETRY: Duration = Duration::from_millis(50);
 const MAX_RETRY: Duration = Duration::from_secs(1);
+/// How long past the deadline a finalization may keep failing before it is logged at WARN.
+pub(crate) const STALL_WARNING: Duration = Duration::from_secs(5);
+const STALL_REPEAT: Duration = Duration::from_secs(30);
 
 /// What one finalization attempt ended with, when it did not fail.
 #[derive(Debug)]
 enum Finished {
     Reported,
     AlreadyStored,
-    NotCoordinator(NodeId),
+    NotCoordinator(Option<NodeId>),
+}
+
+/// Why an attempt could not finalize (yet).
+#[derive(Debug, thiserror::Error)]
+enum FinalizeError {
+    #[error("the server is unreachable: {0}")]
+    Server(CallError),
+    #[error("the server refused: {0}")]
+    Refused(ControlError),
+    #[error("{node} is unreachable: {error}")]
+    PeerUnreachable { node: NodeId, error: CallError },
+    #[error("{node} refused: {error}")]
+    PeerRefused { node: NodeId, error: NodeError },
+    #[error("no address for {0}")]
+    NoAddress(NodeId),
+    #[error("the answer of participant {} is not on any node yet", .0 .0)]
+    Undispatched(ParticipantId),
+    #[error("the answer of participant {} is missing on {node}", .participant.0)]
+    Missing { participant: ParticipantId, node: NodeId },
+    #[error("participant {} is at version {held} on the nodes, {expected} in the manifest", .participant.0)]
+    Version { participant: ParticipantId, held: u64, expected: u64 },
+    #[error("cannot read the local store: {0}")]
+    Local(NodeError),
 }
 
 /// Waits for the deadline, then finalizes `event`, retrying until it is done.
@@ -35,70 +65,77 @@ pub(crate) async fn run(node: &Node, event: EventId, spec: EventSpec) {
     let until_deadline = (spec.deadline() - chrono::Utc::now()).to_std().unwrap_or_default();
     tokio::time::sleep(until_deadline).await;
 
+    let deadline_passed = Instant::now();
+    let mut next_warning = STALL_WARNING;
     let mut retry = FIRST_RETRY;
     loop {
         match finalize(node, event).await {
             Ok(Finished::NotCoordinator(coordinator)) => {
-                tracing::info!(%event, %coordinator, "no longer this node's event");
+                tracing::info!(%event, ?coordinator, "no longer this node's event");
                 return;
             }
             Ok(finished) => {
                 tracing::info!(%event, ?finished, "event finalized");
                 return;
             }
-            Err(reason) => tracing::debug!(%event, %reason, "cannot finalize yet; retrying"),
+            Err(reason) => {
+                let late = deadline_passed.elapsed();
+                if late >= next_warning {
+                    tracing::warn!(%event, late_secs = late.as_secs(), %reason, "event still undecided after its deadline");
+                    next_warning = late + STALL_REPEAT;
+                } else {
+                    tracing::debug!(%event, %reason, "cannot finalize yet; retrying");
+                }
+            }
         }
         tokio::time::sleep(retry).await;
         retry = (retry * 2).min(MAX_RETRY);
     }
 }
 
-async fn finalize(node: &Node, event: EventId) -> Result<Finished, String> {
-    let manifest = fetch_manifest(node, event).await?;
-    if manifest.coordinator != node.id {
+async fn finalize(node: &Node, event: EventId) -> Result<Finished, FinalizeError> {
+    let manifest = match node.control.call(async |control| control.manifest(rpc_context(DEFAULT_RPC_TIMEOUT), event).await).await {
+        Ok(Ok(manifest)) => manifest,
         // Reassigned while this node was away: stop; the data stays until the event is sealed.
-        return Ok(Finished::NotCoordinator(manifest.coordinator));
-    }
+        Ok(Err(ControlError::NotCoordinator { coordinator })) => return Ok(Finished::NotCoordinator(coordinator)),
+        Ok(Err(error)) => return Err(FinalizeError::Refused(error)),
+        Err(error) => return Err(FinalizeError::Server(error)),
+    };
     if let Some(stored) = &manifest.stored_outcome {
-        seal_everywhere(node, &manifest, stored).await;
+        seal_holders(node, &manifest, stored).await;
         return Ok(Finished::AlreadyStored);
     }
 
     let answers = gather(node, &manifest).await?;
     let decided = outcome(&manifest.spec, &answers);
-    let control = node.control.client().await.map_err(|e| format!("server unreachable: {e}"))?;
-    match control.report_outcome(rpc_context(DEFAULT_RPC_TIMEOUT), event, node.id.clone(), decided.clone()).await {
+    match node.control.call(async |control| control.report_outcome(rpc_context(DEFAULT_RPC_TIMEOUT), event, decided.clone()).await).await {
         Ok(Ok(_ack)) => {}
-        Ok(Err(error)) => return Err(format!("report refused: {error}")),
-        Err(error) => {
-            node.control.reset_after(&error).await;
-            return Err(format!("report failed: {error}"));
-        }
+        Ok(Err(ControlError::NotCoordinator { coordinator })) => return Ok(Finished::NotCoordinator(coordinator)),
+        Ok(Err(error)) => return Err(FinalizeError::Refused(error)),
+        Err(error) => return Err(FinalizeError::Server(error)),
     }
-    seal_everywhere(node, &manifest, &decided).await;
+    seal_holders(node, &manifest, &decided).await;
     Ok(Finished::Reported)
 }
 
-async fn fetch_manifest(node: &Node, event: EventId) -> Result<Manifest, String> {
-    let control = node.control.client().await.map_err(|e| format!("server unreachable: {e}"))?;
-    match control.manifest(rpc_context(DEFAULT_RPC_TIMEOUT), event).await {
-        Ok(answer) => answer.map_err(|e| format!("manifest refused: {e}")),
-        Err(error) => {
-            node.control.reset_after(&error).await;
-            Err(format!("manifest failed: {error}"))
-        }
-    }
-}
-
-/// The manifest's answers, each at exactly its manifest version, from the nodes holding them.
-async fn gather(node: &Node, manifest: &Manifest) -> Result<Vec<Answer>, String> {
-    let mut holders: Vec<&NodeId> = manifest.entries.iter().map(|entry| &entry.node).collect();
+/// The nodes the manifest's entries name, each once.
+fn holders(manifest: &Manifest) -> Vec<&NodeId> {
+    let mut holders: Vec<&NodeId> = manifest.entries.iter().filter_map(|entry| entry.node.as_ref()).collect();
     holders.sort();
     holders.dedup();
+    holders
+}
 
+/// The manifest's answers, each at exactly its manifest version, from the nodes holding them
+/// (asked all at once, so one slow node costs one timeout, not one per node).
+async fn gather(node: &Node, manifest: &Manifest) -> Result<Vec<Answer>, FinalizeError> {
+    if let Some(entry) = manifest.entries.iter().find(|entry| entry.node.is_none()) {
+        return Err(FinalizeError::Undispatched(entry.participant));
+    }
+    let partials = join_all(holders(manifest).into_iter().map(|holder| fetch_partial(node, manifest, holder))).await;
     let mut merged = Partial::new();
-    for holder in holders {
-        merged = merged.merge(&fetch_partial(node, manifest, holder).await?);
+    for partial in partials {
+        merged = merged.merge(&partial?);
     }
 
     let held: BTreeMap<_, _> = merged.answers().map(|answer| (answer.participant, answer)).collect();
@@ -107,45 +144,43 @@ async fn gather(node: &Node, manifest: &Manifest) -> Result<Vec<Answer>, String>
         .iter()
         .map(|entry| match held.get(&entry.participant) {
             Some(answer) if answer.version == entry.version => Ok((*answer).clone()),
-            Some(answer) => Err(format!(
-                "{:?} is at version {} on the nodes, {} in the manifest",
-                entry.participant, answer.version, entry.version
-            )),
-            None => Err(format!("{:?} (on {}) is missing", entry.participant, entry.node)),
+            Some(answer) => {
+                Err(FinalizeError::Version { participant: entry.participant, held: answer.version, expected: entry.version })
+            }
+            None => Err(FinalizeError::Missing { participant: entry.participant, node: entry.node.clone().unwrap_or_default() }),
         })
         .collect()
 }
 
-async fn fetch_partial(node: &Node, manifest: &Manifest, holder: &NodeId) -> Result<Partial, String> {
+async fn fetch_partial(node: &Node, manifest: &Manifest, holder: &NodeId) -> Result<Partial, FinalizeError> {
     if *holder == node.id {
-        return node.store.partial(manifest.event).map_err(|e| e.to_string());
+        return node.store.partial(manifest.event).map_err(FinalizeError::Local);
     }
     let address = manifest
         .nodes
         .iter()
         .find(|known| known.node == *holder)
         .map(|known| known.address)
-        .ok_or_else(|| format!("no address for {holder}"))?;
-    let peer = node.peers.get(address).await.map_err(|e| format!("{holder} unreachable: {e}"))?;
-    match peer.fetch_partial(rpc_context(DEFAULT_RPC_TIMEOUT), manifest.event).await {
-        Ok(answer) => answer.map_err(|e| format!("{holder}: {e}")),
-        Err(error) => {
-            node.peers.reset_after(address, &error).await;
-            Err(format!("{holder}: {error}"))
-        }
+        .ok_or_else(|| FinalizeError::NoAddress(holder.clone()))?;
+    let link = node.peers.link(holder, address);
+    match link.call(async |peer| peer.fetch_partial(rpc_context(DEFAULT_RPC_TIMEOUT), manifest.event).await).await {
+        Ok(Ok(partial)) => Ok(partial),
+        Ok(Err(error)) => Err(FinalizeError::PeerRefused { node: holder.clone(), error }),
+        Err(error) => Err(FinalizeError::PeerUnreachable { node: holder.clone(), error }),
     }
 }
 
-/// Seals the event on every node the manifest names and here. Best effort: a node that is
-/// down cannot be sealed, and the server refuses writes after the deadline anyway.
-async fn seal_everywhere(node: &Node, manifest: &Manifest, decided: &Outcome) {
-    for known in manifest.nodes.iter().filter(|known| known.node != node.id) {
-        if let Ok(peer) = node.peers.get(known.address).await {
-            if let Err(error) = peer.seal(rpc_context(DEFAULT_RPC_TIMEOUT), manifest.event, decided.clone()).await {
-                node.peers.reset_after(known.address, &error).await;
-            }
+/// Seals the event on the nodes that held its entries (all at once) and here. Best effort: a
+/// node that is down cannot be sealed, and the server refuses writes after the deadline anyway.
+async fn seal_holders(node: &Node, manifest: &Manifest, decided: &Outcome) {
+    let peers = manifest.nodes.iter().filter(|known| known.node != node.id && holders(manifest).contains(&&known.node));
+    join_all(peers.map(|known| async move {
+        let link = node.peers.link(&known.node, known.address);
+        if let Err(error) = link.call(async |peer| peer.seal(rpc_context(DEFAULT_RPC_TIMEOUT), manifest.event, decided.clone()).await).await {
+            tracing::debug!(event = %manifest.event, node = %known.node, %error, "cannot seal on a peer");
         }
-    }
+    }))
+    .await;
     if let Err(error) = node.store.seal(manifest.event, decided).await {
         tracing::warn!(event = %manifest.event, %error, "cannot seal locally");
     }

@@ -1,6 +1,7 @@
 //! Supervising a real `event-node` process: start it, learn its address from its ready line,
-//! SIGKILL it, and start it again on the same port and data dir. The fault tests of this crate
-//! and of the server drive nodes through it; a supervisor script would do the same by hand.
+//! SIGKILL or SIGTERM it, and start it again on the same port and data dir. The fault tests of
+//! this crate and of the server drive nodes through it; a supervisor script would do the same
+//! by hand.
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -21,20 +22,35 @@ pub struct NodeProcess {
     pub address: SocketAddr,
     control: SocketAddr,
     data_dir: PathBuf,
+    credentials: PathBuf,
+    /// `--advertise`, when the node should tell peers another address than its own.
+    advertise: Option<SocketAddr>,
     binary: PathBuf,
     child: Option<Child>,
 }
 
+/// Where a node process finds what it needs besides its id.
+pub struct NodeSetup<'a> {
+    pub binary: &'a Path,
+    /// The server's control plane.
+    pub control: SocketAddr,
+    pub data_dir: &'a Path,
+    /// The cluster credentials (`ca.crt`, `node-<id>.crt`, `node-<id>.key`).
+    pub credentials: &'a Path,
+    pub advertise: Option<SocketAddr>,
+}
+
 impl NodeProcess {
-    /// Starts `binary` as node `id` on a free loopback port, with `data_dir` as its sled
-    /// directory, calling the server back at `control`.
-    pub fn start(binary: &Path, id: &str, control: SocketAddr, data_dir: &Path) -> std::io::Result<Self> {
+    /// Starts node `id` on a free loopback port as `setup` says.
+    pub fn start(id: &str, setup: &NodeSetup<'_>) -> std::io::Result<Self> {
         let mut node = Self {
             id: id.to_owned(),
             address: SocketAddr::from(([127, 0, 0, 1], 0)),
-            control,
-            data_dir: data_dir.to_owned(),
-            binary: binary.to_owned(),
+            control: setup.control,
+            data_dir: setup.data_dir.to_owned(),
+            credentials: setup.credentials.to_owned(),
+            advertise: setup.advertise,
+            binary: setup.binary.to_owned(),
             child: None,
         };
         node.address = node.spawn()?;
@@ -59,6 +75,9 @@ impl NodeProcess {
             .arg(&self.data_dir)
             .arg("--server")
             .arg(self.control.to_string())
+            .arg("--credentials")
+            .arg(&self.credentials)
+            .args(self.advertise.iter().flat_map(|address| ["--advertise".to_owned(), address.to_string()]))
             .stdout(Stdio::piped())
             .spawn()?;
         let stdout = child.stdout.take().ok_or_else(|| std::io::Error::other("stdout is not piped"))?;
@@ -98,6 +117,21 @@ impl NodeProcess {
             let _ = child.kill();
             let _ = child.wait();
         }
+    }
+
+    /// Waits up to `timeout` for the process to exit by itself (after SIGTERM, say); returns
+    /// whether it did, with its exit status.
+    pub fn wait_for_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = std::time::Instant::now() + timeout;
+        while std::time::Instant::now() < deadline {
+            let status = self.child.as_mut().and_then(|child| child.try_wait().ok().flatten());
+            if let Some(status) = status {
+                self.child = None;
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        None
     }
 
     /// Sends a signal by name (`STOP`, `CONT`, ...) with `kill(1)`.

@@ -3,11 +3,15 @@
 
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
 
 #[derive(Debug, Clone, Parser)]
 #[command(name = "whenly", version, about = "Whenly: find a time that works for everyone.")]
 pub struct Config {
+    /// With no command, `whenly` serves; a command does one administrative job and exits.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
     /// Address the web server listens on.
     #[arg(long, env = "WHENLY_LISTEN", default_value = "127.0.0.1:3000")]
     pub listen: SocketAddr,
@@ -46,8 +50,14 @@ pub struct Config {
     #[arg(long, env = "WHENLY_CONTROL_LISTEN", default_value = "127.0.0.1:4000")]
     pub control_listen: SocketAddr,
 
-    /// Separately started event nodes, `id=host:port` separated by commas. Empty: the server
-    /// runs `--embedded-nodes` nodes inside its own process (the embedded default).
+    /// Directory of the cluster's credentials: the CA and the server's certificate (and the
+    /// embedded nodes'). Default: `<data dir>/cluster`, created at first start.
+    #[arg(long, env = "WHENLY_CLUSTER_CREDENTIALS")]
+    pub cluster_credentials: Option<PathBuf>,
+
+    /// Separately started event nodes known before they say hello, `id=host:port` separated
+    /// by commas (nodes also join at run time by saying hello). Empty: the server runs
+    /// `--embedded-nodes` nodes inside its own process (the embedded default).
     #[arg(long, env = "WHENLY_NODES", value_delimiter = ',', value_parser = parse_node)]
     pub nodes: Vec<(String, SocketAddr)>,
 
@@ -56,10 +66,44 @@ pub struct Config {
     pub embedded_nodes: u16,
 }
 
+/// What `whenly <command>` does instead of serving.
+#[derive(Debug, Clone, Subcommand)]
+pub enum Command {
+    /// The cluster's credentials (in `--cluster-credentials`).
+    #[command(subcommand)]
+    Cluster(ClusterCommand),
+    /// The event nodes the database knows (uses `--database-url`).
+    #[command(subcommand)]
+    Node(NodeCommand),
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum ClusterCommand {
+    /// Creates the cluster CA and the server's certificate, unless they exist.
+    Init,
+    /// Issues (or re-issues) a node's certificate: copy `ca.crt`, `node-<id>.crt` and
+    /// `node-<id>.key` to the node's host.
+    Issue { node_id: String },
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum NodeCommand {
+    /// Every node with its state and address.
+    List,
+    /// Drains a node: it takes no new work, its answers and events move, then it stops.
+    Drain { node_id: String },
+    /// Lets a quarantined node back into the ring.
+    LiftQuarantine { node_id: String },
+}
+
 fn parse_node(text: &str) -> Result<(String, SocketAddr), String> {
     let (id, address) = text.split_once('=').ok_or_else(|| format!("expected id=host:port, got {text:?}"))?;
     let address = address.parse().map_err(|e| format!("bad address in {text:?}: {e}"))?;
-    Ok((id.trim().to_owned(), address))
+    let id = id.trim();
+    if !event_node::protocol::link::valid_node_id(id) {
+        return Err(format!("{id:?} is not a node id: 1–32 of a-z 0-9 -"));
+    }
+    Ok((id.to_owned(), address))
 }
 
 impl Config {
@@ -68,6 +112,11 @@ impl Config {
         self.database_url
             .clone()
             .unwrap_or_else(|| format!("sqlite://{}/whenly.db", self.data_dir.display()))
+    }
+
+    /// The cluster credentials' directory.
+    pub fn cluster_credentials(&self) -> PathBuf {
+        self.cluster_credentials.clone().unwrap_or_else(|| self.data_dir.join("cluster"))
     }
 
     pub fn login_throttle_window(&self) -> Duration {

@@ -75,6 +75,23 @@ impl Db {
     }
 }
 
+/// Takes the event's row lock until the transaction ends. Joins take it so that two cannot both
+/// take the last seat; answers and leaves so that their deadline check and their commit are one
+/// step for the manifest, which takes it too (an answer checked just before the deadline but
+/// committed just after it is either in the manifest or waited for, never missed). On MySQL
+/// this is a no-op update that locks the row; on SQLite a write transaction
+/// ([`BeginWrite`]) already holds the database's write lock, and the update is harmless.
+pub(crate) async fn lock_event<DB>(tx: &mut sqlx::Transaction<'_, DB>, event_id: i64) -> Result<(), sqlx::Error>
+where
+    DB: sqlx::Database,
+    i64: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> <DB as sqlx::Database>::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+    for<'c> &'c mut <DB as sqlx::Database>::Connection: sqlx::Executor<'c, Database = DB>,
+{
+    const SQL: &str = "UPDATE event SET event_id = event_id WHERE event_id = ?";
+    sqlx::query(SQL).bind(event_id).execute(&mut **tx).await.map(|_| ())
+}
+
 /// The id of the row an `INSERT` created, the one call that differs between the dialects.
 pub trait InsertedId {
     fn inserted_id(&self) -> i64;

@@ -5,6 +5,7 @@
 //! here as Leptos context.
 
 pub mod accounts;
+pub mod admin;
 pub mod cluster;
 pub mod config;
 pub mod db;
@@ -30,6 +31,9 @@ use tower_http::services::ServeDir;
 use tower_http::trace::{DefaultOnFailure, TraceLayer};
 use tower_sessions::cookie::{time, SameSite};
 use tower_sessions::{Expiry, SessionManagerLayer};
+
+use event_node::credentials::CredentialDir;
+use event_node::protocol::Peer;
 
 use crate::accounts::{throttle::ThrottleLimits, AccountService};
 use crate::config::Config;
@@ -59,6 +63,8 @@ pub enum StartError {
     Service(#[from] error::Error),
     #[error("cannot start an embedded event node: {0}")]
     Node(String),
+    #[error("cannot prepare the cluster credentials: {0}")]
+    Credentials(#[from] event_node::credentials::CredentialError),
     #[error("server failed: {0}")]
     Serve(std::io::Error),
 }
@@ -127,36 +133,47 @@ impl Application {
     }
 }
 
-/// Serves the control plane, starts the embedded nodes when no external ones are configured,
-/// and starts the monitor and the reconciler. Returns the cluster and the control address.
+/// Loads (at first start: makes) the cluster credentials, serves the control plane, starts the
+/// embedded nodes when no external ones are configured, and starts the monitor and the
+/// reconciler. Returns the cluster and the control address.
 async fn start_cluster(config: &Config, db: &Db) -> Result<(Arc<Cluster>, SocketAddr), StartError> {
-    let control = cluster::serve_control_plane(db.clone(), config.control_listen)
+    let credentials = CredentialDir::new(config.cluster_credentials());
+    let embedded: Vec<String> = match config.nodes.is_empty() {
+        true => (1..=config.embedded_nodes).map(|index| format!("n{index}")).collect(),
+        false => Vec::new(),
+    };
+    if credentials.init()? {
+        tracing::info!(path = %credentials.path().display(), "created the cluster CA");
+    }
+    credentials.ensure(&Peer::Server)?;
+    for id in &embedded {
+        credentials.ensure(&Peer::Node(id.clone()))?;
+    }
+    let tls = credentials.load(Peer::Server)?;
+
+    let cluster = Cluster::new(db.clone(), Arc::clone(&tls), config.nodes.clone()).await?;
+    let control = cluster::serve_control_plane(Arc::clone(&cluster), tls, config.control_listen)
         .await
         .map_err(|e| StartError::Bind(config.control_listen, e))?;
-    let nodes = if config.nodes.is_empty() {
-        let mut nodes = Vec::new();
-        for index in 1..=config.embedded_nodes {
-            let node_config = event_node::runtime::NodeConfig {
-                node_id: format!("n{index}"),
-                listen: "127.0.0.1:0".parse().expect("a valid address"),
-                data_dir: config.data_dir.join("nodes").join(format!("n{index}")),
-                server: control,
-                log: config.log.clone(),
-            };
-            let bound = event_node::runtime::bind(node_config).await.map_err(|e| StartError::Node(e.to_string()))?;
-            nodes.push((format!("n{index}"), bound.address()));
-            tokio::spawn(async move {
-                if let Err(error) = bound.serve().await {
-                    tracing::error!(%error, "embedded event node stopped");
-                }
-            });
-        }
-        nodes
-    } else {
-        config.nodes.clone()
-    };
-    tracing::info!(%control, nodes = ?nodes, "event cluster");
-    let cluster = Cluster::new(db.clone(), nodes).await?;
+    for id in embedded {
+        let node_config = event_node::runtime::NodeConfig {
+            listen: "127.0.0.1:0".parse().expect("a valid address"),
+            advertise: None,
+            data_dir: config.data_dir.join("nodes").join(&id),
+            server: control,
+            credentials: credentials.path().to_owned(),
+            log: config.log.clone(),
+            node_id: id,
+        };
+        // Each joins the ring by saying hello, like any node.
+        let bound = event_node::runtime::bind(node_config).await.map_err(|e| StartError::Node(e.to_string()))?;
+        tokio::spawn(async move {
+            if let Err(error) = bound.serve().await {
+                tracing::error!(%error, "embedded event node stopped");
+            }
+        });
+    }
+    tracing::info!(%control, "event cluster");
     cluster.spawn_background_work();
     Ok((cluster, control))
 }

@@ -1,4 +1,5 @@
-//! `whenly`: parse the config, start logging, run the server until Ctrl-C.
+//! `whenly`: parse the config, start logging, then run the server until Ctrl-C, or run one
+//! administrative command.
 
 use std::process::ExitCode;
 
@@ -9,6 +10,15 @@ use server::{config::Config, telemetry};
 async fn main() -> ExitCode {
     let config = Config::parse();
     telemetry::init(&config.log);
+    if let Some(command) = &config.command {
+        return match server::admin::run(command, &config).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                eprintln!("whenly: {error}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     match server::run(config).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {

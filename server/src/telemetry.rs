@@ -3,7 +3,7 @@
 use tracing_subscriber::EnvFilter;
 
 pub fn init(filter: &str) {
-    let filter = EnvFilter::try_new(filter).unwrap_or_else(|error| {
+    let filter = EnvFilter::try_new(event_node::protocol::link::log_filter(filter)).unwrap_or_else(|error| {
         eprintln!("invalid log filter {filter:?} ({error}); using \"info\"");
         EnvFilter::new("info")
     });

@@ -4,4 +4,5 @@
 mod test_deadline;
 mod test_faults;
 mod test_health;
+mod test_trust;
 mod util;

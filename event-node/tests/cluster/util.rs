@@ -1,6 +1,7 @@
 //! Test bootstrap: real `event-node` processes on loopback ports (restartable on the same port
 //! and data dir), and a test control plane that plays the server: it keeps the manifest in
-//! memory and records every outcome report.
+//! memory and records every outcome report. Both sides use real cluster credentials made in a
+//! temporary directory, and the test's calls to nodes go out as the server.
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
@@ -9,16 +10,17 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
+use event_node::credentials::CredentialDir;
+use event_node::process::NodeSetup;
+use event_node::protocol::link::{self, ClusterTls, Connect};
 use event_node::protocol::{
-    connect, rpc_context, ControlError, ControlPlane, EventId, EventNodeClient, Manifest, ManifestEntry, NodeAddress,
-    NodeId, ReportAck, DEFAULT_RPC_TIMEOUT,
+    rpc_context, ControlError, ControlPlane, EventId, EventNodeClient, Manifest, ManifestEntry, NodeAddress, NodeId, Peer,
+    ReportAck, DEFAULT_RPC_TIMEOUT,
 };
 use futures::{future, StreamExt};
 use scheduling::{Answer, EventSpec, Outcome, ParticipantId};
 use tarpc::context;
-use tarpc::serde_transport::tcp;
-use tarpc::server::{self, Channel};
-use tarpc::tokio_serde::formats::Bincode;
+use tarpc::server::Channel;
 
 /// A fresh directory under the system temp dir, removed on drop.
 pub struct TempDir(pub PathBuf);
@@ -42,6 +44,7 @@ impl Drop for TempDir {
 pub struct NodeProcess {
     process: event_node::process::NodeProcess,
     _data_dir: TempDir,
+    server_tls: Arc<ClusterTls>,
 }
 
 impl std::ops::Deref for NodeProcess {
@@ -52,12 +55,19 @@ impl std::ops::Deref for NodeProcess {
 }
 
 impl NodeProcess {
-    /// Starts a node on a free port with a new data dir.
-    pub fn start(id: &str, control: SocketAddr) -> Self {
+    /// Starts a node on a free port with a new data dir, with `control`'s credentials.
+    pub fn start(id: &str, control: &TestControl) -> Self {
         let data_dir = TempDir::new(id);
-        let process = event_node::process::NodeProcess::start(env!("CARGO_BIN_EXE_event-node").as_ref(), id, control, &data_dir.0)
-            .expect("start event-node");
-        Self { process, _data_dir: data_dir }
+        control.credentials.ensure(&Peer::Node(id.to_owned())).expect("issue the node's certificate");
+        let setup = NodeSetup {
+            binary: env!("CARGO_BIN_EXE_event-node").as_ref(),
+            control: control.address,
+            data_dir: &data_dir.0,
+            credentials: control.credentials.path(),
+            advertise: None,
+        };
+        let process = event_node::process::NodeProcess::start(id, &setup).expect("start event-node");
+        Self { process, _data_dir: data_dir, server_tls: Arc::clone(&control.server_tls) }
     }
 
     /// Starts the process again on the same port and data dir (after [`Self::kill`]).
@@ -65,8 +75,19 @@ impl NodeProcess {
         self.process.restart().expect("restart event-node on the same address");
     }
 
+    /// Connects as the server does, reporting a failure instead of panicking.
+    pub async fn try_client(&self) -> Result<EventNodeClient, event_node::protocol::link::LinkError> {
+        EventNodeClient::connect(&self.server_tls, self.address, &Peer::Node(self.id.clone())).await
+    }
+
+    /// Connects as the server to this node's identity at another address.
+    pub async fn try_client_at(&self, address: SocketAddr) -> Result<EventNodeClient, event_node::protocol::link::LinkError> {
+        EventNodeClient::connect(&self.server_tls, address, &Peer::Node(self.id.clone())).await
+    }
+
+    /// A client that calls the node as the server does.
     pub async fn client(&self) -> EventNodeClient {
-        connect(self.address).await.expect("connect to node")
+        EventNodeClient::connect(&self.server_tls, self.address, &Peer::Node(self.id.clone())).await.expect("connect to node")
     }
 
     /// SIGKILL: the process gets no chance to clean up.
@@ -97,30 +118,45 @@ struct ControlState {
     swallow_report_replies: bool,
 }
 
-/// The test's stand-in for the server's control plane.
+/// The test's stand-in for the server's control plane, serving over the real cluster link.
 #[derive(Clone)]
 pub struct TestControl {
     state: Arc<Mutex<ControlState>>,
     pub address: SocketAddr,
+    pub credentials: CredentialDir,
+    _credentials_dir: Arc<TempDir>,
+    pub server_tls: Arc<ClusterTls>,
+}
+
+/// One caller's view of the test control plane.
+#[derive(Clone)]
+struct ControlSession {
+    control: TestControl,
+    caller: Peer,
 }
 
 impl TestControl {
     pub async fn start() -> Self {
-        let mut listener = tcp::listen("127.0.0.1:0", Bincode::default).await.expect("listen");
-        let control = Self { state: Arc::default(), address: listener.local_addr() };
-        listener.config_mut().max_frame_length(16 * 1024 * 1024);
+        let credentials_dir = Arc::new(TempDir::new("credentials"));
+        let credentials = CredentialDir::new(&credentials_dir.0);
+        credentials.init().expect("make the cluster CA");
+        credentials.issue(&Peer::Server).expect("issue the server's certificate");
+        let server_tls = credentials.load(Peer::Server).expect("load the server's credentials");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("listen");
+        let control = Self {
+            state: Arc::default(),
+            address: listener.local_addr().unwrap(),
+            credentials,
+            _credentials_dir: credentials_dir,
+            server_tls: Arc::clone(&server_tls),
+        };
         let served = control.clone();
-        tokio::spawn(
-            listener
-                .filter_map(|connection| future::ready(connection.ok()))
-                .map(server::BaseChannel::with_defaults)
-                .for_each_concurrent(None, move |channel| {
-                    let served = served.clone();
-                    channel.execute(served.serve()).for_each(|response| async {
-                        tokio::spawn(response);
-                    })
-                }),
-        );
+        tokio::spawn(link::serve(listener, server_tls, move |caller, channel| {
+            let session = ControlSession { control: served.clone(), caller };
+            channel.execute(session.serve()).for_each(|response| async {
+                tokio::spawn(response);
+            })
+        }));
         control
     }
 
@@ -180,25 +216,46 @@ impl TestControl {
     }
 }
 
-impl ControlPlane for TestControl {
-    async fn hello(self, _: context::Context, node: NodeId, address: SocketAddr) -> Result<(), ControlError> {
-        self.with(|state| state.nodes.insert(node, address));
+impl ControlSession {
+    fn node(&self) -> Result<NodeId, ControlError> {
+        match &self.caller {
+            Peer::Node(id) => Ok(id.clone()),
+            Peer::Server => Err(ControlError::Forbidden),
+        }
+    }
+}
+
+impl ControlPlane for ControlSession {
+    async fn hello(self, _: context::Context, address: SocketAddr) -> Result<(), ControlError> {
+        let node = self.node()?;
+        self.control.with(|state| state.nodes.insert(node, address));
         Ok(())
     }
 
+    async fn drain(self, _: context::Context) -> Result<(), ControlError> {
+        Err(ControlError::Unavailable("the test control plane does not drain".into()))
+    }
+
     async fn manifest(self, _: context::Context, event: EventId) -> Result<Manifest, ControlError> {
-        self.with(|state| {
+        let caller = self.node()?;
+        self.control.with(|state| {
             let record = state.events.get(&event).ok_or(ControlError::UnknownEvent)?;
+            if record.coordinator != caller {
+                return Err(ControlError::NotCoordinator { coordinator: Some(record.coordinator.clone()) });
+            }
             let entries: Vec<ManifestEntry> = record
                 .entries
                 .iter()
-                .map(|(participant, (version, node))| ManifestEntry { participant: *participant, version: *version, node: node.clone() })
+                .map(|(participant, (version, node))| ManifestEntry {
+                    participant: *participant,
+                    version: *version,
+                    node: Some(node.clone()),
+                })
                 .collect();
             let nodes = state.nodes.iter().map(|(node, address)| NodeAddress { node: node.clone(), address: *address }).collect();
             Ok(Manifest {
                 event,
                 spec: record.spec.clone().ok_or(ControlError::UnknownEvent)?,
-                coordinator: record.coordinator.clone(),
                 stored_outcome: record.stored.clone(),
                 entries,
                 nodes,
@@ -206,8 +263,9 @@ impl ControlPlane for TestControl {
         })
     }
 
-    async fn report_outcome(self, _: context::Context, event: EventId, node: NodeId, outcome: Outcome) -> Result<ReportAck, ControlError> {
-        let (ack, swallow) = self.with(|state| {
+    async fn report_outcome(self, _: context::Context, event: EventId, outcome: Outcome) -> Result<ReportAck, ControlError> {
+        let node = self.node()?;
+        let (ack, swallow) = self.control.with(|state| {
             let swallow = state.swallow_report_replies;
             let record = state.events.get_mut(&event).ok_or(ControlError::UnknownEvent)?;
             record.reports.push((node, outcome.clone()));
@@ -224,6 +282,42 @@ impl ControlPlane for TestControl {
             future::pending::<()>().await;
         }
         Ok(ack)
+    }
+}
+
+/// A loopback address whose SYNs go unanswered, like a host behind a dropping firewall: a
+/// listener with a full accept queue that never accepts.
+pub struct Blackhole {
+    pub address: SocketAddr,
+    _listener: tokio::net::TcpListener,
+    _queued: std::net::TcpStream,
+}
+
+impl Blackhole {
+    pub fn new() -> Self {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let listener = socket.listen(0).unwrap();
+        let address = listener.local_addr().unwrap();
+        // A backlog of 0 queues one connection; once it is taken, later SYNs are dropped.
+        let queued = std::net::TcpStream::connect_timeout(&address, Duration::from_secs(1)).unwrap();
+        let probe = std::net::TcpStream::connect_timeout(&address, Duration::from_millis(300));
+        assert!(probe.is_err(), "the blackhole answered a SYN");
+        Self { address, _listener: listener, _queued: queued }
+    }
+}
+
+impl TestControl {
+    /// Points the control plane's address book for `node` at `address` (as if it moved).
+    pub fn move_node(&self, node: &str, address: SocketAddr) {
+        self.with(|state| state.nodes.insert(node.to_owned(), address));
+    }
+
+    /// Records that `participant`'s answer now lives on `node` at `version`.
+    pub fn reassign(&self, event: EventId, participant: ParticipantId, version: u64, node: &str) {
+        self.with(|state| {
+            state.events.get_mut(&event).unwrap().entries.insert(participant, (version, node.to_owned()));
+        });
     }
 }
 
@@ -245,7 +339,7 @@ pub fn answer_for(index: u64, version: u64, deadline: DateTime<Utc>) -> Answer {
 
 /// Three nodes, `n1`–`n3`, known to the control plane.
 pub fn three_nodes(control: &TestControl) -> Vec<NodeProcess> {
-    let nodes: Vec<NodeProcess> = ["n1", "n2", "n3"].into_iter().map(|id| NodeProcess::start(id, control.address)).collect();
+    let nodes: Vec<NodeProcess> = ["n1", "n2", "n3"].into_iter().map(|id| NodeProcess::start(id, control)).collect();
     nodes.iter().for_each(|node| control.add_node(node));
     nodes
 }

@@ -1,29 +1,36 @@
 //! The server's side of the event-node cluster (DESIGN.md §2).
 //!
-//! - [`Cluster`] keeps a client per node (made again after a transport error: tarpc does not
-//!   reconnect), assigns coordinators and dispatches answers round-robin (an answer sticks to
-//!   its node), and records what the nodes acknowledged.
-//! - `control` serves the `ControlPlane` the nodes call: manifests from the database and
-//!   outcome reports, stored once and verified by recomputing `outcome()` from the database.
-//! - A reconciler loop re-dispatches answers no node acknowledged yet and assigns coordinators
-//!   to events that lack one, so a failed dispatch only delays work.
+//! - [`Cluster`] is the ring: every node the database knows, each with an authenticated
+//!   [`Link`] (reconnected after a transport error: tarpc does not reconnect) and the state
+//!   the monitor last saw. Nodes join at run time by saying hello. It assigns coordinators and
+//!   dispatches answers and withdrawals round-robin over live nodes (an answer sticks to its
+//!   node), and records what the nodes acknowledged.
+//! - `control` serves the `ControlPlane` the nodes call: hello, manifests from the database,
+//!   outcome reports (stored once, verified by recomputing `outcome()`), drain requests. The
+//!   caller is the node its certificate names; it may only act for itself.
+//! - A reconciler loop re-dispatches what no node acknowledged yet and assigns coordinators to
+//!   events that lack one, nearest deadline first, so a failed dispatch only delays work; it
+//!   also warns about events that are past their deadline and still undecided.
 //! - `monitor` pings every node, declares a silent one dead (and a thrice-wrong one
-//!   quarantined), and moves its work in the database; the reconciler then sends it to live
-//!   nodes. Correctness never depends on the monitor being quick: the coordinator's manifest
-//!   check blocks finalization until every answer is on a node that answers.
+//!   quarantined), drains the ones leaving, and moves their work in the database; the
+//!   reconciler then sends it to live nodes. Correctness never depends on the monitor being
+//!   quick: the coordinator's manifest check blocks finalization until every answer is on a
+//!   node that answers.
 
 mod control;
 mod monitor;
-mod repo;
+pub(crate) mod repo;
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU32, AtomicU8, AtomicUsize, Ordering};
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
 
-use event_node::protocol::{connect, rpc_context, EventId, EventNodeClient, NodeError, NodeId, DEFAULT_RPC_TIMEOUT};
-use tarpc::client::RpcError;
-use tokio::sync::Mutex;
+use chrono::Utc;
+use event_node::protocol::link::{ClusterTls, Link};
+use event_node::protocol::{rpc_context, EventId, EventNodeClient, NodeError, NodeId, Peer, DEFAULT_RPC_TIMEOUT};
+use scheduling::ParticipantId;
 
 use crate::db::Db;
 use crate::error::{Error, Result};
@@ -31,8 +38,13 @@ pub use control::serve_control_plane;
 
 /// How often the reconciler looks for undispatched answers and unassigned events.
 const RECONCILE_EVERY: Duration = Duration::from_millis(500);
-/// A connect that takes longer than this counts as a failure (a SYN into the void).
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+/// How long past its deadline an event may be undecided before it is reported (a WARN, and
+/// the count in `/healthz`).
+pub const STALL_WARNING: Duration = Duration::from_secs(5);
+/// How often the WARN for one stalled event repeats.
+const STALL_REPEAT: Duration = Duration::from_secs(30);
+/// Undispatched answers one reconcile pass sends.
+const DISPATCH_BATCH: i64 = 500;
 
 /// What the server believes of a node; only live nodes get work.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,85 +52,93 @@ pub enum NodeState {
     Live,
     /// Missed too many health checks; rejoins when it answers again.
     Dead,
-    /// Reported too many wrong outcomes; stays out until an operator resets it.
+    /// Reported too many wrong outcomes; stays out until an operator lifts it.
     Quarantined,
+    /// Leaving: its work moves to other nodes, then it is retired.
+    Draining,
+    /// Drained and told to stop; a hello brings it back.
+    Retired,
 }
 
 impl NodeState {
+    const ALL: [NodeState; 5] = [Self::Live, Self::Dead, Self::Quarantined, Self::Draining, Self::Retired];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Live => "live",
             Self::Dead => "dead",
             Self::Quarantined => "quarantined",
+            Self::Draining => "draining",
+            Self::Retired => "retired",
         }
     }
 
-    fn from_u8(value: u8) -> Self {
-        match value {
-            0 => Self::Live,
-            1 => Self::Dead,
-            _ => Self::Quarantined,
-        }
+    /// The state stored as `text`; an unknown word counts as dead (no work, still pinged).
+    fn parse(text: &str) -> Self {
+        Self::ALL.into_iter().find(|state| state.as_str() == text).unwrap_or(Self::Dead)
     }
 }
 
 struct NodeHandle {
     id: NodeId,
-    address: SocketAddr,
-    client: Mutex<Option<EventNodeClient>>,
+    link: Link<EventNodeClient>,
     state: AtomicU8,
     /// Consecutive missed health checks.
     misses: AtomicU32,
+    /// While draining: when the node first confirmed it takes no new work.
+    draining_confirmed: Mutex<Option<Instant>>,
 }
 
 impl NodeHandle {
-    fn new(id: NodeId, address: SocketAddr) -> Self {
-        Self { id, address, client: Mutex::new(None), state: AtomicU8::new(NodeState::Live as u8), misses: AtomicU32::new(0) }
+    fn new(tls: &Arc<ClusterTls>, id: NodeId, address: SocketAddr, state: NodeState) -> Self {
+        Self {
+            link: Link::new(Arc::clone(tls), Peer::Node(id.clone()), address),
+            id,
+            state: AtomicU8::new(state as u8),
+            misses: AtomicU32::new(0),
+            draining_confirmed: Mutex::new(None),
+        }
     }
 
     fn state(&self) -> NodeState {
-        NodeState::from_u8(self.state.load(Ordering::Relaxed))
+        NodeState::ALL[usize::from(self.state.load(Ordering::Relaxed))]
+    }
+
+    fn set_state(&self, state: NodeState) {
+        self.state.store(state as u8, Ordering::Relaxed);
     }
 
     fn is_live(&self) -> bool {
         self.state() == NodeState::Live
     }
-
-    async fn client(&self) -> Result<EventNodeClient> {
-        let mut held = self.client.lock().await;
-        if let Some(client) = held.as_ref() {
-            return Ok(client.clone());
-        }
-        let unreachable = |reason: String| Error::Cluster(format!("{} unreachable: {reason}", self.id));
-        let client = tokio::time::timeout(CONNECT_TIMEOUT, connect(self.address))
-            .await
-            .map_err(|_| unreachable("connect timed out".into()))?
-            .map_err(|e| unreachable(e.to_string()))?;
-        *held = Some(client.clone());
-        Ok(client)
-    }
-
-    async fn forget_client(&self, error: &RpcError) {
-        if !matches!(error, RpcError::DeadlineExceeded) {
-            *self.client.lock().await = None;
-        }
-    }
 }
 
 pub struct Cluster {
     db: Db,
-    nodes: Vec<NodeHandle>,
+    tls: Arc<ClusterTls>,
+    /// Every known node, by id; replaced wholesale (copy on write) when one joins or moves.
+    ring: RwLock<Arc<Vec<Arc<NodeHandle>>>>,
     next: AtomicUsize,
+    /// When each stalled event was last reported at WARN.
+    stall_warnings: Mutex<HashMap<i64, Instant>>,
 }
 
 impl Cluster {
-    /// A cluster of the given nodes (id, address), recorded in the `node` table.
-    pub async fn new(db: Db, nodes: Vec<(NodeId, SocketAddr)>) -> Result<Arc<Self>> {
-        for (id, address) in &nodes {
+    /// The cluster as the database knows it, plus `configured` nodes (id, address) recorded
+    /// first. More nodes join later by saying hello.
+    pub async fn new(db: Db, tls: Arc<ClusterTls>, configured: Vec<(NodeId, SocketAddr)>) -> Result<Arc<Self>> {
+        for (id, address) in &configured {
             repo::upsert_node(&db, id, &address.to_string()).await?;
         }
-        let nodes = nodes.into_iter().map(|(id, address)| NodeHandle::new(id, address)).collect();
-        Ok(Arc::new(Self { db, nodes, next: AtomicUsize::new(0) }))
+        let cluster = Arc::new(Self {
+            db,
+            tls,
+            ring: RwLock::new(Arc::default()),
+            next: AtomicUsize::new(0),
+            stall_warnings: Mutex::default(),
+        });
+        cluster.sync_ring().await?;
+        Ok(cluster)
     }
 
     /// Starts the monitor and the reconciler for as long as the server runs. The first
@@ -141,23 +161,70 @@ impl Cluster {
         });
     }
 
-    /// The node with this id, if it is configured and live.
-    fn live_node(&self, id: &str) -> Option<&NodeHandle> {
-        self.nodes.iter().find(|node| node.id == id && node.is_live())
+    fn nodes(&self) -> Arc<Vec<Arc<NodeHandle>>> {
+        Arc::clone(&self.ring.read().unwrap_or_else(|poisoned| poisoned.into_inner()))
+    }
+
+    /// Reads every node from the database into the ring (a new node gets a handle, a moved one
+    /// a new link; the others keep theirs). Returns each handle with its stored state.
+    async fn sync_ring(&self) -> Result<Vec<(Arc<NodeHandle>, NodeState)>> {
+        let rows = repo::nodes(&self.db).await?;
+        let current = self.nodes();
+        let mut synced = Vec::with_capacity(rows.len());
+        let mut changed = current.len() != rows.len();
+        for row in rows {
+            let stored = NodeState::parse(&row.state);
+            let Ok(address) = row.address.parse::<SocketAddr>() else {
+                tracing::warn!(node = %row.node_id, address = %row.address, "unusable node address in the database");
+                continue;
+            };
+            let handle = match current.iter().find(|node| node.id == row.node_id) {
+                Some(node) if node.link.address() == address => Arc::clone(node),
+                _ => {
+                    changed = true;
+                    Arc::new(NodeHandle::new(&self.tls, row.node_id, address, stored))
+                }
+            };
+            synced.push((handle, stored));
+        }
+        if changed {
+            let ring: Vec<_> = synced.iter().map(|(node, _)| Arc::clone(node)).collect();
+            *self.ring.write().unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(ring);
+        }
+        Ok(synced)
+    }
+
+    /// A node said hello: record its address and bring it into the ring now, so it gets work
+    /// without waiting for the monitor.
+    async fn join(&self, id: &str, address: SocketAddr) -> Result<()> {
+        repo::upsert_node(&self.db, id, &address.to_string()).await?;
+        self.sync_ring().await?;
+        Ok(())
+    }
+
+    /// The node with this id, if it is known and live.
+    fn live_node(&self, id: &str) -> Option<Arc<NodeHandle>> {
+        self.nodes().iter().find(|node| node.id == id && node.is_live()).cloned()
     }
 
     /// The next live node in turn.
-    fn round_robin(&self) -> Result<&NodeHandle> {
-        let live: Vec<&NodeHandle> = self.nodes.iter().filter(|node| node.is_live()).collect();
+    fn round_robin(&self) -> Result<Arc<NodeHandle>> {
+        let nodes = self.nodes();
+        let live: Vec<&Arc<NodeHandle>> = nodes.iter().filter(|node| node.is_live()).collect();
         if live.is_empty() {
             return Err(Error::Cluster("no live event node".into()));
         }
-        Ok(live[self.next.fetch_add(1, Ordering::Relaxed) % live.len()])
+        Ok(Arc::clone(live[self.next.fetch_add(1, Ordering::Relaxed) % live.len()]))
     }
 
     /// Each node's id and state, for operators and tests.
     pub fn node_states(&self) -> Vec<(NodeId, NodeState)> {
-        self.nodes.iter().map(|node| (node.id.clone(), node.state())).collect()
+        self.nodes().iter().map(|node| (node.id.clone(), node.state())).collect()
+    }
+
+    /// How many events are more than [`STALL_WARNING`] past their deadline with no outcome.
+    pub async fn overdue_events(&self) -> Result<i64> {
+        Ok(repo::count_overdue(&self.db, Utc::now() - STALL_WARNING).await?)
     }
 
     /// Gives the event a coordinator (round-robin) and arms its deadline there.
@@ -171,17 +238,12 @@ impl Cluster {
         // Recorded first: a node whose deadline has passed asks for the manifest at once, and
         // must find itself named there.
         repo::set_coordinator(&self.db, event_id, &node.id).await?;
-        let told = match node.client().await {
-            Ok(client) => match client.assign_event(rpc_context(DEFAULT_RPC_TIMEOUT), EventId(event_id as u64), spec).await {
-                // Sealed there already: the outcome exists, nothing to arm.
-                Ok(Ok(())) | Ok(Err(NodeError::Sealed)) => Ok(()),
-                Ok(Err(error)) => Err(Error::Cluster(format!("{}: {error}", node.id))),
-                Err(error) => {
-                    node.forget_client(&error).await;
-                    Err(Error::Cluster(format!("{}: {error}", node.id)))
-                }
-            },
-            Err(error) => Err(error),
+        let event = EventId(event_id as u64);
+        let told = match node.link.call(async |client| client.assign_event(rpc_context(DEFAULT_RPC_TIMEOUT), event, spec).await).await {
+            // Sealed there already: the outcome exists, nothing to arm.
+            Ok(Ok(())) | Ok(Err(NodeError::Sealed)) => Ok(()),
+            Ok(Err(error)) => Err(Error::Cluster(format!("{}: {error}", node.id))),
+            Err(error) => Err(Error::Cluster(format!("{}: {error}", node.id))),
         };
         if told.is_err() {
             repo::clear_coordinator(&self.db, event_id).await?;
@@ -189,25 +251,48 @@ impl Cluster {
         told
     }
 
-    /// Sends the participant's latest answer to its node (sticky; new ones round-robin) and
-    /// records the acknowledged version.
+    /// Sends the participant's latest answer, or their withdrawal, to its node (sticky; new
+    /// ones round-robin) and records the acknowledged version.
     pub async fn dispatch_answer(&self, participant_id: i64) -> Result<()> {
         let Some(row) = repo::answer(&self.db, participant_id).await? else { return Ok(()) };
-        let node = match row.assigned_node.as_deref().and_then(|id| self.live_node(id)) {
+        if !row.needs_dispatch {
+            return Ok(());
+        }
+        let sticky = row.assigned_node.as_deref().and_then(|id| self.live_node(id));
+        let withdrawn = row.withdrawn_at.is_some();
+        if withdrawn && sticky.is_none() {
+            // No live node holds it (never sent, or its node's work moved): nothing to withdraw.
+            repo::mark_dispatched(&self.db, participant_id, None, row.version).await?;
+            return Ok(());
+        }
+        let node = match sticky {
             Some(node) => node,
             None => self.round_robin()?,
         };
-        let client = node.client().await?;
-        match client.put_answer(rpc_context(DEFAULT_RPC_TIMEOUT), EventId(row.event_id as u64), row.answer()?).await {
-            // A newer version is there already, or the event is decided: nothing more to send.
-            Ok(Ok(())) | Ok(Err(NodeError::StaleVersion { .. })) | Ok(Err(NodeError::Sealed)) => {}
-            Ok(Err(error)) => return Err(Error::Cluster(format!("{}: {error}", node.id))),
-            Err(error) => {
-                node.forget_client(&error).await;
-                return Err(Error::Cluster(format!("{}: {error}", node.id)));
+        let event = EventId(row.event_id as u64);
+        let version = row.version as u64;
+        let sent = if withdrawn {
+            let participant = ParticipantId(participant_id as u64);
+            node.link.call(async |client| client.withdraw(rpc_context(DEFAULT_RPC_TIMEOUT), event, participant, version).await).await
+        } else {
+            let answer = row.answer()?;
+            node.link.call(async |client| client.put_answer(rpc_context(DEFAULT_RPC_TIMEOUT), event, answer).await).await
+        };
+        match sent {
+            // Sealed: the event is decided, nothing more to send.
+            Ok(Ok(())) | Ok(Err(NodeError::Sealed)) => {}
+            Ok(Err(NodeError::StaleVersion { held })) => {
+                // Versions only grow, so this is a database that went back (a restored backup)
+                // or a bug: say so, and move the database's version past the node's so the
+                // answer is sent again and accepted, instead of stalling the event.
+                tracing::error!(node = %node.id, participant_id, held, version, "a node holds a newer version of an answer than the database; moving the database's version past it");
+                repo::move_version_past(&self.db, participant_id, row.version, i64::try_from(held).unwrap_or(i64::MAX)).await?;
+                return Err(Error::Cluster(format!("{}: held version {held} > {version}", node.id)));
             }
+            Ok(Err(error)) => return Err(Error::Cluster(format!("{}: {error}", node.id))),
+            Err(error) => return Err(Error::Cluster(format!("{}: {error}", node.id))),
         }
-        repo::mark_dispatched(&self.db, participant_id, &node.id, row.version).await?;
+        repo::mark_dispatched(&self.db, participant_id, Some(&node.id), row.version).await?;
         Ok(())
     }
 
@@ -227,10 +312,28 @@ impl Cluster {
                 tracing::debug!(event_id = event.event_id, %error, "cannot assign a coordinator yet");
             }
         }
-        for answer in repo::undispatched(&self.db, 500).await? {
+        for answer in repo::undispatched(&self.db, DISPATCH_BATCH).await? {
             if let Err(error) = self.dispatch_answer(answer.participant_id).await {
                 tracing::debug!(participant_id = answer.participant_id, %error, "cannot dispatch yet");
             }
+        }
+        self.warn_about_stalls().await
+    }
+
+    /// Logs, at WARN and then every [`STALL_REPEAT`], each event past its deadline by more
+    /// than [`STALL_WARNING`] with no outcome, with what the server sees of why.
+    async fn warn_about_stalls(&self) -> Result<()> {
+        let overdue = repo::overdue_events(&self.db, Utc::now() - STALL_WARNING, 20).await?;
+        let mut warned = self.stall_warnings.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        warned.retain(|event_id, _| overdue.iter().any(|event| event.event_id == *event_id));
+        for event in overdue {
+            if warned.get(&event.event_id).is_some_and(|at| at.elapsed() < STALL_REPEAT) {
+                continue;
+            }
+            let coordinator = event.coordinator_node.as_deref().unwrap_or("none");
+            let late_secs = (Utc::now() - event.deadline).num_seconds();
+            tracing::warn!(event_id = event.event_id, late_secs, coordinator, undispatched = event.undispatched, "event past its deadline has no outcome yet");
+            warned.insert(event.event_id, Instant::now());
         }
         Ok(())
     }

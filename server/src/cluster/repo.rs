@@ -1,9 +1,9 @@
-//! The SQL behind dispatch, manifests and outcomes.
+//! The SQL behind dispatch, manifests, outcomes and node membership.
 
 use chrono::{DateTime, Utc};
 use scheduling::{Answer, EventSpec, Interval, IntervalSet, Minute, Outcome, ParticipantId};
 
-use crate::db::{with_pool, BeginWrite, Db};
+use crate::db::{lock_event, with_pool, BeginWrite, Db};
 use crate::error::{Error, Result};
 
 #[derive(sqlx::FromRow)]
@@ -13,6 +13,9 @@ pub(crate) struct AnswerRow {
     pub intervals: String,
     pub version: i64,
     pub assigned_node: Option<String>,
+    /// Set when the participant left: this version is a withdrawal, not an answer.
+    pub withdrawn_at: Option<DateTime<Utc>>,
+    pub needs_dispatch: bool,
 }
 
 impl AnswerRow {
@@ -22,24 +25,38 @@ impl AnswerRow {
     }
 }
 
-const ANSWER_COLUMNS: &str = "a.participant_id, a.event_id, a.intervals, a.version, a.assigned_node";
+const ANSWER_COLUMNS: &str = "a.participant_id, a.event_id, a.intervals, a.version, a.assigned_node, a.withdrawn_at, a.needs_dispatch";
 
 pub(crate) async fn answer(db: &Db, participant_id: i64) -> Result<Option<AnswerRow>, sqlx::Error> {
     let sql = format!("SELECT {ANSWER_COLUMNS} FROM answer a WHERE a.participant_id = ?");
     with_pool!(db, |pool| sqlx::query_as(&sql).bind(participant_id).fetch_optional(pool).await)
 }
 
-/// Answers whose latest version no node has acknowledged, oldest first.
+/// Answers (and withdrawals) no node has acknowledged yet, of events still to be decided,
+/// nearest deadline first (index `answer_needs_dispatch`).
 pub(crate) async fn undispatched(db: &Db, limit: i64) -> Result<Vec<AnswerRow>, sqlx::Error> {
-    let sql = format!("SELECT {ANSWER_COLUMNS} FROM answer a WHERE a.dispatched_version < a.version ORDER BY a.accepted_at LIMIT ?");
+    let sql = format!(
+        "SELECT {ANSWER_COLUMNS} FROM answer a JOIN event e ON e.event_id = a.event_id \
+         WHERE a.needs_dispatch = TRUE AND e.outcome_stored_at IS NULL AND e.cancelled_at IS NULL \
+         ORDER BY e.deadline, a.participant_id LIMIT ?"
+    );
     with_pool!(db, |pool| sqlx::query_as(&sql).bind(limit).fetch_all(pool).await)
 }
 
-/// Records that `node` acknowledged `version` (unless a newer version arrived meanwhile, which
-/// the reconciler then dispatches).
-pub(crate) async fn mark_dispatched(db: &Db, participant_id: i64, node: &str, version: i64) -> Result<(), sqlx::Error> {
-    const SQL: &str = "UPDATE answer SET assigned_node = ?, dispatched_version = ? WHERE participant_id = ? AND version = ?";
-    with_pool!(db, |pool| sqlx::query(SQL).bind(node).bind(version).bind(participant_id).bind(version).execute(pool).await.map(|_| ()))
+/// Records that `node` acknowledged `version` (`None`: nothing to send anywhere), unless a
+/// newer version arrived meanwhile, which the reconciler then dispatches.
+pub(crate) async fn mark_dispatched(db: &Db, participant_id: i64, node: Option<&str>, version: i64) -> Result<(), sqlx::Error> {
+    const SQL: &str = "UPDATE answer SET assigned_node = ?, needs_dispatch = FALSE WHERE participant_id = ? AND version = ?";
+    with_pool!(db, |pool| sqlx::query(SQL).bind(node).bind(participant_id).bind(version).execute(pool).await.map(|_| ()))
+}
+
+/// Moves the participant's version past `held` (a node holds a version the database does not
+/// know: a restored backup, or a bug), keeping the content, so it is sent again and accepted.
+/// Returns whether the row was still at `version`.
+pub(crate) async fn move_version_past(db: &Db, participant_id: i64, version: i64, held: i64) -> Result<bool, sqlx::Error> {
+    const SQL: &str = "UPDATE answer SET version = ?, needs_dispatch = TRUE WHERE participant_id = ? AND version = ?";
+    let next = held.saturating_add(1);
+    with_pool!(db, |pool| sqlx::query(SQL).bind(next).bind(participant_id).bind(version).execute(pool).await.map(|done| done.rows_affected() == 1))
 }
 
 #[derive(sqlx::FromRow)]
@@ -75,18 +92,44 @@ pub(crate) async fn event_spec(db: &Db, event_id: i64) -> Result<Option<EventSpe
     with_pool!(db, |pool| sqlx::query_as(&sql).bind(event_id).fetch_optional(pool).await)
 }
 
-/// Every unfinished, uncancelled event.
+/// Every unfinished, uncancelled event, nearest deadline first.
 pub(crate) async fn unfinished_events(db: &Db) -> Result<Vec<EventSpecRow>, sqlx::Error> {
-    let sql = format!("SELECT {SPEC_COLUMNS} FROM event WHERE outcome_stored_at IS NULL AND cancelled_at IS NULL");
+    let sql = format!("SELECT {SPEC_COLUMNS} FROM event WHERE outcome_stored_at IS NULL AND cancelled_at IS NULL ORDER BY deadline");
     with_pool!(db, |pool| sqlx::query_as(&sql).fetch_all(pool).await)
 }
 
-/// Unfinished, uncancelled events without a coordinator.
+/// Unfinished, uncancelled events without a coordinator, nearest deadline first.
 pub(crate) async fn events_without_coordinator(db: &Db) -> Result<Vec<EventSpecRow>, sqlx::Error> {
     let sql = format!(
-        "SELECT {SPEC_COLUMNS} FROM event WHERE coordinator_node IS NULL AND outcome_stored_at IS NULL AND cancelled_at IS NULL"
+        "SELECT {SPEC_COLUMNS} FROM event WHERE coordinator_node IS NULL AND outcome_stored_at IS NULL AND cancelled_at IS NULL \
+         ORDER BY deadline"
     );
     with_pool!(db, |pool| sqlx::query_as(&sql).fetch_all(pool).await)
+}
+
+/// An event past its deadline with no outcome, for the stall warning.
+#[derive(sqlx::FromRow)]
+pub(crate) struct OverdueEvent {
+    pub event_id: i64,
+    pub deadline: DateTime<Utc>,
+    pub coordinator_node: Option<String>,
+    pub undispatched: i64,
+}
+
+/// Events whose deadline is before `before` and that have no outcome (nor were cancelled),
+/// oldest first, at most `limit` (index `event_unfinished_deadline`).
+pub(crate) async fn overdue_events(db: &Db, before: DateTime<Utc>, limit: i64) -> Result<Vec<OverdueEvent>, sqlx::Error> {
+    const SQL: &str = "SELECT e.event_id, e.deadline, e.coordinator_node, \
+         (SELECT COUNT(*) FROM answer a WHERE a.event_id = e.event_id AND a.needs_dispatch = TRUE) AS undispatched \
+         FROM event e WHERE e.outcome_stored_at IS NULL AND e.cancelled_at IS NULL AND e.deadline < ? \
+         ORDER BY e.deadline LIMIT ?";
+    with_pool!(db, |pool| sqlx::query_as(SQL).bind(before).bind(limit).fetch_all(pool).await)
+}
+
+/// How many events are past `before` with no outcome (nor cancelled).
+pub(crate) async fn count_overdue(db: &Db, before: DateTime<Utc>) -> Result<i64, sqlx::Error> {
+    const SQL: &str = "SELECT COUNT(*) FROM event WHERE outcome_stored_at IS NULL AND cancelled_at IS NULL AND deadline < ?";
+    with_pool!(db, |pool| sqlx::query_scalar(SQL).bind(before).fetch_one(pool).await)
 }
 
 pub(crate) async fn set_coordinator(db: &Db, event_id: i64, node: &str) -> Result<(), sqlx::Error> {
@@ -94,33 +137,38 @@ pub(crate) async fn set_coordinator(db: &Db, event_id: i64, node: &str) -> Resul
     with_pool!(db, |pool| sqlx::query(SQL).bind(node).bind(event_id).execute(pool).await.map(|_| ()))
 }
 
-/// The answers of current participants (all accepted before the deadline by construction).
-///
-/// Read under the event's lock, which answers and leaves hold from their deadline check to
-/// their commit: an answer checked just before the deadline but committed just after it is
-/// either seen here or waited for, never missed. (A plain read could see the database as it
-/// was before that commit: an accepted answer missing from the outcome.)
+/// The current answers of current participants (all accepted before the deadline by
+/// construction), read under the event's lock (see [`lock_event`]).
 pub(crate) async fn manifest_answers(db: &Db, event_id: i64) -> Result<Vec<AnswerRow>, sqlx::Error> {
     let sql = format!(
         "SELECT {ANSWER_COLUMNS} FROM answer a JOIN participant p ON p.participant_id = a.participant_id \
-         WHERE a.event_id = ? AND p.left_at IS NULL ORDER BY a.participant_id"
+         WHERE a.event_id = ? AND p.left_at IS NULL AND a.withdrawn_at IS NULL ORDER BY a.participant_id"
     );
     with_pool!(db, |pool| {
         let mut tx = pool.begin_write().await?;
-        sqlx::query(crate::events::LOCK_EVENT).bind(event_id).execute(&mut *tx).await?;
+        lock_event(&mut tx, event_id).await?;
         let answers = sqlx::query_as(&sql).bind(event_id).fetch_all(&mut *tx).await?;
         tx.commit().await?;
         Ok(answers)
     })
 }
 
-/// Stores the outcome unless one is stored (or the event was cancelled). Returns whether this
-/// call stored it.
+/// Stores the outcome unless one is stored (or the event was cancelled), and ends the event's
+/// answers' assignments: the nodes drop them when sealed, and nothing is to be dispatched any
+/// more, so neither the reconciler nor a node failure looks at them again. Returns whether
+/// this call stored the outcome.
 pub(crate) async fn store_outcome(db: &Db, event_id: i64, outcome: &Outcome) -> Result<bool> {
-    const SQL: &str = "UPDATE event SET outcome = ?, outcome_stored_at = ? \
+    const STORE: &str = "UPDATE event SET outcome = ?, outcome_stored_at = ? \
          WHERE event_id = ? AND outcome_stored_at IS NULL AND cancelled_at IS NULL";
+    const RELEASE: &str = "UPDATE answer SET assigned_node = NULL, needs_dispatch = FALSE WHERE event_id = ?";
     let encoded = serde_json::to_string(outcome).map_err(|e| Error::Encoding(e.to_string()))?;
-    let stored = with_pool!(db, |pool| sqlx::query(SQL).bind(encoded).bind(Utc::now()).bind(event_id).execute(pool).await.map(|done| done.rows_affected() == 1))?;
+    let stored = with_pool!(db, |pool| {
+        let mut tx = pool.begin_write().await?;
+        let stored = sqlx::query(STORE).bind(encoded).bind(Utc::now()).bind(event_id).execute(&mut *tx).await?.rows_affected() == 1;
+        sqlx::query(RELEASE).bind(event_id).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok::<_, sqlx::Error>(stored)
+    })?;
     Ok(stored)
 }
 
@@ -130,14 +178,15 @@ pub(crate) async fn clear_coordinator(db: &Db, event_id: i64) -> Result<(), sqlx
     with_pool!(db, |pool| sqlx::query(SQL).bind(event_id).execute(pool).await.map(|_| ()))
 }
 
-#[derive(sqlx::FromRow)]
+#[derive(Debug, sqlx::FromRow)]
 pub(crate) struct NodeRow {
     pub node_id: String,
     pub address: String,
+    pub state: String,
 }
 
 pub(crate) async fn nodes(db: &Db) -> Result<Vec<NodeRow>, sqlx::Error> {
-    const SQL: &str = "SELECT node_id, address FROM node ORDER BY node_id";
+    const SQL: &str = "SELECT node_id, address, state FROM node ORDER BY node_id";
     with_pool!(db, |pool| sqlx::query_as(SQL).fetch_all(pool).await)
 }
 
@@ -149,21 +198,39 @@ pub(crate) async fn strike_node(db: &Db, node: &str, strikes: i32) -> Result<(),
     with_pool!(db, |pool| sqlx::query(SQL).bind(strikes).bind(node).execute(pool).await.map(|_| ()))
 }
 
-pub(crate) async fn quarantined_nodes(db: &Db) -> Result<Vec<String>, sqlx::Error> {
-    const SQL: &str = "SELECT node_id FROM node WHERE state = 'quarantined'";
-    with_pool!(db, |pool| sqlx::query_scalar(SQL).fetch_all(pool).await)
+pub(crate) async fn clear_strikes(db: &Db, node: &str) -> Result<(), sqlx::Error> {
+    const SQL: &str = "UPDATE node SET strikes = 0 WHERE node_id = ?";
+    with_pool!(db, |pool| sqlx::query(SQL).bind(node).execute(pool).await.map(|_| ()))
 }
 
-/// Records the monitor's verdict; only an operator lifts a quarantine.
-pub(crate) async fn set_node_state(db: &Db, node: &str, state: &str) -> Result<(), sqlx::Error> {
-    const SQL: &str = "UPDATE node SET state = ? WHERE node_id = ? AND state <> 'quarantined'";
-    with_pool!(db, |pool| sqlx::query(SQL).bind(state).bind(node).execute(pool).await.map(|_| ()))
+/// Moves a node from one of the `from` states to `to`; returns whether it was in one. Every
+/// state change goes through here, so the monitor's `live`/`dead` verdicts never overwrite an
+/// operator's `draining`, a quarantine, or a retirement.
+pub(crate) async fn transition_node(db: &Db, node: &str, from: &[&str], to: &str) -> Result<bool, sqlx::Error> {
+    let placeholders = vec!["?"; from.len()].join(", ");
+    let sql = format!("UPDATE node SET state = ? WHERE node_id = ? AND state IN ({placeholders})");
+    with_pool!(db, |pool| {
+        let mut query = sqlx::query(&sql).bind(to).bind(node);
+        for state in from {
+            query = query.bind(*state);
+        }
+        query.execute(pool).await.map(|done| done.rows_affected() == 1)
+    })
 }
 
-/// Takes an unavailable node's work away: its answers become undispatched and unassigned, its
-/// unfinished events lose their coordinator. Returns (answers, events) moved.
+/// Lifts a quarantine (an operator's call): the node is live again with no strikes. Returns
+/// whether it was quarantined.
+pub(crate) async fn lift_quarantine(db: &Db, node: &str) -> Result<bool, sqlx::Error> {
+    const SQL: &str = "UPDATE node SET state = 'live', strikes = 0 WHERE node_id = ? AND state = 'quarantined'";
+    with_pool!(db, |pool| sqlx::query(SQL).bind(node).execute(pool).await.map(|done| done.rows_affected() == 1))
+}
+
+/// Takes an unavailable node's work away: its answers of undecided events become unassigned
+/// and wait for dispatch, its undecided events lose their coordinator. Returns (answers,
+/// events) moved.
 pub(crate) async fn move_work_off(db: &Db, node: &str) -> Result<(u64, u64), sqlx::Error> {
-    const ANSWERS: &str = "UPDATE answer SET assigned_node = NULL, dispatched_version = 0 WHERE assigned_node = ?";
+    const ANSWERS: &str = "UPDATE answer SET assigned_node = NULL, needs_dispatch = TRUE WHERE assigned_node = ? \
+         AND event_id IN (SELECT event_id FROM event WHERE outcome_stored_at IS NULL AND cancelled_at IS NULL)";
     const EVENTS: &str = "UPDATE event SET coordinator_node = NULL \
          WHERE coordinator_node = ? AND outcome_stored_at IS NULL AND cancelled_at IS NULL";
     with_pool!(db, |pool| {
@@ -176,16 +243,13 @@ pub(crate) async fn move_work_off(db: &Db, node: &str) -> Result<(u64, u64), sql
     })
 }
 
-pub(crate) async fn clear_strikes(db: &Db, node: &str) -> Result<(), sqlx::Error> {
-    const SQL: &str = "UPDATE node SET strikes = 0 WHERE node_id = ?";
-    with_pool!(db, |pool| sqlx::query(SQL).bind(node).execute(pool).await.map(|_| ()))
-}
-
-/// Records a node and its address (at hello, and at start for configured nodes). Its state is
-/// the monitor's to change. A node's hello may race the server's own start-up insert: the
+/// Records a node and its address (at hello, and at start for configured nodes). A new node
+/// is `live`; a known one keeps its state, except that a retired node saying hello was started
+/// again on purpose and rejoins. A node's hello may race the server's own start-up insert: the
 /// loser of the insert updates instead.
 pub(crate) async fn upsert_node(db: &Db, node: &str, address: &str) -> Result<(), sqlx::Error> {
-    const UPDATE: &str = "UPDATE node SET address = ?, last_seen_at = ? WHERE node_id = ?";
+    const UPDATE: &str = "UPDATE node SET address = ?, last_seen_at = ?, \
+         state = CASE WHEN state = 'retired' THEN 'live' ELSE state END WHERE node_id = ?";
     const INSERT: &str = "INSERT INTO node (node_id, address, state, strikes, last_seen_at) VALUES (?, ?, 'live', 0, ?)";
     let now = Utc::now();
     with_pool!(db, |pool| {

@@ -12,8 +12,6 @@ pub mod code;
 mod page_cache;
 mod repo;
 
-pub(crate) use repo::LOCK_EVENT;
-
 use app::error::{AppError, LineProblem};
 use app::events::{
     AvailabilityInput, CreateEventInput, EventPageData, EventStatus, EventSummary, EventView, HeatSegment, Heatmap,
@@ -131,8 +129,9 @@ impl EventService {
             return Err(AppError::OrganizerCannotLeave.into());
         }
         Self::ensure_open(&event)?;
-        repo::leave(&self.db, &event, user_id).await?;
+        let participant_id = repo::leave(&self.db, &event, user_id).await?;
         self.page_cache.invalidate(event.event_id);
+        self.after_commit("withdraw answer", |cluster| async move { cluster.dispatch_answer(participant_id).await });
         Ok(())
     }
 

@@ -6,7 +6,7 @@ use app::events::EventStatus;
 use chrono::{DateTime, Utc};
 use scheduling::IntervalSet;
 
-use crate::db::{with_pool, BeginWrite, Db, InsertedId};
+use crate::db::{lock_event, with_pool, BeginWrite, Db, InsertedId};
 use crate::error::{Error, Result};
 use crate::events::ValidEvent;
 
@@ -130,7 +130,7 @@ macro_rules! participants_sql {
             "SELECT p.participant_id, p.user_id, u.username, ",
             $answer_columns,
             " FROM participant p JOIN user u ON u.user_id = p.user_id \
-             LEFT JOIN answer a ON a.participant_id = p.participant_id \
+             LEFT JOIN answer a ON a.participant_id = p.participant_id AND a.withdrawn_at IS NULL \
              WHERE p.event_id = ? AND p.left_at IS NULL ORDER BY p.participant_id"
         )
     };
@@ -162,12 +162,6 @@ fn decode_intervals(json: &str) -> Result<IntervalSet> {
     serde_json::from_str(json).map_err(|e| Error::Encoding(e.to_string()))
 }
 
-/// A no-op update that takes the event's row lock (MySQL; on SQLite the write transaction
-/// already holds the database's write lock). Joins take it so that two cannot both take the
-/// last seat; answers and leaves so that their deadline check and their commit are one step
-/// for the manifest, which takes it too (see `cluster::repo::manifest_answers`).
-pub(crate) const LOCK_EVENT: &str = "UPDATE event SET event_id = event_id WHERE event_id = ?";
-
 /// Joins (or re-joins after leaving), refusing when the event is full.
 pub(crate) async fn join(db: &Db, event: &EventRow, user_id: i64) -> Result<()> {
     const MEMBERSHIP: &str = "SELECT left_at FROM participant WHERE event_id = ? AND user_id = ?";
@@ -177,7 +171,7 @@ pub(crate) async fn join(db: &Db, event: &EventRow, user_id: i64) -> Result<()> 
     let now = Utc::now();
     with_pool!(db, |pool| {
         let mut tx = pool.begin_write().await?;
-        sqlx::query(LOCK_EVENT).bind(event.event_id).execute(&mut *tx).await?;
+        lock_event(&mut tx, event.event_id).await?;
         let membership: Option<Option<DateTime<Utc>>> =
             sqlx::query_scalar(MEMBERSHIP).bind(event.event_id).bind(user_id).fetch_optional(&mut *tx).await?;
         if membership == Some(None) {
@@ -197,24 +191,28 @@ pub(crate) async fn join(db: &Db, event: &EventRow, user_id: i64) -> Result<()> 
     })
 }
 
-/// Marks the participant as gone and withdraws their answer.
-pub(crate) async fn leave(db: &Db, event: &EventRow, user_id: i64) -> Result<()> {
+/// Marks the participant as gone and withdraws their answer: the row stays, one version up and
+/// marked withdrawn, so the nodes learn of it through the same dispatch path as answers and a
+/// rejoin's next answer gets a still higher version. Returns the participant id.
+pub(crate) async fn leave(db: &Db, event: &EventRow, user_id: i64) -> Result<i64> {
     const FIND: &str = "SELECT participant_id FROM participant WHERE event_id = ? AND user_id = ? AND left_at IS NULL";
-    const DELETE_ANSWER: &str = "DELETE FROM answer WHERE participant_id = ?";
+    const WITHDRAW_ANSWER: &str = "UPDATE answer SET version = version + 1, withdrawn_at = ?, accepted_at = ?, needs_dispatch = TRUE \
+         WHERE participant_id = ? AND withdrawn_at IS NULL";
     const MARK_LEFT: &str = "UPDATE participant SET left_at = ? WHERE participant_id = ?";
     with_pool!(db, |pool| {
         let mut tx = pool.begin_write().await?;
-        sqlx::query(LOCK_EVENT).bind(event.event_id).execute(&mut *tx).await?;
+        lock_event(&mut tx, event.event_id).await?;
         let participant: Option<i64> =
             sqlx::query_scalar(FIND).bind(event.event_id).bind(user_id).fetch_optional(&mut *tx).await?;
         let participant = participant.ok_or(AppError::NotParticipant)?;
         if Utc::now() >= event.deadline {
             return Err(AppError::DeadlinePassed.into());
         }
-        sqlx::query(DELETE_ANSWER).bind(participant).execute(&mut *tx).await?;
-        sqlx::query(MARK_LEFT).bind(Utc::now()).bind(participant).execute(&mut *tx).await?;
+        let now = Utc::now();
+        sqlx::query(WITHDRAW_ANSWER).bind(now).bind(now).bind(participant).execute(&mut *tx).await?;
+        sqlx::query(MARK_LEFT).bind(now).bind(participant).execute(&mut *tx).await?;
         tx.commit().await?;
-        Ok(())
+        Ok(participant)
     })
 }
 
@@ -230,13 +228,16 @@ pub(crate) async fn cancel(db: &Db, event_id: i64) -> Result<()> {
 pub(crate) async fn upsert_answer(db: &Db, event: &EventRow, user_id: i64, availability: &IntervalSet) -> Result<(i64, u64)> {
     const FIND: &str = "SELECT participant_id FROM participant WHERE event_id = ? AND user_id = ? AND left_at IS NULL";
     // One statement per dialect. On MySQL an UPDATE that finds no row gap-locks, and two
-    // first answers in the same gap then deadlock on their INSERTs; an upsert does not.
-    const UPSERT_MYSQL: &str = "INSERT INTO answer (participant_id, event_id, intervals, version, accepted_at, dispatched_version) \
-         VALUES (?, ?, ?, 1, ?, 0) \
-         ON DUPLICATE KEY UPDATE intervals = VALUES(intervals), version = version + 1, accepted_at = VALUES(accepted_at)";
-    const UPSERT_SQLITE: &str = "INSERT INTO answer (participant_id, event_id, intervals, version, accepted_at, dispatched_version) \
-         VALUES (?, ?, ?, 1, ?, 0) ON CONFLICT (participant_id) DO UPDATE SET \
-         intervals = excluded.intervals, version = answer.version + 1, accepted_at = excluded.accepted_at";
+    // first answers in the same gap then deadlock on their INSERTs; an upsert does not. The
+    // version only grows: a withdrawn row (the participant left and came back) goes on from it.
+    const UPSERT_MYSQL: &str = "INSERT INTO answer (participant_id, event_id, intervals, version, accepted_at, needs_dispatch) \
+         VALUES (?, ?, ?, 1, ?, TRUE) \
+         ON DUPLICATE KEY UPDATE intervals = VALUES(intervals), version = version + 1, accepted_at = VALUES(accepted_at), \
+         withdrawn_at = NULL, needs_dispatch = TRUE";
+    const UPSERT_SQLITE: &str = "INSERT INTO answer (participant_id, event_id, intervals, version, accepted_at, needs_dispatch) \
+         VALUES (?, ?, ?, 1, ?, TRUE) ON CONFLICT (participant_id) DO UPDATE SET \
+         intervals = excluded.intervals, version = answer.version + 1, accepted_at = excluded.accepted_at, \
+         withdrawn_at = NULL, needs_dispatch = TRUE";
     const VERSION: &str = "SELECT version FROM answer WHERE participant_id = ?";
     let intervals = serde_json::to_string(availability).map_err(|e| Error::Encoding(e.to_string()))?;
     let upsert = match db {
@@ -245,7 +246,7 @@ pub(crate) async fn upsert_answer(db: &Db, event: &EventRow, user_id: i64, avail
     };
     with_pool!(db, |pool| {
         let mut tx = pool.begin_write().await?;
-        sqlx::query(LOCK_EVENT).bind(event.event_id).execute(&mut *tx).await?;
+        lock_event(&mut tx, event.event_id).await?;
         let participant: Option<i64> =
             sqlx::query_scalar(FIND).bind(event.event_id).bind(user_id).fetch_optional(&mut *tx).await?;
         let participant = participant.ok_or(AppError::NotParticipant)?;
@@ -272,7 +273,7 @@ pub(crate) async fn events_of_user(db: &Db, user_id: i64) -> Result<Vec<UserEven
         "SELECT {EVENT_COLUMNS}, a.version AS answer_version FROM event e \
          JOIN user u ON u.user_id = e.organizer_id \
          LEFT JOIN participant p ON p.event_id = e.event_id AND p.user_id = ? AND p.left_at IS NULL \
-         LEFT JOIN answer a ON a.participant_id = p.participant_id \
+         LEFT JOIN answer a ON a.participant_id = p.participant_id AND a.withdrawn_at IS NULL \
          WHERE e.organizer_id = ? OR p.participant_id IS NOT NULL ORDER BY e.deadline, e.event_id"
     );
     let rows: Vec<UserEventRow> = with_pool!(db, |pool| sqlx::query_as(&sql).bind(user_id).bind(user_id).fetch_all(pool).await)?;

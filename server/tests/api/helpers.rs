@@ -45,6 +45,19 @@ pub struct TestApp {
     _data_dir: TempDir,
 }
 
+impl TestApp {
+    /// A control-plane client holding `identity`'s real cluster certificate (from the
+    /// credentials the server made under its data dir at start).
+    pub async fn control_as(&self, identity: event_node::protocol::Peer) -> event_node::protocol::ControlPlaneClient {
+        use event_node::protocol::link::Connect;
+        let credentials = event_node::credentials::CredentialDir::new(self._data_dir.path.join("cluster"));
+        credentials.ensure(&identity).expect("issue a certificate");
+        let tls = credentials.load(identity).expect("load a certificate");
+        let client = event_node::protocol::ControlPlaneClient::connect(&tls, self.control, &event_node::protocol::Peer::Server).await;
+        client.expect("connect to the control plane")
+    }
+}
+
 /// An HTTP client with its own cookie jar, pointed at one server (clones share the jar).
 #[derive(Clone)]
 pub struct Browser {
@@ -102,8 +115,10 @@ pub async fn spawn_app_with(backend: Backend, settings: TestSettings) -> Option<
         login_failures_per_client: settings.login_failures_per_client,
         login_throttle_window_secs: 900,
         control_listen: "127.0.0.1:0".parse().unwrap(),
+        cluster_credentials: None,
         nodes: Vec::new(),
         embedded_nodes: 3,
+        command: None,
     };
     server::telemetry::init(&config.log);
     let mut leptos_options = leptos::config::LeptosOptions::builder().output_name("whenly").build();

@@ -116,24 +116,48 @@ async fn cancelled_stays_cancelled_past_the_deadline(backend: Backend) {
     assert_eq!(alice.event(&code).await["status"], "cancelled");
 }
 
-/// A node that reports wrong outcomes: the stored outcome stays the database's, and the third
-/// wrong report in a row takes the node out of the ring.
+/// The coordinator reports wrong outcomes: the stored outcome stays the database's, and the
+/// third wrong report in a row takes the node out of the ring. Nobody else can report for an
+/// event, and nobody can strike a node but by being that node.
 async fn wrong_reports_change_nothing_and_quarantine_the_node(backend: Backend) {
-    use event_node::protocol::{connect_control, rpc_context, ControlError, EventId, ReportAck};
+    use event_node::protocol::{rpc_context, ControlError, EventId, Peer, ReportAck};
     let Some(app) = spawn_app(backend).await else { return };
     let alice = app.new_browser().signed_up("alice").await;
     let code = alice.create_event(&event_input(DEADLINE_IN)).await;
     assert_eq!(alice.put_availability(&code, &intervals_tomorrow(&[(9, 11)])).await.status(), StatusCode::OK);
-    let control = connect_control(app.control).await.unwrap();
-    // The first event of a fresh database has id 1.
-    let report = || {
-        let context = rpc_context(std::time::Duration::from_secs(2));
-        control.report_outcome(context, EventId(1), "n2".into(), scheduling::Outcome::Undefined)
-    };
+    // The first event of a fresh database has id 1; one of the three nodes coordinates it.
+    let event = EventId(1);
+    let context = || rpc_context(std::time::Duration::from_secs(2));
+    let mut coordinator = None;
+    for _ in 0..50 {
+        for id in ["n1", "n2", "n3"] {
+            let client = app.control_as(Peer::Node(id.into())).await;
+            if client.manifest(context(), event).await.unwrap().is_ok() {
+                coordinator = Some((id, client));
+            }
+        }
+        if coordinator.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let (coordinator, control) = coordinator.expect("a node coordinates the event");
+    let report = || control.report_outcome(context(), event, scheduling::Outcome::Undefined);
 
     assert_eq!(report().await.unwrap(), Err(ControlError::BeforeDeadline), "nothing is decided before the deadline");
     let decided = alice.decided_outcome(&code).await;
     assert_eq!(decided["status"], "scheduled");
+
+    // Another node, and the server's own identity, may not report for this event at all.
+    let other = ["n1", "n2", "n3"].into_iter().find(|id| *id != coordinator).unwrap();
+    let intruder = app.control_as(Peer::Node(other.into())).await;
+    for _ in 0..3 {
+        let refused = intruder.report_outcome(context(), event, scheduling::Outcome::Undefined).await.unwrap();
+        assert!(matches!(refused, Err(ControlError::NotCoordinator { .. })), "{refused:?}");
+    }
+    let as_server = app.control_as(Peer::Server).await;
+    assert_eq!(as_server.report_outcome(context(), event, scheduling::Outcome::Undefined).await.unwrap(), Err(ControlError::Forbidden));
+
     for _ in 0..3 {
         assert_eq!(report().await.unwrap(), Ok(ReportAck::AlreadyStored));
     }
@@ -142,10 +166,12 @@ async fn wrong_reports_change_nothing_and_quarantine_the_node(backend: Backend) 
     let mut nodes = Value::Null;
     for _ in 0..50 {
         nodes = alice.get("/healthz").await.json::<Value>().await.unwrap()["nodes"].clone();
-        if nodes["n2"] == "quarantined" {
+        if nodes[coordinator] == "quarantined" {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    assert_eq!(nodes, json!({ "n1": "live", "n2": "quarantined", "n3": "live" }));
+    let mut expected = json!({ "n1": "live", "n2": "live", "n3": "live" });
+    expected[coordinator] = json!("quarantined");
+    assert_eq!(nodes, expected, "only the node that reported wrongly is out");
 }

@@ -1,14 +1,17 @@
-//! A whole production-shaped deployment made of real processes: the `whenly` binary with
-//! `--nodes`, three `event-node` binaries, and SQLite or a fresh MariaDB database. Any process
-//! can be SIGKILLed and started again on the same ports and data.
+//! A whole production-shaped deployment made of real processes: the `whenly` binary with no
+//! embedded nodes, `event-node` binaries that join it by saying hello (three at first, more
+//! at run time), cluster credentials made with the `whenly cluster` commands, and SQLite or a
+//! fresh MariaDB database. Any process can be SIGKILLed, SIGSTOPped, SIGTERMed and started
+//! again on the same ports and data.
 
 use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
 use std::process::{Child, Command};
 use std::time::Duration;
 
-use event_node::process::NodeProcess;
+use event_node::process::{NodeProcess, NodeSetup};
 use reqwest::StatusCode;
+use serde_json::Value;
 
 use crate::helpers::{Backend, Browser, TempDir, TestDatabase};
 
@@ -41,20 +44,92 @@ pub struct Deployment {
 impl Deployment {
     /// Starts three nodes and the server; `None` when MariaDB is wanted but absent outside CI.
     pub async fn start(backend: Backend) -> Option<Self> {
+        Self::start_with(backend, &["n1", "n2", "n3"]).await
+    }
+
+    /// Starts the named nodes and the server, and waits until every node is live.
+    pub async fn start_with(backend: Backend, node_ids: &[&str]) -> Option<Self> {
         let database = match backend {
             Backend::Sqlite => TestDatabase::Sqlite,
             Backend::MariaDb => TestDatabase::create_mariadb().await?,
         };
         let data_dir = TempDir::new();
-        let control = free_loopback_port();
-        let binary = event_node_binary();
-        let nodes = ["n1", "n2", "n3"]
-            .into_iter()
-            .map(|id| NodeProcess::start(&binary, id, control, &data_dir.path.join(id)).expect("start event-node"))
-            .collect();
-        let mut deployment = Self { nodes, server: None, listen: free_loopback_port(), control, database, data_dir };
+        let mut deployment =
+            Self { nodes: Vec::new(), server: None, listen: free_loopback_port(), control: free_loopback_port(), database, data_dir };
+        deployment.admin(&["cluster", "init"]).await;
+        for id in node_ids {
+            deployment.add_node(id, None).await;
+        }
         deployment.start_server().await;
+        for id in node_ids {
+            deployment.wait_for_node(id, "live").await;
+        }
         Some(deployment)
+    }
+
+    fn credentials(&self) -> PathBuf {
+        self.data_dir.path.join("credentials")
+    }
+
+    /// Issues node `id`'s certificate (`whenly cluster issue`) and starts it; it joins the
+    /// ring by itself. `advertise` overrides the address it tells the server and its peers.
+    pub async fn add_node(&mut self, id: &str, advertise: Option<SocketAddr>) -> usize {
+        self.admin(&["cluster", "issue", id]).await;
+        let binary = event_node_binary();
+        let data_dir = self.data_dir.path.join(id);
+        let credentials = self.credentials();
+        let setup = NodeSetup { binary: &binary, control: self.control, data_dir: &data_dir, credentials: &credentials, advertise };
+        self.nodes.push(NodeProcess::start(id, &setup).expect("start event-node"));
+        self.nodes.len() - 1
+    }
+
+    /// Runs `whenly <args>` (an administrative command) against this deployment's database
+    /// and credentials, and returns its stdout; it must succeed.
+    pub async fn admin(&self, args: &[&str]) -> String {
+        let output = self.whenly_command().args(args).output().expect("run whenly");
+        assert!(output.status.success(), "whenly {args:?} failed: {}", String::from_utf8_lossy(&output.stderr));
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+
+    fn whenly_command(&self) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_whenly"));
+        command
+            // The workspace root, where the Leptos site configuration (Cargo.toml) is.
+            .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+            // What cargo-leptos would set; the rest of the site configuration has defaults.
+            .env("LEPTOS_OUTPUT_NAME", "whenly")
+            .env("WHENLY_LISTEN", self.listen.to_string())
+            .env("WHENLY_CONTROL_LISTEN", self.control.to_string())
+            .env("WHENLY_EMBEDDED_NODES", "0")
+            .env_remove("WHENLY_NODES")
+            .env("WHENLY_CLUSTER_CREDENTIALS", self.credentials())
+            .env("WHENLY_DATA_DIR", self.data_dir.path.join("server"))
+            // Warnings and errors only, shown with the test's output.
+            .env("WHENLY_LOG", "warn");
+        match self.database.url() {
+            Some(url) => command.env("DATABASE_URL", url),
+            None => command.env_remove("DATABASE_URL"),
+        };
+        command
+    }
+
+    /// `/healthz` as JSON.
+    pub async fn health(&self) -> Value {
+        let response = reqwest::get(format!("http://{}/healthz", self.listen)).await.expect("GET /healthz");
+        response.json().await.expect("health JSON")
+    }
+
+    /// Waits (up to 30 s) until `/healthz` shows node `id` in `state`.
+    pub async fn wait_for_node(&self, id: &str, state: &str) {
+        let mut health = Value::Null;
+        for _ in 0..300 {
+            health = self.health().await;
+            if health["nodes"][id] == state {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("{id} did not become {state} within 30 s: {health}");
     }
 
     pub fn browser(&self) -> Browser {
@@ -71,24 +146,7 @@ impl Deployment {
     /// Starts the `whenly` binary (again) on the same ports, data dir and database, and waits
     /// until `/healthz` answers.
     pub async fn start_server(&mut self) {
-        let nodes: Vec<String> = self.nodes.iter().map(|node| format!("{}={}", node.id, node.address)).collect();
-        let mut command = Command::new(env!("CARGO_BIN_EXE_whenly"));
-        command
-            // The workspace root, where the Leptos site configuration (Cargo.toml) is.
-            .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
-            // What cargo-leptos would set; the rest of the site configuration has defaults.
-            .env("LEPTOS_OUTPUT_NAME", "whenly")
-            .env("WHENLY_LISTEN", self.listen.to_string())
-            .env("WHENLY_CONTROL_LISTEN", self.control.to_string())
-            .env("WHENLY_NODES", nodes.join(","))
-            .env("WHENLY_DATA_DIR", self.data_dir.path.join("server"))
-            // Warnings and errors only, shown with the test's output.
-            .env("WHENLY_LOG", "warn");
-        match self.database.url() {
-            Some(url) => command.env("DATABASE_URL", url),
-            None => command.env_remove("DATABASE_URL"),
-        };
-        self.server = Some(command.spawn().expect("start whenly"));
+        self.server = Some(self.whenly_command().spawn().expect("start whenly"));
         let client = reqwest::Client::new();
         for _ in 0..300 {
             if let Ok(response) = client.get(format!("http://{}/healthz", self.listen)).send().await {

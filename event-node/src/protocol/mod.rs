@@ -1,19 +1,26 @@
 //! The tarpc protocol of the cluster, shared by nodes and the server:
 //! - [`EventNode`]: what a node serves (to the server, and to a coordinating peer);
-//! - [`ControlPlane`]: what the server serves back to nodes (manifests, outcome reports).
+//! - [`ControlPlane`]: what the server serves back to nodes (membership, manifests, outcome
+//!   reports);
+//! - [`link`]: how both travel: mutually authenticated TLS, one frame limit, bounded
+//!   connections and requests, connect timeouts, and the reconnecting client both sides use.
 //!
-//! Every call carries an explicit deadline ([`rpc_context`]): a hung peer fails a call, never
-//! hangs it. Results are `Result<T, NodeError | ControlError>` inside tarpc's own `Result`, so
-//! callers see `call.await??` (transport, then domain). Writes are idempotent.
+//! No message names its sender: who calls is the identity the link authenticated
+//! ([`Peer`]), and each handler checks that this caller may make the call. Every call carries
+//! an explicit deadline ([`rpc_context`]): a hung peer fails a call, never hangs it. Results
+//! are `Result<T, NodeError | ControlError>` inside tarpc's own `Result`, so callers see
+//! `call.await??` (transport, then domain). Writes are idempotent.
+
+pub mod link;
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use scheduling::{Answer, EventSpec, Outcome, ParticipantId, Partial};
 use serde::{Deserialize, Serialize};
-use tarpc::serde_transport::tcp;
-use tarpc::tokio_serde::formats::Bincode;
-use tarpc::{client, context};
+use tarpc::context;
+
+pub use link::Peer;
 
 /// The server's id for an event (never shown to users; they see the event's code).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -25,10 +32,12 @@ impl std::fmt::Display for EventId {
     }
 }
 
-/// A node's configured id, e.g. `n1`.
+/// A node's id, e.g. `n1`: a DNS label (see [`link::valid_node_id`]), because it is the name
+/// its certificate is issued for.
 pub type NodeId = String;
 
-/// What an event node serves.
+/// What an event node serves. Writes and membership calls are the server's alone; peers may
+/// read partials and seal (a coordinator does both).
 #[tarpc::service]
 pub trait EventNode {
     /// Liveness and identity: answered at once, touches no storage.
@@ -50,23 +59,31 @@ pub trait EventNode {
     async fn seal(event: EventId, outcome: Outcome) -> Result<(), NodeError>;
     /// The outcome this node sealed the event with, if it did.
     async fn sealed_outcome(event: EventId) -> Result<Option<Outcome>, NodeError>;
+    /// The node is leaving: from now on it refuses new answers and events (`Draining`) while
+    /// the server moves its work away. Repeating it is harmless.
+    async fn drain() -> Result<(), NodeError>;
+    /// The node's work has moved: it stops serving (the process exits).
+    async fn retire() -> Result<(), NodeError>;
 }
 
-/// What the server serves to nodes.
+/// What the server serves to nodes. The caller is always the authenticated node.
 #[tarpc::service]
 pub trait ControlPlane {
-    /// A node announces itself (at every start) with the address it serves on.
-    async fn hello(node: NodeId, address: SocketAddr) -> Result<(), ControlError>;
-    /// Everything the coordinator needs to finalize an event.
+    /// The calling node joins the ring (at every start) and says where peers reach it.
+    async fn hello(address: SocketAddr) -> Result<(), ControlError>;
+    /// Everything the coordinator needs to finalize an event; only its coordinator may ask.
     async fn manifest(event: EventId) -> Result<Manifest, ControlError>;
-    /// Reports the computed outcome; the server stores only the first one.
-    async fn report_outcome(event: EventId, node: NodeId, outcome: Outcome) -> Result<ReportAck, ControlError>;
+    /// The coordinator reports the computed outcome; the server stores only the first one.
+    async fn report_outcome(event: EventId, outcome: Outcome) -> Result<ReportAck, ControlError>;
+    /// The calling node asks to leave (it got SIGTERM): the server drains it, then retires it.
+    async fn drain() -> Result<(), ControlError>;
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NodeHealth {
     pub node_id: NodeId,
     pub uptime_ms: u64,
+    pub draining: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -74,7 +91,7 @@ pub struct NodeStatus {
     pub node_id: NodeId,
     /// Events this node coordinates and has not sealed.
     pub coordinating: usize,
-    /// Answers held for unsealed events.
+    /// Answers (and withdrawals) held for unsealed events.
     pub answers: usize,
     pub sealed: usize,
 }
@@ -85,11 +102,10 @@ pub struct NodeStatus {
 pub struct Manifest {
     pub event: EventId,
     pub spec: EventSpec,
-    pub coordinator: NodeId,
     /// The outcome already stored, if any: then report nothing, just seal with it.
     pub stored_outcome: Option<Outcome>,
     pub entries: Vec<ManifestEntry>,
-    /// Addresses of the nodes the entries name (and of the coordinator).
+    /// Addresses of the nodes the entries name.
     pub nodes: Vec<NodeAddress>,
 }
 
@@ -97,7 +113,8 @@ pub struct Manifest {
 pub struct ManifestEntry {
     pub participant: ParticipantId,
     pub version: u64,
-    pub node: NodeId,
+    /// The node that acknowledged this version; `None` while no node has.
+    pub node: Option<NodeId>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -110,7 +127,7 @@ pub struct NodeAddress {
 pub enum ReportAck {
     /// This report's outcome is now the event's outcome.
     Stored,
-    /// An outcome was stored before; this report changed nothing.
+    /// An outcome was stored before (or the event was cancelled); this report changed nothing.
     AlreadyStored,
 }
 
@@ -120,6 +137,10 @@ pub enum NodeError {
     Sealed,
     #[error("a newer version ({held}) is already stored")]
     StaleVersion { held: u64 },
+    #[error("the node is draining: it takes no new work")]
+    Draining,
+    #[error("this caller may not make this call")]
+    Forbidden,
     #[error("node storage failed: {0}")]
     Storage(String),
 }
@@ -130,6 +151,10 @@ pub enum ControlError {
     UnknownEvent,
     #[error("the event's deadline has not passed")]
     BeforeDeadline,
+    #[error("the event is coordinated by {coordinator:?}, not the caller")]
+    NotCoordinator { coordinator: Option<NodeId> },
+    #[error("this caller may not make this call")]
+    Forbidden,
     #[error("the server cannot answer now: {0}")]
     Unavailable(String),
 }
@@ -142,17 +167,4 @@ pub fn rpc_context(timeout: Duration) -> context::Context {
     let mut ctx = context::current();
     ctx.deadline = Instant::now() + timeout;
     ctx
-}
-
-/// Connects to the node at `address`. tarpc clients do not reconnect: after a transport
-/// error (`RpcError::Shutdown`) callers make a new client with this function.
-pub async fn connect(address: SocketAddr) -> std::io::Result<EventNodeClient> {
-    let transport = tcp::connect(address, Bincode::default).await?;
-    Ok(EventNodeClient::new(client::Config::default(), transport).spawn())
-}
-
-/// Connects to the server's control plane at `address` (same reconnect rule as [`connect`]).
-pub async fn connect_control(address: SocketAddr) -> std::io::Result<ControlPlaneClient> {
-    let transport = tcp::connect(address, Bincode::default).await?;
-    Ok(ControlPlaneClient::new(client::Config::default(), transport).spawn())
 }

@@ -1,0 +1,99 @@
+//! The node's shared state: what the RPC handlers (`runtime`) and the coordinator tasks
+//! (`coordinator`) both use. It sits below both so neither depends on the other's module.
+
+use std::collections::{HashMap, HashSet};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
+
+use tokio::sync::watch;
+
+use crate::protocol::link::{ClusterTls, Link};
+use crate::protocol::{ControlPlaneClient, EventId, EventNodeClient, NodeId, Peer};
+use crate::store::NodeStore;
+
+pub(crate) struct Node {
+    pub(crate) id: NodeId,
+    /// Where peers and the server reach this node (told to the server at hello).
+    pub(crate) advertise: SocketAddr,
+    pub(crate) store: NodeStore,
+    pub(crate) control: Link<ControlPlaneClient>,
+    pub(crate) peers: Peers,
+    pub(crate) started: Instant,
+    /// Set once the node is leaving: it refuses new answers and events.
+    draining: AtomicBool,
+    /// Flips to true when the server retires the node: serving stops.
+    retired: watch::Sender<bool>,
+    /// Events with a live coordinator task, so a repeated assignment does not start another.
+    coordinating: Mutex<HashSet<EventId>>,
+}
+
+fn locked<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl Node {
+    pub(crate) fn new(id: NodeId, advertise: SocketAddr, store: NodeStore, tls: Arc<ClusterTls>, server: SocketAddr) -> Self {
+        Self {
+            id,
+            advertise,
+            store,
+            control: Link::new(Arc::clone(&tls), Peer::Server, server),
+            peers: Peers { tls, links: Mutex::default() },
+            started: Instant::now(),
+            draining: AtomicBool::new(false),
+            retired: watch::Sender::new(false),
+            coordinating: Mutex::default(),
+        }
+    }
+
+    pub(crate) fn is_draining(&self) -> bool {
+        self.draining.load(Ordering::SeqCst)
+    }
+
+    pub(crate) fn start_draining(&self) {
+        if !self.draining.swap(true, Ordering::SeqCst) {
+            tracing::info!(node_id = %self.id, "draining: no new answers or events");
+        }
+    }
+
+    pub(crate) fn retire(&self) {
+        self.retired.send_replace(true);
+    }
+
+    /// Resolves once the node is retired.
+    pub(crate) async fn retired(&self) {
+        let mut retired = self.retired.subscribe();
+        let _ = retired.wait_for(|retired| *retired).await;
+    }
+
+    /// Marks `event` as having a coordinator task; false if it has one already.
+    pub(crate) fn begin_coordinating(&self, event: EventId) -> bool {
+        locked(&self.coordinating).insert(event)
+    }
+
+    pub(crate) fn end_coordinating(&self, event: EventId) {
+        locked(&self.coordinating).remove(&event);
+    }
+}
+
+/// Links to peer nodes, by id; a peer that moved gets a new link.
+pub(crate) struct Peers {
+    tls: Arc<ClusterTls>,
+    links: Mutex<HashMap<NodeId, Arc<Link<EventNodeClient>>>>,
+}
+
+impl Peers {
+    pub(crate) fn link(&self, node: &NodeId, address: SocketAddr) -> Arc<Link<EventNodeClient>> {
+        let mut links = locked(&self.links);
+        match links.get(node) {
+            Some(link) if link.address() == address => Arc::clone(link),
+            _ => {
+                let link = Arc::new(Link::new(Arc::clone(&self.tls), Peer::Node(node.clone()), address));
+                links.insert(node.clone(), Arc::clone(&link));
+                link
+            }
+        }
+    }
+}
