@@ -123,15 +123,17 @@ impl NodeProcess {
     /// whether it did, with its exit status.
     pub fn wait_for_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
         let deadline = std::time::Instant::now() + timeout;
-        while std::time::Instant::now() < deadline {
+        loop {
             let status = self.child.as_mut().and_then(|child| child.try_wait().ok().flatten());
             if let Some(status) = status {
                 self.child = None;
                 return Some(status);
             }
+            if std::time::Instant::now() >= deadline {
+                return None;
+            }
             std::thread::sleep(Duration::from_millis(50));
         }
-        None
     }
 
     /// Sends a signal by name (`STOP`, `CONT`, ...) with `kill(1)`.

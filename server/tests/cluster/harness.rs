@@ -71,6 +71,18 @@ impl Deployment {
         self.data_dir.path.join("credentials")
     }
 
+    /// The cluster credentials `whenly cluster init` made for this deployment.
+    #[allow(dead_code)]
+    pub fn credentials_path(&self) -> PathBuf {
+        self.credentials()
+    }
+
+    /// Where the server's control plane listens.
+    #[allow(dead_code)]
+    pub fn control_address(&self) -> SocketAddr {
+        self.control
+    }
+
     /// Issues node `id`'s certificate (`whenly cluster issue`) and starts it; it joins the
     /// ring by itself. `advertise` overrides the address it tells the server and its peers.
     pub async fn add_node(&mut self, id: &str, advertise: Option<SocketAddr>) -> usize {

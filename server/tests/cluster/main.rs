@@ -8,3 +8,5 @@ mod helpers;
 
 mod faults;
 mod harness;
+mod membership;
+mod scenario;
