@@ -281,19 +281,27 @@ impl Cluster {
         match sent {
             // Sealed: the event is decided, nothing more to send.
             Ok(Ok(())) | Ok(Err(NodeError::Sealed)) => {}
-            Ok(Err(NodeError::StaleVersion { held })) => {
-                // Versions only grow, so this is a database that went back (a restored backup)
-                // or a bug: say so, and move the database's version past the node's so the
-                // answer is sent again and accepted, instead of stalling the event.
-                tracing::error!(node = %node.id, participant_id, held, version, "a node holds a newer version of an answer than the database; moving the database's version past it");
-                repo::move_version_past(&self.db, participant_id, row.version, i64::try_from(held).unwrap_or(i64::MAX)).await?;
-                return Err(Error::Cluster(format!("{}: held version {held} > {version}", node.id)));
-            }
+            Ok(Err(NodeError::StaleVersion { held })) => return self.stale_version(participant_id, &node.id, held).await,
             Ok(Err(error)) => return Err(Error::Cluster(format!("{}: {error}", node.id))),
             Err(error) => return Err(Error::Cluster(format!("{}: {error}", node.id))),
         }
         repo::mark_dispatched(&self.db, participant_id, Some(&node.id), row.version).await?;
         Ok(())
+    }
+
+    /// A node refused a version because it holds `held`. Usually a newer version of the row
+    /// overtook this dispatch and is (being) sent: nothing to do. If the database's version is
+    /// lower than the node's, the database went back (a restored backup, or a bug): say so,
+    /// and move the database's version past the node's (same content) so the answer is sent
+    /// again and accepted, instead of the event stalling.
+    async fn stale_version(&self, participant_id: i64, node: &str, held: u64) -> Result<()> {
+        let Some(current) = repo::answer(&self.db, participant_id).await? else { return Ok(()) };
+        if current.version as u64 >= held {
+            return Ok(());
+        }
+        tracing::error!(node, participant_id, held, version = current.version, "a node holds a newer version of an answer than the database; moving the database's version past it");
+        repo::move_version_past(&self.db, participant_id, current.version, i64::try_from(held).unwrap_or(i64::MAX)).await?;
+        Err(Error::Cluster(format!("{node}: held version {held} > {}", current.version)))
     }
 
     /// Tells every unfinished event's coordinator about it again (see `spawn_background_work`).
