@@ -25,6 +25,9 @@ use crate::protocol::{rpc_context, ControlError, EventId, Manifest, NodeError, N
 
 const FIRST_RETRY: Duration = Duration::from_millis(50);
 const MAX_RETRY: Duration = Duration::from_secs(1);
+/// How long past the deadline lost answers may stay lost before the server is asked to send
+/// them again (a node acknowledged them, so they are not in flight: its data was lost).
+const REPAIR_AFTER: Duration = Duration::from_secs(2);
 /// How long past the deadline a finalization may keep failing before it is logged at WARN.
 pub(crate) const STALL_WARNING: Duration = Duration::from_secs(5);
 const STALL_REPEAT: Duration = Duration::from_secs(30);
@@ -34,6 +37,7 @@ const STALL_REPEAT: Duration = Duration::from_secs(30);
 enum Finished {
     Reported,
     AlreadyStored,
+    Cancelled,
     NotCoordinator(Option<NodeId>),
 }
 
@@ -52,10 +56,8 @@ enum FinalizeError {
     NoAddress(NodeId),
     #[error("the answer of participant {} is not on any node yet", .0 .0)]
     Undispatched(ParticipantId),
-    #[error("the answer of participant {} is missing on {node}", .participant.0)]
-    Missing { participant: ParticipantId, node: NodeId },
-    #[error("participant {} is at version {held} on the nodes, {expected} in the manifest", .participant.0)]
-    Version { participant: ParticipantId, held: u64, expected: u64 },
+    #[error("{} answers are missing or at another version on the nodes that acknowledged them (first: participant {})", .0.len(), .0[0].0)]
+    Lost(Vec<ParticipantId>),
     #[error("cannot read the local store: {0}")]
     Local(NodeError),
 }
@@ -67,6 +69,7 @@ pub(crate) async fn run(node: &Node, event: EventId, spec: EventSpec) {
 
     let deadline_passed = Instant::now();
     let mut next_warning = STALL_WARNING;
+    let mut next_repair = REPAIR_AFTER;
     let mut retry = FIRST_RETRY;
     loop {
         match finalize(node, event).await {
@@ -77,6 +80,14 @@ pub(crate) async fn run(node: &Node, event: EventId, spec: EventSpec) {
             Ok(finished) => {
                 tracing::info!(%event, ?finished, "event finalized");
                 return;
+            }
+            Err(FinalizeError::Lost(participants)) if deadline_passed.elapsed() >= next_repair => {
+                tracing::warn!(%event, lost = participants.len(), "answers lost on their nodes; asking the server to send them again");
+                let asked = node.control.call(async |control| control.report_missing(rpc_context(DEFAULT_RPC_TIMEOUT), event, participants).await).await;
+                if let Err(error) = asked {
+                    tracing::debug!(%event, %error, "cannot report the lost answers yet");
+                }
+                next_repair = deadline_passed.elapsed() + REPAIR_AFTER;
             }
             Err(reason) => {
                 let late = deadline_passed.elapsed();
@@ -98,6 +109,10 @@ async fn finalize(node: &Node, event: EventId) -> Result<Finished, FinalizeError
         Ok(Ok(manifest)) => manifest,
         // Reassigned while this node was away: stop; the data stays until the event is sealed.
         Ok(Err(ControlError::NotCoordinator { coordinator })) => return Ok(Finished::NotCoordinator(coordinator)),
+        Ok(Err(ControlError::Cancelled)) => {
+            node.store.abandon(event).await.map_err(FinalizeError::Local)?;
+            return Ok(Finished::Cancelled);
+        }
         Ok(Err(error)) => return Err(FinalizeError::Refused(error)),
         Err(error) => return Err(FinalizeError::Server(error)),
     };
@@ -108,13 +123,18 @@ async fn finalize(node: &Node, event: EventId) -> Result<Finished, FinalizeError
 
     let answers = gather(node, &manifest).await?;
     let decided = outcome(&manifest.spec, &answers);
-    match node.control.call(async |control| control.report_outcome(rpc_context(DEFAULT_RPC_TIMEOUT), event, decided.clone()).await).await {
-        Ok(Ok(_ack)) => {}
+    let stored = match node.control.call(async |control| control.report_outcome(rpc_context(DEFAULT_RPC_TIMEOUT), event, decided).await).await {
+        Ok(Ok(ack)) => ack.outcome,
         Ok(Err(ControlError::NotCoordinator { coordinator })) => return Ok(Finished::NotCoordinator(coordinator)),
+        Ok(Err(ControlError::Cancelled)) => {
+            node.store.abandon(event).await.map_err(FinalizeError::Local)?;
+            return Ok(Finished::Cancelled);
+        }
         Ok(Err(error)) => return Err(FinalizeError::Refused(error)),
         Err(error) => return Err(FinalizeError::Server(error)),
-    }
-    seal_holders(node, &manifest, &decided).await;
+    };
+    // Sealed with what the server stored, so every node agrees with the database.
+    seal_holders(node, &manifest, &stored).await;
     Ok(Finished::Reported)
 }
 
@@ -126,30 +146,31 @@ fn holders(manifest: &Manifest) -> Vec<&NodeId> {
     holders
 }
 
-/// The manifest's answers, each at exactly its manifest version, from the nodes holding them
-/// (asked all at once, so one slow node costs one timeout, not one per node).
+/// The manifest's answers, each at exactly its manifest version, each from the node the
+/// manifest names for it (asked all at once, so one slow node costs one timeout, not one per
+/// node). A copy elsewhere is never used: it may be stale.
 async fn gather(node: &Node, manifest: &Manifest) -> Result<Vec<Answer>, FinalizeError> {
     if let Some(entry) = manifest.entries.iter().find(|entry| entry.node.is_none()) {
         return Err(FinalizeError::Undispatched(entry.participant));
     }
-    let partials = join_all(holders(manifest).into_iter().map(|holder| fetch_partial(node, manifest, holder))).await;
-    let mut merged = Partial::new();
-    for partial in partials {
-        merged = merged.merge(&partial?);
+    let holders = holders(manifest);
+    let partials = join_all(holders.iter().map(|holder| fetch_partial(node, manifest, holder))).await;
+    let mut held: BTreeMap<&NodeId, BTreeMap<ParticipantId, &Answer>> = BTreeMap::new();
+    let partials: Vec<Partial> = partials.into_iter().collect::<Result<_, _>>()?;
+    for (holder, partial) in holders.iter().zip(&partials) {
+        held.insert(holder, partial.answers().map(|answer| (answer.participant, answer)).collect());
     }
 
-    let held: BTreeMap<_, _> = merged.answers().map(|answer| (answer.participant, answer)).collect();
-    manifest
-        .entries
-        .iter()
-        .map(|entry| match held.get(&entry.participant) {
-            Some(answer) if answer.version == entry.version => Ok((*answer).clone()),
-            Some(answer) => {
-                Err(FinalizeError::Version { participant: entry.participant, held: answer.version, expected: entry.version })
-            }
-            None => Err(FinalizeError::Missing { participant: entry.participant, node: entry.node.clone().unwrap_or_default() }),
-        })
-        .collect()
+    let mut answers = Vec::with_capacity(manifest.entries.len());
+    let mut lost = Vec::new();
+    for entry in &manifest.entries {
+        let on_node = entry.node.as_ref().and_then(|holder| held.get(holder)).and_then(|answers| answers.get(&entry.participant));
+        match on_node {
+            Some(answer) if answer.version == entry.version => answers.push((*answer).clone()),
+            _ => lost.push(entry.participant),
+        }
+    }
+    if lost.is_empty() { Ok(answers) } else { Err(FinalizeError::Lost(lost)) }
 }
 
 async fn fetch_partial(node: &Node, manifest: &Manifest, holder: &NodeId) -> Result<Partial, FinalizeError> {

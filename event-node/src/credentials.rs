@@ -174,16 +174,17 @@ fn read_text(path: &Path) -> Result<String, CredentialError> {
 /// Writes `contents` to a temporary file beside `path` and renames it into place, so a crash
 /// never leaves half a key; `secret` files are readable by their owner only.
 fn write_file(path: &Path, contents: &[u8], secret: bool) -> Result<(), CredentialError> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let temporary = path.with_extension("tmp");
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    // A name of its own per file (a leftover from a crash is replaced, never reused with its
+    // old mode), and the mode set explicitly whatever the file was.
+    let mut temporary = path.as_os_str().to_owned();
+    temporary.push(".tmp");
+    let temporary = PathBuf::from(temporary);
+    let mode = if secret { 0o600 } else { 0o644 };
     let io = |e| CredentialError::Io(path.to_owned(), e);
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(if secret { 0o600 } else { 0o644 })
-        .open(&temporary)
-        .map_err(io)?;
+    let _ = std::fs::remove_file(&temporary);
+    let mut file = std::fs::OpenOptions::new().write(true).create_new(true).mode(mode).open(&temporary).map_err(io)?;
+    file.set_permissions(std::fs::Permissions::from_mode(mode)).map_err(io)?;
     file.write_all(contents).and_then(|()| file.sync_all()).map_err(io)?;
     std::fs::rename(&temporary, path).map_err(io)
 }

@@ -1,7 +1,7 @@
 //! The node's shared state: what the RPC handlers (`runtime`) and the coordinator tasks
 //! (`coordinator`) both use. It sits below both so neither depends on the other's module.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -25,8 +25,10 @@ pub(crate) struct Node {
     draining: AtomicBool,
     /// Flips to true when the server retires the node: serving stops.
     retired: watch::Sender<bool>,
-    /// Events with a live coordinator task, so a repeated assignment does not start another.
-    coordinating: Mutex<HashSet<EventId>>,
+    /// Events with a live coordinator task, so a repeated assignment does not start another;
+    /// `true` when an assignment arrived while the task ran, so it must run again when it ends
+    /// (it may be ending because the server briefly had no coordinator for the event).
+    coordinating: Mutex<HashMap<EventId, bool>>,
 }
 
 fn locked<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -68,13 +70,35 @@ impl Node {
         let _ = retired.wait_for(|retired| *retired).await;
     }
 
-    /// Marks `event` as having a coordinator task; false if it has one already.
+    /// Marks `event` as having a coordinator task; false if it has one already (which then
+    /// runs again once it ends).
     pub(crate) fn begin_coordinating(&self, event: EventId) -> bool {
-        locked(&self.coordinating).insert(event)
+        let mut coordinating = locked(&self.coordinating);
+        match coordinating.get_mut(&event) {
+            Some(again) => {
+                *again = true;
+                false
+            }
+            None => {
+                coordinating.insert(event, false);
+                true
+            }
+        }
     }
 
-    pub(crate) fn end_coordinating(&self, event: EventId) {
-        locked(&self.coordinating).remove(&event);
+    /// The task for `event` ended: true if it must run again (assigned meanwhile).
+    pub(crate) fn end_coordinating(&self, event: EventId) -> bool {
+        let mut coordinating = locked(&self.coordinating);
+        match coordinating.get_mut(&event) {
+            Some(again) if *again => {
+                *again = false;
+                true
+            }
+            _ => {
+                coordinating.remove(&event);
+                false
+            }
+        }
     }
 }
 

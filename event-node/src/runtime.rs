@@ -161,13 +161,18 @@ impl EventNode for NodeServer {
     }
 }
 
-/// Starts the coordinator task for `event` unless one runs already.
+/// Starts the coordinator task for `event` unless one runs already; an assignment that
+/// arrives while it runs makes it run once more when it ends.
 fn arm(node: &Arc<Node>, event: EventId, spec: EventSpec) {
     if node.begin_coordinating(event) {
         let node = Arc::clone(node);
         tokio::spawn(async move {
-            coordinator::run(&node, event, spec).await;
-            node.end_coordinating(event);
+            loop {
+                coordinator::run(&node, event, spec.clone()).await;
+                if !node.end_coordinating(event) {
+                    break;
+                }
+            }
         });
     }
 }

@@ -167,6 +167,16 @@ impl NodeStore {
         self.flush().await
     }
 
+    /// Forgets a cancelled event: its answers and its coordination entry go, no seal marker
+    /// is kept (there is no outcome to keep).
+    pub async fn abandon(&self, event: EventId) -> Result<(), NodeError> {
+        for entry in self.answers.scan_prefix(event_key(event)).keys() {
+            self.answers.remove(entry.map_err(storage)?).map_err(storage)?;
+        }
+        self.coordinated.remove(event_key(event)).map_err(storage)?;
+        self.flush().await
+    }
+
     pub fn counts(&self) -> (usize, usize, usize) {
         (self.coordinated.len(), self.answers.len(), self.sealed.len())
     }

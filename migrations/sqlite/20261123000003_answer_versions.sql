@@ -5,6 +5,7 @@
 -- so the reconciler reads an index instead of comparing two columns over the whole table.
 ALTER TABLE answer ADD COLUMN withdrawn_at TEXT;
 ALTER TABLE answer ADD COLUMN needs_dispatch BOOLEAN NOT NULL DEFAULT TRUE;
-UPDATE answer SET needs_dispatch = (dispatched_version < version);
+UPDATE answer SET needs_dispatch = (dispatched_version < version
+    AND event_id IN (SELECT event_id FROM event WHERE outcome_stored_at IS NULL AND cancelled_at IS NULL));
 ALTER TABLE answer DROP COLUMN dispatched_version;
 CREATE INDEX answer_needs_dispatch ON answer (needs_dispatch, event_id);

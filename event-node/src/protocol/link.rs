@@ -14,12 +14,15 @@
 //! connection, the accept loop ([`serve`]) and the reconnecting client ([`Link`]), which
 //! never holds a lock across I/O, so one unreachable host cannot stall calls to others.
 
+use std::collections::HashMap;
 use std::future::Future;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rustls::pki_types::{CertificateDer, DnsName, ServerName};
+use futures::future::{BoxFuture, Shared};
+use futures::FutureExt;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use tarpc::client::{self, RpcError};
@@ -42,8 +45,15 @@ pub const MAX_FRAME: usize = 16 * 1024 * 1024;
 /// mid-handshake costs a caller at most this.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 /// How long an acceptor waits for a new connection to authenticate before dropping it.
-pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
-/// Connections one listener serves at once; more are closed at accept.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(3);
+/// Connections one listener lets authenticate at once; more are closed at accept. Kept apart
+/// from [`MAX_CONNECTIONS`] so strangers holding handshakes open cannot take the slots of
+/// authenticated links (they can only delay new ones).
+pub const MAX_HANDSHAKES: usize = 64;
+/// Handshakes one source address may have under way at once on one listener: one stranger
+/// cannot take all of [`MAX_HANDSHAKES`].
+pub const MAX_HANDSHAKES_PER_ADDRESS: usize = 8;
+/// Authenticated connections one listener serves at once; more are closed after the handshake.
 pub const MAX_CONNECTIONS: usize = 256;
 /// Requests in flight on one connection: the server refuses more, the client queues them.
 pub const MAX_IN_FLIGHT: usize = 512;
@@ -121,7 +131,7 @@ pub enum LinkError {
 #[derive(Debug, thiserror::Error)]
 pub enum CallError {
     #[error("cannot connect: {0}")]
-    Connect(#[from] LinkError),
+    Connect(#[from] Arc<LinkError>),
     #[error("{0}")]
     Rpc(#[from] RpcError),
 }
@@ -149,8 +159,9 @@ type ClientTransport<Req, Resp> =
 
 /// Accepts connections on `listener` for as long as the returned future runs: each one must
 /// complete the TLS handshake with a cluster certificate and name its identity within
-/// [`HANDSHAKE_TIMEOUT`]; then `serve_one(peer, channel)` serves it. Connections beyond
-/// [`MAX_CONNECTIONS`] are closed at once; a failed handshake is dropped, never fatal.
+/// [`HANDSHAKE_TIMEOUT`]; then `serve_one(peer, channel)` serves it. Handshakes beyond
+/// [`MAX_HANDSHAKES`] and connections beyond [`MAX_CONNECTIONS`] are closed at once; a failed
+/// handshake is dropped, never fatal.
 pub async fn serve<Req, Resp, F, Fut>(listener: TcpListener, tls: Arc<ClusterTls>, serve_one: F)
 where
     Req: DeserializeOwned + Send + 'static,
@@ -159,6 +170,8 @@ where
     Fut: Future<Output = ()> + Send + 'static,
 {
     let serve_one = Arc::new(serve_one);
+    let handshakes = Arc::new(Semaphore::new(MAX_HANDSHAKES));
+    let per_address: Arc<Mutex<HashMap<IpAddr, usize>>> = Arc::default();
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     loop {
         let (stream, remote) = match listener.accept().await {
@@ -170,23 +183,60 @@ where
                 continue;
             }
         };
-        let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
-            tracing::warn!(%remote, "connection refused: {MAX_CONNECTIONS} connections already open");
+        let Some(from_address) = HandshakeSlot::take(&per_address, remote.ip()) else {
+            tracing::debug!(%remote, "connection refused: {MAX_HANDSHAKES_PER_ADDRESS} handshakes from this address under way");
             continue;
         };
-        let (tls, serve_one) = (Arc::clone(&tls), Arc::clone(&serve_one));
+        let Ok(handshake) = Arc::clone(&handshakes).try_acquire_owned() else {
+            tracing::debug!(%remote, "connection refused: {MAX_HANDSHAKES} handshakes already under way");
+            continue;
+        };
+        let (tls, serve_one, slots) = (Arc::clone(&tls), Arc::clone(&serve_one), Arc::clone(&slots));
         tokio::spawn(async move {
-            let _slot = slot;
             let authenticated = tokio::time::timeout(HANDSHAKE_TIMEOUT, authenticate(&tls, stream)).await;
+            drop((handshake, from_address));
             let (peer, stream) = match authenticated {
                 Ok(Ok(authenticated)) => authenticated,
                 Ok(Err(error)) => return tracing::debug!(%remote, %error, "connection refused"),
                 Err(_) => return tracing::debug!(%remote, "connection refused: no handshake in time"),
             };
+            let Ok(_slot) = slots.try_acquire_owned() else {
+                return tracing::warn!(%remote, %peer, "connection refused: {MAX_CONNECTIONS} connections already open");
+            };
             let transport = serde_transport::new(tarpc::tokio_util::codec::Framed::new(stream, codec()), Bincode::default());
             let channel = BaseChannel::with_defaults(transport).max_concurrent_requests(MAX_IN_FLIGHT);
             serve_one(peer, channel).await;
         });
+    }
+}
+
+/// One handshake counted against its source address until dropped.
+struct HandshakeSlot {
+    counts: Arc<Mutex<HashMap<IpAddr, usize>>>,
+    address: IpAddr,
+}
+
+impl HandshakeSlot {
+    fn take(counts: &Arc<Mutex<HashMap<IpAddr, usize>>>, address: IpAddr) -> Option<Self> {
+        let mut held = counts.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let count = held.entry(address).or_insert(0);
+        if *count >= MAX_HANDSHAKES_PER_ADDRESS {
+            return None;
+        }
+        *count += 1;
+        Some(Self { counts: Arc::clone(counts), address })
+    }
+}
+
+impl Drop for HandshakeSlot {
+    fn drop(&mut self) {
+        let mut held = self.counts.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(count) = held.get_mut(&self.address) {
+            *count -= 1;
+            if *count == 0 {
+                held.remove(&self.address);
+            }
+        }
     }
 }
 
@@ -261,37 +311,64 @@ impl Connect for ControlPlaneClient {
     }
 }
 
+/// A connect in progress that every caller waiting for the link shares.
+type PendingConnect<C> = Shared<BoxFuture<'static, Result<C, Arc<LinkError>>>>;
+
+enum LinkState<C> {
+    Idle,
+    Connecting(PendingConnect<C>),
+    Connected(C),
+}
+
 /// A client to one peer at one address, connected on first use and again after a transport
-/// error (tarpc clients never reconnect). The lock guards only the cached client: connecting
-/// happens outside it, so callers never queue behind a connect to a dead host.
+/// error (tarpc clients never reconnect). The lock guards only the state, never I/O: callers
+/// that find no client share one connect attempt (bounded by [`CONNECT_TIMEOUT`]) instead of
+/// each opening a connection, and calls to other peers never wait for it.
 pub struct Link<C> {
     remote: Peer,
     address: SocketAddr,
     tls: Arc<ClusterTls>,
-    client: Mutex<Option<C>>,
+    state: Mutex<LinkState<C>>,
 }
 
 impl<C: Connect> Link<C> {
     pub fn new(tls: Arc<ClusterTls>, remote: Peer, address: SocketAddr) -> Self {
-        Self { remote, address, tls, client: Mutex::new(None) }
+        Self { remote, address, tls, state: Mutex::new(LinkState::Idle) }
     }
 
     pub fn address(&self) -> SocketAddr {
         self.address
     }
 
-    fn cached(&self) -> std::sync::MutexGuard<'_, Option<C>> {
-        self.client.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    fn state(&self) -> std::sync::MutexGuard<'_, LinkState<C>> {
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// The connected client, connecting first if there is none.
-    pub async fn client(&self) -> Result<C, LinkError> {
-        if let Some(client) = self.cached().clone() {
-            return Ok(client);
+    pub async fn client(&self) -> Result<C, Arc<LinkError>> {
+        let pending = {
+            let mut state = self.state();
+            match &*state {
+                LinkState::Connected(client) => return Ok(client.clone()),
+                LinkState::Connecting(pending) => pending.clone(),
+                LinkState::Idle => {
+                    let (tls, address, remote) = (Arc::clone(&self.tls), self.address, self.remote.clone());
+                    let pending = async move { C::connect(&tls, address, &remote).await.map_err(Arc::new) }.boxed().shared();
+                    *state = LinkState::Connecting(pending.clone());
+                    pending
+                }
+            }
+        };
+        let connected = pending.clone().await;
+        let mut state = self.state();
+        // Whoever sees the attempt end first records it (unless the state moved on meanwhile).
+        if matches!(&*state, LinkState::Connecting(current) if current.ptr_eq(&pending)) {
+            *state = match &connected {
+                Ok(client) => LinkState::Connected(client.clone()),
+                Err(_) => LinkState::Idle,
+            };
         }
-        let client = C::connect(&self.tls, self.address, &self.remote).await?;
-        // Another caller may have connected meanwhile: keep one, drop the other.
-        Ok(self.cached().get_or_insert(client).clone())
+        connected
     }
 
     /// Runs one call on the client; a transport failure forgets the client so the next call
@@ -300,7 +377,10 @@ impl<C: Connect> Link<C> {
         let client = self.client().await?;
         call(&client).await.map_err(|error| {
             if matches!(error, RpcError::Shutdown | RpcError::Send(_) | RpcError::Channel(_)) {
-                self.cached().take();
+                let mut state = self.state();
+                if matches!(&*state, LinkState::Connected(_)) {
+                    *state = LinkState::Idle;
+                }
             }
             CallError::Rpc(error)
         })

@@ -71,10 +71,16 @@ pub trait EventNode {
 pub trait ControlPlane {
     /// The calling node joins the ring (at every start) and says where peers reach it.
     async fn hello(address: SocketAddr) -> Result<(), ControlError>;
-    /// Everything the coordinator needs to finalize an event; only its coordinator may ask.
+    /// Everything the coordinator needs to finalize an event; only its coordinator may ask,
+    /// and only once the deadline has passed (then the manifest can no longer change).
     async fn manifest(event: EventId) -> Result<Manifest, ControlError>;
-    /// The coordinator reports the computed outcome; the server stores only the first one.
+    /// The coordinator reports the computed outcome; the server stores only the first one and
+    /// answers with the outcome it holds (the one to seal with).
     async fn report_outcome(event: EventId, outcome: Outcome) -> Result<ReportAck, ControlError>;
+    /// The coordinator found these participants' answers missing, or at another version, on
+    /// the nodes the manifest names (a node that lost its data, or a database restored from a
+    /// backup): the server sends them again.
+    async fn report_missing(event: EventId, participants: Vec<ParticipantId>) -> Result<(), ControlError>;
     /// The calling node asks to leave (it got SIGTERM): the server drains it, then retires it.
     async fn drain() -> Result<(), ControlError>;
 }
@@ -123,12 +129,12 @@ pub struct NodeAddress {
     pub address: SocketAddr,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum ReportAck {
-    /// This report's outcome is now the event's outcome.
-    Stored,
-    /// An outcome was stored before (or the event was cancelled); this report changed nothing.
-    AlreadyStored,
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReportAck {
+    /// The event's outcome as the server stored it (from the database, whatever was reported).
+    pub outcome: Outcome,
+    /// Whether this report stored it (false: one was stored before).
+    pub stored_now: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
@@ -151,6 +157,8 @@ pub enum ControlError {
     UnknownEvent,
     #[error("the event's deadline has not passed")]
     BeforeDeadline,
+    #[error("the event was cancelled: there is nothing to decide")]
+    Cancelled,
     #[error("the event is coordinated by {coordinator:?}, not the caller")]
     NotCoordinator { coordinator: Option<NodeId> },
     #[error("this caller may not make this call")]

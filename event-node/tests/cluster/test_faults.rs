@@ -86,3 +86,37 @@ async fn a_coordinator_killed_after_reporting_does_not_report_again() {
     assert_eq!(control.stored(event), Some(stored));
     assert_eq!(control.stored(event), Some(outcome(&spec, &answers)));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_holder_that_lost_its_data_is_reported_and_its_answers_sent_again() {
+    let control = TestControl::start().await;
+    let mut nodes = three_nodes(&control);
+    let deadline = deadline_in(2);
+    let spec = EventSpec::new(deadline, 60, None).unwrap();
+    let event = EventId(11);
+    control.create_event(event, spec.clone(), &nodes[0]).await;
+    let answers = spread_answers(&control, event, &nodes, 6, deadline).await;
+
+    // n2 comes back on the same address with an empty store (a redeployed host, a lost disk).
+    nodes[1].kill();
+    nodes[1].wipe_data();
+    nodes[1].restart();
+    let lost: Vec<_> = answers.iter().skip(1).step_by(3).map(|answer| answer.participant).collect();
+    let mut reported = Vec::new();
+    for _ in 0..200 {
+        reported = control.reported_missing(event);
+        if lost.iter().all(|participant| reported.contains(participant)) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(lost.iter().all(|participant| reported.contains(participant)), "lost {lost:?}, reported {reported:?}");
+    assert!(reported.iter().all(|participant| lost.contains(participant)), "only the lost ones: {reported:?}");
+    assert_eq!(control.stored(event), None, "decided without n2's answers");
+
+    // The "server" sends them again, to the same node; the coordinator finishes.
+    for answer in answers.iter().skip(1).step_by(3) {
+        control.accept_answer(event, answer, &nodes[1]).await;
+    }
+    assert_eq!(control.wait_for_outcome(event, Duration::from_secs(15)).await, outcome(&spec, &answers));
+}

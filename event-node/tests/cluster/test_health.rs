@@ -47,3 +47,24 @@ async fn a_hung_node_fails_calls_by_their_deadline() {
     // Once continued it answers again.
     client.health(rpc_context(DEFAULT_RPC_TIMEOUT)).await.expect("health after SIGCONT");
 }
+
+#[tokio::test]
+async fn a_node_refuses_to_advertise_an_address_peers_cannot_reach() {
+    let control = TestControl::start().await;
+    control.credentials.ensure(&event_node::protocol::Peer::Node("n1".into())).unwrap();
+    let data_dir = crate::util::TempDir::new("unspecified");
+    for extra in [&["--listen", "0.0.0.0:0"][..], &["--listen", "127.0.0.1:0", "--advertise", "0.0.0.0:4100"][..]] {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_event-node"))
+            .args(["--node-id", "n1", "--server", &control.address.to_string()])
+            .arg("--data-dir")
+            .arg(&data_dir.0)
+            .arg("--credentials")
+            .arg(control.credentials.path())
+            .args(extra)
+            .output()
+            .expect("run event-node");
+        assert!(!output.status.success(), "{extra:?} was accepted");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains("cannot advertise"), "{extra:?}: {stderr}");
+    }
+}

@@ -114,3 +114,28 @@ async fn a_blackholed_answer_holder_costs_the_coordinator_seconds_not_minutes() 
     assert_eq!(decided, scheduling::outcome(&EventSpec::new(deadline, 60, None).unwrap(), &answers));
     assert_eq!(control.report_count(event), 1);
 }
+
+#[tokio::test]
+async fn strangers_holding_handshakes_open_cannot_take_an_established_link() {
+    use event_node::protocol::link::{HANDSHAKE_TIMEOUT, MAX_HANDSHAKES};
+    let control = TestControl::start().await;
+    let node = NodeProcess::start("n1", &control);
+    let established = node.client().await;
+    established.health(rpc_context(DEFAULT_RPC_TIMEOUT)).await.expect("health before the flood");
+
+    // More silent TCP connections than there are handshake slots, each saying nothing (from
+    // one address, so most are refused at once; the rest hold their slots until timed out).
+    let mut silent = Vec::new();
+    for _ in 0..MAX_HANDSHAKES + 16 {
+        silent.push(tokio::net::TcpStream::connect(node.address).await.expect("TCP connects"));
+    }
+    for _ in 0..5 {
+        let health = established.health(rpc_context(DEFAULT_RPC_TIMEOUT)).await;
+        assert_eq!(health.expect("the established link still answers").node_id, "n1");
+    }
+    // Once the strangers' handshake time is up, new links are let in again.
+    tokio::time::sleep(HANDSHAKE_TIMEOUT + Duration::from_millis(500)).await;
+    let fresh = node.client().await;
+    assert_eq!(fresh.health(rpc_context(DEFAULT_RPC_TIMEOUT)).await.unwrap().node_id, "n1");
+    drop(silent);
+}

@@ -95,6 +95,12 @@ impl NodeProcess {
         self.process.kill();
     }
 
+    /// Empties the node's data dir (do it while the node is down).
+    pub fn wipe_data(&self) {
+        std::fs::remove_dir_all(&self._data_dir.0).unwrap();
+        std::fs::create_dir_all(&self._data_dir.0).unwrap();
+    }
+
     pub fn signal(&self, signal: &str) {
         self.process.signal(signal).expect("kill -SIGNAL");
     }
@@ -116,6 +122,8 @@ struct ControlState {
     nodes: HashMap<NodeId, SocketAddr>,
     /// When set, `report_outcome` stores the report and then never answers.
     swallow_report_replies: bool,
+    /// Every `report_missing`: who, for which event, which participants.
+    missing_reports: Vec<(NodeId, EventId, Vec<ParticipantId>)>,
 }
 
 /// The test's stand-in for the server's control plane, serving over the real cluster link.
@@ -199,6 +207,13 @@ impl TestControl {
         self.with(|state| state.events.get(&event).and_then(|record| record.stored_at))
     }
 
+    /// The participants the coordinators reported lost for `event`, over all reports.
+    pub fn reported_missing(&self, event: EventId) -> Vec<ParticipantId> {
+        self.with(|state| {
+            state.missing_reports.iter().filter(|(_, e, _)| *e == event).flat_map(|(_, _, p)| p.clone()).collect()
+        })
+    }
+
     pub fn report_count(&self, event: EventId) -> usize {
         self.with(|state| state.events.get(&event).map_or(0, |record| record.reports.len()))
     }
@@ -229,6 +244,12 @@ impl ControlPlane for ControlSession {
     async fn hello(self, _: context::Context, address: SocketAddr) -> Result<(), ControlError> {
         let node = self.node()?;
         self.control.with(|state| state.nodes.insert(node, address));
+        Ok(())
+    }
+
+    async fn report_missing(self, _: context::Context, event: EventId, participants: Vec<ParticipantId>) -> Result<(), ControlError> {
+        let caller = self.node()?;
+        self.control.with(|state| state.missing_reports.push((caller, event, participants)));
         Ok(())
     }
 
@@ -269,13 +290,12 @@ impl ControlPlane for ControlSession {
             let swallow = state.swallow_report_replies;
             let record = state.events.get_mut(&event).ok_or(ControlError::UnknownEvent)?;
             record.reports.push((node, outcome.clone()));
-            let ack = if record.stored.is_none() {
+            let stored_now = record.stored.is_none();
+            if stored_now {
                 record.stored = Some(outcome);
                 record.stored_at = Some(Utc::now());
-                ReportAck::Stored
-            } else {
-                ReportAck::AlreadyStored
-            };
+            }
+            let ack = ReportAck { outcome: record.stored.clone().unwrap(), stored_now };
             Ok((ack, swallow))
         })?;
         if swallow {

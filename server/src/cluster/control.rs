@@ -3,13 +3,14 @@
 //! `outcome()` from the database and stored once), and drain requests. The caller is the node
 //! its certificate names; a node acts only for itself and only on the events it coordinates.
 
+use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use event_node::protocol::link::{self, ClusterTls};
 use event_node::protocol::{ControlError, ControlPlane, EventId, Manifest, ManifestEntry, NodeAddress, NodeId, Peer, ReportAck};
 use futures::StreamExt;
-use scheduling::{outcome, Answer, Outcome};
+use scheduling::{outcome, Answer, Outcome, ParticipantId};
 use tarpc::context;
 use tarpc::server::Channel;
 
@@ -43,12 +44,19 @@ impl ControlSession {
         }
     }
 
-    /// The event's row, if the caller coordinates it.
+    /// The event's row, if the caller coordinates it, it was not cancelled, and its deadline
+    /// has passed (before it, answers may still change: nothing can be decided, whoever asks).
     async fn coordinated_event(&self, event: EventId) -> Result<repo::EventSpecRow, ControlError> {
         let node = self.node()?;
         let row = repo::event_spec(&self.cluster.db, event_id(event)?).await.map_err(unavailable)?.ok_or(ControlError::UnknownEvent)?;
         if row.coordinator_node.as_ref() != Some(node) {
             return Err(ControlError::NotCoordinator { coordinator: row.coordinator_node });
+        }
+        if row.cancelled_at.is_some() {
+            return Err(ControlError::Cancelled);
+        }
+        if chrono::Utc::now() < row.deadline {
+            return Err(ControlError::BeforeDeadline);
         }
         Ok(row)
     }
@@ -106,11 +114,6 @@ impl ControlPlane for ControlSession {
         let row = self.coordinated_event(event).await?;
         let node = self.node()?;
         let db = &self.cluster.db;
-        if chrono::Utc::now() < row.deadline {
-            // Answers may still change: nothing can be decided, whoever asks.
-            tracing::warn!(%event, %node, "outcome reported before the deadline");
-            return Err(ControlError::BeforeDeadline);
-        }
         let expected = self.expected_outcome(&row).await?;
         if reported == expected {
             repo::clear_strikes(db, node).await.map_err(unavailable)?;
@@ -119,11 +122,26 @@ impl ControlPlane for ControlSession {
             tracing::warn!(%event, %node, "node reported a wrong outcome");
             repo::strike_node(db, node, STRIKES_BEFORE_QUARANTINE).await.map_err(unavailable)?;
         }
-        let stored = repo::store_outcome(db, row.event_id, &expected).await.map_err(unavailable)?;
-        if stored {
+        let stored_now = repo::store_outcome(db, row.event_id, &expected).await.map_err(unavailable)?;
+        if stored_now {
             tracing::info!(%event, %node, "outcome stored");
         }
-        Ok(if stored { ReportAck::Stored } else { ReportAck::AlreadyStored })
+        let stored = repo::event_spec(db, row.event_id).await.map_err(unavailable)?.ok_or(ControlError::UnknownEvent)?;
+        match stored.stored_outcome().map_err(unavailable)? {
+            Some(outcome) => Ok(ReportAck { outcome, stored_now }),
+            // Cancelled between the check and the store: nothing was decided.
+            None => Err(ControlError::Cancelled),
+        }
+    }
+
+    async fn report_missing(self, _: context::Context, event: EventId, participants: Vec<ParticipantId>) -> Result<(), ControlError> {
+        let row = self.coordinated_event(event).await?;
+        let node = self.node()?;
+        // Only this event's participants count, each once: the list costs what the event has.
+        let ids: BTreeSet<i64> = participants.iter().filter_map(|p| i64::try_from(p.0).ok()).collect();
+        let resent = repo::dispatch_again(&self.cluster.db, row.event_id, &ids).await.map_err(unavailable)?;
+        tracing::warn!(%event, %node, reported = ids.len(), resent, "answers lost on the nodes that acknowledged them: sending them again");
+        Ok(())
     }
 
     async fn drain(self, _: context::Context) -> Result<(), ControlError> {

@@ -28,6 +28,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
+use futures::StreamExt;
 use event_node::protocol::link::{ClusterTls, Link};
 use event_node::protocol::{rpc_context, EventId, EventNodeClient, NodeError, NodeId, Peer, DEFAULT_RPC_TIMEOUT};
 use scheduling::ParticipantId;
@@ -41,10 +42,15 @@ const RECONCILE_EVERY: Duration = Duration::from_millis(500);
 /// How long past its deadline an event may be undecided before it is reported (a WARN, and
 /// the count in `/healthz`).
 pub const STALL_WARNING: Duration = Duration::from_secs(5);
+/// How long past its deadline an event may be undecided before its coordinator is told again.
+const REASSERT_AFTER: Duration = Duration::from_secs(2);
 /// How often the WARN for one stalled event repeats.
 const STALL_REPEAT: Duration = Duration::from_secs(30);
-/// Undispatched answers one reconcile pass sends.
+/// Undispatched answers (and coordinator-less events) one reconcile pass handles.
 const DISPATCH_BATCH: i64 = 500;
+/// Dispatches and assignments one reconcile pass runs at once: a slow node costs one
+/// timeout per batch, not one per row.
+const IN_PARALLEL: usize = 32;
 
 /// What the server believes of a node; only live nodes get work.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -128,7 +134,7 @@ impl Cluster {
     /// first. More nodes join later by saying hello.
     pub async fn new(db: Db, tls: Arc<ClusterTls>, configured: Vec<(NodeId, SocketAddr)>) -> Result<Arc<Self>> {
         for (id, address) in &configured {
-            repo::upsert_node(&db, id, &address.to_string()).await?;
+            repo::insert_node_if_absent(&db, id, &address.to_string()).await?;
         }
         let cluster = Arc::new(Self {
             db,
@@ -246,7 +252,7 @@ impl Cluster {
             Err(error) => Err(Error::Cluster(format!("{}: {error}", node.id))),
         };
         if told.is_err() {
-            repo::clear_coordinator(&self.db, event_id).await?;
+            repo::clear_coordinator(&self.db, event_id, &node.id).await?;
         }
         told
     }
@@ -306,41 +312,53 @@ impl Cluster {
 
     /// Tells every unfinished event's coordinator about it again (see `spawn_background_work`).
     async fn reassert_coordinators(&self) -> Result<()> {
-        for event in repo::unfinished_events(&self.db).await? {
-            if let Err(error) = self.assign_coordinator(event.event_id).await {
-                tracing::debug!(event_id = event.event_id, %error, "cannot reach the coordinator yet");
-            }
-        }
+        let events = repo::unfinished_events(&self.db).await?;
+        self.assign_all(events.iter().map(|event| event.event_id)).await;
         Ok(())
     }
 
-    async fn reconcile(&self) -> Result<()> {
-        for event in repo::events_without_coordinator(&self.db).await? {
-            if let Err(error) = self.assign_coordinator(event.event_id).await {
-                tracing::debug!(event_id = event.event_id, %error, "cannot assign a coordinator yet");
-            }
-        }
-        for answer in repo::undispatched(&self.db, DISPATCH_BATCH).await? {
-            if let Err(error) = self.dispatch_answer(answer.participant_id).await {
-                tracing::debug!(participant_id = answer.participant_id, %error, "cannot dispatch yet");
-            }
-        }
-        self.warn_about_stalls().await
+    /// Assigns each event a coordinator, [`IN_PARALLEL`] at a time.
+    async fn assign_all(&self, events: impl Iterator<Item = i64>) {
+        futures::stream::iter(events)
+            .for_each_concurrent(IN_PARALLEL, |event_id| async move {
+                if let Err(error) = self.assign_coordinator(event_id).await {
+                    tracing::debug!(event_id, %error, "cannot assign a coordinator yet");
+                }
+            })
+            .await;
     }
 
-    /// Logs, at WARN and then every [`STALL_REPEAT`], each event past its deadline by more
-    /// than [`STALL_WARNING`] with no outcome, with what the server sees of why.
-    async fn warn_about_stalls(&self) -> Result<()> {
-        let overdue = repo::overdue_events(&self.db, Utc::now() - STALL_WARNING, 20).await?;
+    async fn reconcile(&self) -> Result<()> {
+        let events = repo::events_without_coordinator(&self.db, DISPATCH_BATCH).await?;
+        self.assign_all(events.iter().map(|event| event.event_id)).await;
+        let answers = repo::undispatched(&self.db, DISPATCH_BATCH).await?;
+        futures::stream::iter(answers)
+            .for_each_concurrent(IN_PARALLEL, |answer| async move {
+                if let Err(error) = self.dispatch_answer(answer.participant_id).await {
+                    tracing::debug!(participant_id = answer.participant_id, %error, "cannot dispatch yet");
+                }
+            })
+            .await;
+        self.attend_to_late_events().await
+    }
+
+    /// Events a little past their deadline with no outcome are told to their coordinator
+    /// again (it may have lost its store, or a task may have ended while the server briefly
+    /// had no coordinator for the event; assigning is idempotent). Each one later than
+    /// [`STALL_WARNING`] is logged at WARN, and again every [`STALL_REPEAT`], with what the
+    /// server sees of why.
+    async fn attend_to_late_events(&self) -> Result<()> {
+        let late = repo::overdue_events(&self.db, Utc::now() - REASSERT_AFTER, 20).await?;
+        self.assign_all(late.iter().map(|event| event.event_id)).await;
         let mut warned = self.stall_warnings.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        warned.retain(|event_id, _| overdue.iter().any(|event| event.event_id == *event_id));
-        for event in overdue {
-            if warned.get(&event.event_id).is_some_and(|at| at.elapsed() < STALL_REPEAT) {
+        warned.retain(|event_id, _| late.iter().any(|event| event.event_id == *event_id));
+        for event in late {
+            let late_by = Utc::now() - event.deadline;
+            if late_by < chrono::Duration::from_std(STALL_WARNING).unwrap_or_default() || warned.get(&event.event_id).is_some_and(|at| at.elapsed() < STALL_REPEAT) {
                 continue;
             }
             let coordinator = event.coordinator_node.as_deref().unwrap_or("none");
-            let late_secs = (Utc::now() - event.deadline).num_seconds();
-            tracing::warn!(event_id = event.event_id, late_secs, coordinator, undispatched = event.undispatched, "event past its deadline has no outcome yet");
+            tracing::warn!(event_id = event.event_id, late_secs = late_by.num_seconds(), coordinator, undispatched = event.undispatched, "event past its deadline has no outcome yet");
             warned.insert(event.event_id, Instant::now());
         }
         Ok(())

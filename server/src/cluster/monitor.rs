@@ -92,8 +92,9 @@ impl Cluster {
                 repo::transition_node(&self.db, &node.id, &["live", "dead"], next.as_str()).await?;
             }
             match next {
-                NodeState::Live | NodeState::Retired => {}
-                NodeState::Dead | NodeState::Quarantined => {
+                NodeState::Live => {}
+                // Retired too: an acknowledgement recorded after the retirement is moved.
+                NodeState::Dead | NodeState::Quarantined | NodeState::Retired => {
                     self.move_work_off(node).await?;
                 }
                 NodeState::Draining => self.drain_step(node, answered).await?,

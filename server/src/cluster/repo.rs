@@ -68,6 +68,7 @@ pub(crate) struct EventSpecRow {
     pub window_end: Option<DateTime<Utc>>,
     pub coordinator_node: Option<String>,
     pub outcome: Option<String>,
+    pub cancelled_at: Option<DateTime<Utc>>,
 }
 
 impl EventSpecRow {
@@ -85,7 +86,7 @@ impl EventSpecRow {
     }
 }
 
-const SPEC_COLUMNS: &str = "event_id, deadline, duration_minutes, window_start, window_end, coordinator_node, outcome";
+const SPEC_COLUMNS: &str = "event_id, deadline, duration_minutes, window_start, window_end, coordinator_node, outcome, cancelled_at";
 
 pub(crate) async fn event_spec(db: &Db, event_id: i64) -> Result<Option<EventSpecRow>, sqlx::Error> {
     let sql = format!("SELECT {SPEC_COLUMNS} FROM event WHERE event_id = ?");
@@ -98,13 +99,14 @@ pub(crate) async fn unfinished_events(db: &Db) -> Result<Vec<EventSpecRow>, sqlx
     with_pool!(db, |pool| sqlx::query_as(&sql).fetch_all(pool).await)
 }
 
-/// Unfinished, uncancelled events without a coordinator, nearest deadline first.
-pub(crate) async fn events_without_coordinator(db: &Db) -> Result<Vec<EventSpecRow>, sqlx::Error> {
+/// Unfinished, uncancelled events without a coordinator, nearest deadline first, at most
+/// `limit`.
+pub(crate) async fn events_without_coordinator(db: &Db, limit: i64) -> Result<Vec<EventSpecRow>, sqlx::Error> {
     let sql = format!(
         "SELECT {SPEC_COLUMNS} FROM event WHERE coordinator_node IS NULL AND outcome_stored_at IS NULL AND cancelled_at IS NULL \
-         ORDER BY deadline"
+         ORDER BY deadline LIMIT ?"
     );
-    with_pool!(db, |pool| sqlx::query_as(&sql).fetch_all(pool).await)
+    with_pool!(db, |pool| sqlx::query_as(&sql).bind(limit).fetch_all(pool).await)
 }
 
 /// An event past its deadline with no outcome, for the stall warning.
@@ -172,10 +174,22 @@ pub(crate) async fn store_outcome(db: &Db, event_id: i64, outcome: &Outcome) -> 
     Ok(stored)
 }
 
-/// Undoes [`set_coordinator`] when the node could not be told, so the reconciler tries again.
-pub(crate) async fn clear_coordinator(db: &Db, event_id: i64) -> Result<(), sqlx::Error> {
-    const SQL: &str = "UPDATE event SET coordinator_node = NULL WHERE event_id = ?";
-    with_pool!(db, |pool| sqlx::query(SQL).bind(event_id).execute(pool).await.map(|_| ()))
+/// Undoes [`set_coordinator`] when `node` could not be told, so the reconciler tries again
+/// (unless another assignment replaced it meanwhile).
+pub(crate) async fn clear_coordinator(db: &Db, event_id: i64, node: &str) -> Result<(), sqlx::Error> {
+    const SQL: &str = "UPDATE event SET coordinator_node = NULL WHERE event_id = ? AND coordinator_node = ?";
+    with_pool!(db, |pool| sqlx::query(SQL).bind(event_id).bind(node).execute(pool).await.map(|_| ()))
+}
+
+/// Marks these participants' answers of `event_id` for dispatch again (their node lost them).
+/// Returns how many rows that touched.
+pub(crate) async fn dispatch_again(db: &Db, event_id: i64, participants: &std::collections::BTreeSet<i64>) -> Result<u64, sqlx::Error> {
+    const SQL: &str = "UPDATE answer SET needs_dispatch = TRUE WHERE event_id = ? AND participant_id = ? AND withdrawn_at IS NULL";
+    let mut touched = 0;
+    for participant in participants {
+        touched += with_pool!(db, |pool| sqlx::query(SQL).bind(event_id).bind(participant).execute(pool).await.map(|done| done.rows_affected()))?;
+    }
+    Ok(touched)
 }
 
 #[derive(Debug, sqlx::FromRow)]
@@ -227,23 +241,37 @@ pub(crate) async fn lift_quarantine(db: &Db, node: &str) -> Result<bool, sqlx::E
 
 /// Takes an unavailable node's work away: its answers of undecided events become unassigned
 /// and wait for dispatch, its undecided events lose their coordinator. Returns (answers,
-/// events) moved.
+/// events) moved. The answers are found by a plain read first and then updated by primary
+/// key, so no event row is locked here after an answer row (answers and leaves lock the
+/// event, then the answer).
 pub(crate) async fn move_work_off(db: &Db, node: &str) -> Result<(u64, u64), sqlx::Error> {
-    const ANSWERS: &str = "UPDATE answer SET assigned_node = NULL, needs_dispatch = TRUE WHERE assigned_node = ? \
-         AND event_id IN (SELECT event_id FROM event WHERE outcome_stored_at IS NULL AND cancelled_at IS NULL)";
     const EVENTS: &str = "UPDATE event SET coordinator_node = NULL \
          WHERE coordinator_node = ? AND outcome_stored_at IS NULL AND cancelled_at IS NULL";
+    const HELD: &str = "SELECT a.participant_id FROM answer a JOIN event e ON e.event_id = a.event_id \
+         WHERE a.assigned_node = ? AND e.outcome_stored_at IS NULL AND e.cancelled_at IS NULL";
+    const ANSWER: &str = "UPDATE answer SET assigned_node = NULL, needs_dispatch = TRUE WHERE participant_id = ? AND assigned_node = ?";
     with_pool!(db, |pool| {
-        // Events before answers: the order answers and leaves lock in (event row, then answer).
-        let mut tx = pool.begin_write().await?;
-        let events = sqlx::query(EVENTS).bind(node).execute(&mut *tx).await?.rows_affected();
-        let answers = sqlx::query(ANSWERS).bind(node).execute(&mut *tx).await?.rows_affected();
-        tx.commit().await?;
+        let events = sqlx::query(EVENTS).bind(node).execute(pool).await?.rows_affected();
+        let held: Vec<i64> = sqlx::query_scalar(HELD).bind(node).fetch_all(pool).await?;
+        let mut answers = 0;
+        for participant in held {
+            answers += sqlx::query(ANSWER).bind(participant).bind(node).execute(pool).await?.rows_affected();
+        }
         Ok((answers, events))
     })
 }
 
-/// Records a node and its address (at hello, and at start for configured nodes). A new node
+/// Records a configured node (`--nodes`) unless the database knows it already: what the node
+/// said at its last hello, and its state, are newer than the configuration.
+pub(crate) async fn insert_node_if_absent(db: &Db, node: &str, address: &str) -> Result<(), sqlx::Error> {
+    const INSERT: &str = "INSERT INTO node (node_id, address, state, strikes, last_seen_at) VALUES (?, ?, 'live', 0, NULL)";
+    with_pool!(db, |pool| match sqlx::query(INSERT).bind(node).bind(address).execute(pool).await {
+        Err(sqlx::Error::Database(error)) if error.is_unique_violation() => Ok(()),
+        other => other.map(|_| ()),
+    })
+}
+
+/// Records a node and its address (at hello). A new node
 /// is `live`; a known one keeps its state, except that a retired node saying hello was started
 /// again on purpose and rejoins. A node's hello may race the server's own start-up insert: the
 /// loser of the insert updates instead.

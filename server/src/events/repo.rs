@@ -216,9 +216,19 @@ pub(crate) async fn leave(db: &Db, event: &EventRow, user_id: i64) -> Result<i64
     })
 }
 
+/// Cancels the event; its answers need no dispatch any more (the coordinator learns of the
+/// cancellation from the manifest and forgets the event).
 pub(crate) async fn cancel(db: &Db, event_id: i64) -> Result<()> {
-    const SQL: &str = "UPDATE event SET cancelled_at = ? WHERE event_id = ? AND cancelled_at IS NULL AND outcome_stored_at IS NULL";
-    with_pool!(db, |pool| sqlx::query(SQL).bind(Utc::now()).bind(event_id).execute(pool).await.map(|_| ()))?;
+    const CANCEL: &str = "UPDATE event SET cancelled_at = ? WHERE event_id = ? AND cancelled_at IS NULL AND outcome_stored_at IS NULL";
+    const RELEASE: &str = "UPDATE answer SET needs_dispatch = FALSE WHERE event_id = ?";
+    with_pool!(db, |pool| {
+        let mut tx = pool.begin_write().await?;
+        let cancelled = sqlx::query(CANCEL).bind(Utc::now()).bind(event_id).execute(&mut *tx).await?.rows_affected() == 1;
+        if cancelled {
+            sqlx::query(RELEASE).bind(event_id).execute(&mut *tx).await?;
+        }
+        tx.commit().await
+    })?;
     Ok(())
 }
 

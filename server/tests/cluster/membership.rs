@@ -27,6 +27,7 @@ on_both_databases!(
     nodes_join_and_drain_under_load,
     a_node_whose_host_drops_packets_delays_outcomes_by_seconds,
     a_stalled_event_is_counted_and_a_quarantine_is_lifted_by_command,
+    a_node_back_with_an_empty_store_gets_its_answers_again,
     the_control_port_lets_in_only_the_cluster
 );
 
@@ -213,6 +214,27 @@ async fn a_stalled_event_is_counted_and_a_quarantine_is_lifted_by_command(backen
     assert!(said.contains("n2 is back"), "{said}");
     deployment.wait_for_node("n2", "live").await;
     assert_eq!(count(&deployment, "SELECT strikes FROM node WHERE node_id = 'n2'").await, 0);
+}
+
+/// A node comes back on its address with an empty store (a redeployed host, a lost disk),
+/// after acknowledging answers: the coordinators find them missing, report it, and the server
+/// sends them again; every outcome is right.
+async fn a_node_back_with_an_empty_store_gets_its_answers_again(backend: Backend) {
+    let Some(mut deployment) = Deployment::start(backend).await else { return };
+    let mut rng = Rng::from_time();
+    let deadline = Utc::now() + chrono::Duration::seconds(10);
+    let scenario = Scenario::set_up(&deployment, 3, 6, deadline).await;
+    scenario.stream_answers(deadline - chrono::Duration::seconds(2), &mut rng).await;
+    let held = count(&deployment, "SELECT COUNT(*) FROM answer WHERE assigned_node = 'n2' AND needs_dispatch = FALSE").await;
+    assert!(held > 0, "n2 acknowledged nothing");
+
+    deployment.nodes[1].kill();
+    let store = deployment.data_dir.path.join("n2");
+    std::fs::remove_dir_all(&store).unwrap();
+    deployment.nodes[1].restart().expect("n2 back on its address");
+    scenario.assert_outcomes_match_the_oracle().await;
+    assert_stored_once(&deployment, scenario.events.len()).await;
+    assert_no_strikes(&deployment).await;
 }
 
 /// The control port answers nobody without a certificate from this cluster's CA: not a plain
