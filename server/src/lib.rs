@@ -163,10 +163,11 @@ async fn start_cluster(config: &Config, db: &Db) -> Result<(Arc<Cluster>, Socket
             server: control,
             credentials: credentials.path().to_owned(),
             log: config.log.clone(),
-            node_id: id,
+            node_id: id.clone(),
         };
-        // Each joins the ring by saying hello, like any node.
         let bound = event_node::runtime::bind(node_config).await.map_err(|e| StartError::Node(e.to_string()))?;
+        // In the ring before the first request (its hello, a moment later, changes nothing).
+        cluster.join(&id, bound.address()).await?;
         tokio::spawn(async move {
             if let Err(error) = bound.serve().await {
                 tracing::error!(%error, "embedded event node stopped");

@@ -202,7 +202,7 @@ impl Cluster {
 
     /// A node said hello: record its address and bring it into the ring now, so it gets work
     /// without waiting for the monitor.
-    async fn join(&self, id: &str, address: SocketAddr) -> Result<()> {
+    pub(crate) async fn join(&self, id: &str, address: SocketAddr) -> Result<()> {
         repo::upsert_node(&self.db, id, &address.to_string()).await?;
         self.sync_ring().await?;
         Ok(())
