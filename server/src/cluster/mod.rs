@@ -42,8 +42,9 @@ const RECONCILE_EVERY: Duration = Duration::from_millis(500);
 /// How long past its deadline an event may be undecided before it is reported (a WARN, and
 /// the count in `/healthz`).
 pub const STALL_WARNING: Duration = Duration::from_secs(5);
-/// How long past its deadline an event may be undecided before its coordinator is told again.
-const REASSERT_AFTER: Duration = Duration::from_secs(2);
+/// How long past its deadline an event may be undecided before its coordinator is told again,
+/// and how often that repeats.
+const REASSERT_AFTER: Duration = Duration::from_secs(3);
 /// How often the WARN for one stalled event repeats.
 const STALL_REPEAT: Duration = Duration::from_secs(30);
 /// Undispatched answers (and coordinator-less events) one reconcile pass handles.
@@ -125,8 +126,8 @@ pub struct Cluster {
     /// Every known node, by id; replaced wholesale (copy on write) when one joins or moves.
     ring: RwLock<Arc<Vec<Arc<NodeHandle>>>>,
     next: AtomicUsize,
-    /// When each stalled event was last reported at WARN.
-    stall_warnings: Mutex<HashMap<i64, Instant>>,
+    /// When each late event was last told to its coordinator again and reported at WARN.
+    late_events: Mutex<HashMap<i64, LateEvent>>,
 }
 
 impl Cluster {
@@ -141,7 +142,7 @@ impl Cluster {
             tls,
             ring: RwLock::new(Arc::default()),
             next: AtomicUsize::new(0),
-            stall_warnings: Mutex::default(),
+            late_events: Mutex::default(),
         });
         cluster.sync_ring().await?;
         Ok(cluster)
@@ -343,24 +344,43 @@ impl Cluster {
     }
 
     /// Events a little past their deadline with no outcome are told to their coordinator
-    /// again (it may have lost its store, or a task may have ended while the server briefly
-    /// had no coordinator for the event; assigning is idempotent). Each one later than
-    /// [`STALL_WARNING`] is logged at WARN, and again every [`STALL_REPEAT`], with what the
-    /// server sees of why.
+    /// again, each at most every [`REASSERT_AFTER`] (it may have lost its store, or a task may
+    /// have ended while the server briefly had no coordinator for the event; assigning is
+    /// idempotent). Each one later than [`STALL_WARNING`] is logged at WARN, and again every
+    /// [`STALL_REPEAT`], with what the server sees of why.
     async fn attend_to_late_events(&self) -> Result<()> {
         let late = repo::overdue_events(&self.db, Utc::now() - REASSERT_AFTER, 20).await?;
-        self.assign_all(late.iter().map(|event| event.event_id)).await;
-        let mut warned = self.stall_warnings.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        warned.retain(|event_id, _| late.iter().any(|event| event.event_id == *event_id));
-        for event in late {
-            let late_by = Utc::now() - event.deadline;
-            if late_by < chrono::Duration::from_std(STALL_WARNING).unwrap_or_default() || warned.get(&event.event_id).is_some_and(|at| at.elapsed() < STALL_REPEAT) {
-                continue;
+        let (retell, warn) = {
+            let mut attended = self.late_events.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            attended.retain(|event_id, _| late.iter().any(|event| event.event_id == *event_id));
+            let mut retell = Vec::new();
+            let mut warn = Vec::new();
+            for event in &late {
+                let seen = attended.entry(event.event_id).or_insert_with(LateEvent::default);
+                if seen.retold.is_none_or(|at| at.elapsed() >= REASSERT_AFTER) {
+                    seen.retold = Some(Instant::now());
+                    retell.push(event.event_id);
+                }
+                let late_by = (Utc::now() - event.deadline).to_std().unwrap_or_default();
+                if late_by >= STALL_WARNING && seen.warned.is_none_or(|at| at.elapsed() >= STALL_REPEAT) {
+                    seen.warned = Some(Instant::now());
+                    warn.push((event, late_by));
+                }
             }
+            (retell, warn)
+        };
+        for (event, late_by) in warn {
             let coordinator = event.coordinator_node.as_deref().unwrap_or("none");
-            tracing::warn!(event_id = event.event_id, late_secs = late_by.num_seconds(), coordinator, undispatched = event.undispatched, "event past its deadline has no outcome yet");
-            warned.insert(event.event_id, Instant::now());
+            tracing::warn!(event_id = event.event_id, late_secs = late_by.as_secs(), coordinator, undispatched = event.undispatched, "event past its deadline has no outcome yet");
         }
+        self.assign_all(retell.into_iter()).await;
         Ok(())
     }
+}
+
+/// What the reconciler last did about one late event.
+#[derive(Default)]
+struct LateEvent {
+    retold: Option<Instant>,
+    warned: Option<Instant>,
 }
