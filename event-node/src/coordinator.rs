@@ -1,11 +1,12 @@
 //! How a deadline flows on the coordinating node:
 //!
 //! 1. sleep until the deadline (at once if it passed: a late assignment or a restart);
-//! 2. ask the server for the manifest; stop if another node coordinates the event now, and
-//!    only seal if an outcome is stored already (a report must be made once);
+//! 2. ask the server for the manifest (batched with the other events due now, see `batch`);
+//!    stop if another node coordinates the event now, and only seal if an outcome is stored
+//!    already (a report must be made once);
 //! 3. gather the partials of every node the manifest names, all at once, merge them, and check
 //!    that each manifest participant is there at exactly the manifest version;
-//! 4. compute `outcome()`, report it, seal the event here and on the nodes that held entries.
+//! 4. compute `outcome()`, report it (batched too), seal the event here and on the nodes that held entries.
 //!
 //! Any failure (a node down, an answer still in flight, the server unreachable) means "try
 //! again" with backoff: never finalize on incomplete data. The server moves answers off dead
@@ -14,6 +15,7 @@
 //! [`STALL_REPEAT`], so a stall is never silent.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::future::join_all;
@@ -24,7 +26,8 @@ use crate::protocol::link::CallError;
 use crate::protocol::{rpc_context, ControlError, EventId, Manifest, NodeError, NodeId, DEFAULT_RPC_TIMEOUT};
 
 const FIRST_RETRY: Duration = Duration::from_millis(50);
-const MAX_RETRY: Duration = Duration::from_secs(1);
+/// Retries are cheap (a batched manifest), so the longest wait stays short.
+const MAX_RETRY: Duration = Duration::from_millis(500);
 /// How long past the deadline lost answers may stay lost before the server is asked to send
 /// them again (a node acknowledged them, so they are not in flight: its data was lost).
 const REPAIR_AFTER: Duration = Duration::from_secs(2);
@@ -45,7 +48,9 @@ enum Finished {
 #[derive(Debug, thiserror::Error)]
 enum FinalizeError {
     #[error("the server is unreachable: {0}")]
-    Server(CallError),
+    Server(Arc<CallError>),
+    #[error("the node is stopping")]
+    Stopping,
     #[error("the server refused: {0}")]
     Refused(ControlError),
     #[error("{node} is unreachable: {error}")]
@@ -105,7 +110,7 @@ pub(crate) async fn run(node: &Node, event: EventId, spec: EventSpec) {
 }
 
 async fn finalize(node: &Node, event: EventId) -> Result<Finished, FinalizeError> {
-    let manifest = match node.control.call(async |control| control.manifest(rpc_context(DEFAULT_RPC_TIMEOUT), event).await).await {
+    let manifest = match node.manifests.call(event).await.ok_or(FinalizeError::Stopping)? {
         Ok(Ok(manifest)) => manifest,
         // Reassigned while this node was away: stop; the data stays until the event is sealed.
         Ok(Err(ControlError::NotCoordinator { coordinator })) => return Ok(Finished::NotCoordinator(coordinator)),
@@ -123,7 +128,7 @@ async fn finalize(node: &Node, event: EventId) -> Result<Finished, FinalizeError
 
     let answers = gather(node, &manifest).await?;
     let decided = outcome(&manifest.spec, &answers);
-    let stored = match node.control.call(async |control| control.report_outcome(rpc_context(DEFAULT_RPC_TIMEOUT), event, decided).await).await {
+    let stored = match node.reports.call((event, decided)).await.ok_or(FinalizeError::Stopping)? {
         Ok(Ok(ack)) => ack.outcome,
         Ok(Err(ControlError::NotCoordinator { coordinator })) => return Ok(Finished::NotCoordinator(coordinator)),
         Ok(Err(ControlError::Cancelled)) => {

@@ -9,16 +9,26 @@ use std::time::Instant;
 
 use tokio::sync::watch;
 
-use crate::protocol::link::{ClusterTls, Link};
-use crate::protocol::{ControlPlaneClient, EventId, EventNodeClient, NodeId, Peer};
+use scheduling::Outcome;
+
+use crate::batch::Coalescer;
+use crate::protocol::link::{CallError, ClusterTls, Link};
+use crate::protocol::{rpc_context, ControlError, ControlPlaneClient, EventId, EventNodeClient, Manifest, NodeId, Peer, ReportAck, DEFAULT_RPC_TIMEOUT, MAX_BATCH};
 use crate::store::NodeStore;
+
+/// The server's answer for one event of a batched call, or why the batch got none (shared by
+/// every event in it).
+pub(crate) type Batched<T> = Result<Result<T, ControlError>, Arc<CallError>>;
 
 pub(crate) struct Node {
     pub(crate) id: NodeId,
     /// Where peers and the server reach this node (told to the server at hello).
     pub(crate) advertise: SocketAddr,
     pub(crate) store: NodeStore,
-    pub(crate) control: Link<ControlPlaneClient>,
+    pub(crate) control: Arc<Link<ControlPlaneClient>>,
+    /// Manifests and outcome reports, batched across the coordinator tasks.
+    pub(crate) manifests: Coalescer<EventId, Batched<Manifest>>,
+    pub(crate) reports: Coalescer<(EventId, Outcome), Batched<ReportAck>>,
     pub(crate) peers: Peers,
     pub(crate) started: Instant,
     /// Set once the node is leaving: it refuses new answers and events.
@@ -36,12 +46,38 @@ fn locked<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Node {
+    /// Must be called on the runtime: the batched calls each start a task.
     pub(crate) fn new(id: NodeId, advertise: SocketAddr, store: NodeStore, tls: Arc<ClusterTls>, server: SocketAddr) -> Self {
+        let control: Arc<Link<ControlPlaneClient>> = Arc::new(Link::new(Arc::clone(&tls), Peer::Server, server));
+        let manifests = {
+            let control = Arc::clone(&control);
+            Coalescer::new(MAX_BATCH, move |events: Vec<EventId>| {
+                let control = Arc::clone(&control);
+                async move {
+                    let count = events.len();
+                    let answered = control.call(async |control| control.manifests(rpc_context(DEFAULT_RPC_TIMEOUT), events).await).await;
+                    per_event(answered, count)
+                }
+            })
+        };
+        let reports = {
+            let control = Arc::clone(&control);
+            Coalescer::new(MAX_BATCH, move |reports: Vec<(EventId, Outcome)>| {
+                let control = Arc::clone(&control);
+                async move {
+                    let count = reports.len();
+                    let answered = control.call(async |control| control.report_outcomes(rpc_context(DEFAULT_RPC_TIMEOUT), reports).await).await;
+                    per_event(answered, count)
+                }
+            })
+        };
         Self {
             id,
             advertise,
             store,
-            control: Link::new(Arc::clone(&tls), Peer::Server, server),
+            control,
+            manifests,
+            reports,
             peers: Peers { tls, links: Mutex::default() },
             started: Instant::now(),
             draining: AtomicBool::new(false),
@@ -99,6 +135,21 @@ impl Node {
                 false
             }
         }
+    }
+}
+
+/// Spreads a batched call's answer over its `count` events: a failed call or a refused batch
+/// fails each, and an answer of the wrong length (a server bug) fails each rather than
+/// pairing answers with the wrong events.
+fn per_event<T: Clone>(answered: Result<Result<Vec<Result<T, ControlError>>, ControlError>, CallError>, count: usize) -> Vec<Batched<T>> {
+    match answered {
+        Ok(Ok(answers)) if answers.len() == count => answers.into_iter().map(Ok).collect(),
+        Ok(Ok(answers)) => {
+            let error = ControlError::Unavailable(format!("the server answered {} of {count} events", answers.len()));
+            vec![Ok(Err(error)); count]
+        }
+        Ok(Err(refused)) => vec![Ok(Err(refused)); count],
+        Err(error) => vec![Err(Arc::new(error)); count],
     }
 }
 

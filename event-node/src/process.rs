@@ -3,10 +3,12 @@
 //! this crate and of the server drive nodes through it; a supervisor script would do the same
 //! by hand.
 
+use std::collections::VecDeque;
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::protocol::NodeId;
@@ -14,6 +16,8 @@ use crate::runtime::READY_LINE_PREFIX;
 
 /// How long a node may take from exec to its ready line.
 const READY_TIMEOUT: Duration = Duration::from_secs(20);
+/// The most recent log lines kept per process (a long benchmark must not grow without bound).
+const LOG_LINES_KEPT: usize = 10_000;
 
 /// One `event-node` process. Dropping it SIGKILLs the process.
 pub struct NodeProcess {
@@ -27,6 +31,8 @@ pub struct NodeProcess {
     advertise: Option<SocketAddr>,
     binary: PathBuf,
     child: Option<Child>,
+    /// Its log (stderr) so far, across restarts; also copied to this process's stderr.
+    log: Arc<Mutex<VecDeque<String>>>,
 }
 
 /// Where a node process finds what it needs besides its id.
@@ -52,6 +58,7 @@ impl NodeProcess {
             advertise: setup.advertise,
             binary: setup.binary.to_owned(),
             child: None,
+            log: Arc::default(),
         };
         node.address = node.spawn()?;
         Ok(node)
@@ -78,8 +85,23 @@ impl NodeProcess {
             .arg("--credentials")
             .arg(&self.credentials)
             .args(self.advertise.iter().flat_map(|address| ["--advertise".to_owned(), address.to_string()]))
+            .env("NO_COLOR", "1")
             .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
             .spawn()?;
+        if let Some(stderr) = child.stderr.take() {
+            let log = Arc::clone(&self.log);
+            std::thread::spawn(move || {
+                for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                    eprintln!("{line}");
+                    let mut log = log.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+                    if log.len() == LOG_LINES_KEPT {
+                        log.pop_front();
+                    }
+                    log.push_back(line);
+                }
+            });
+        }
         let stdout = child.stdout.take().ok_or_else(|| std::io::Error::other("stdout is not piped"))?;
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
@@ -101,6 +123,12 @@ impl NodeProcess {
         };
         self.child = Some(child);
         Ok(address)
+    }
+
+    /// The log lines (WARN and above) that contain `needle`.
+    pub fn logged(&self, needle: &str) -> Vec<String> {
+        let log = self.log.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        log.iter().filter(|line| line.contains(needle)).cloned().collect()
     }
 
     pub fn is_running(&self) -> bool {

@@ -92,6 +92,31 @@ where
     sqlx::query(SQL).bind(event_id).execute(&mut **tx).await.map(|_| ())
 }
 
+/// [`lock_event`] for several events at once (a batch of manifests or outcome reports), in
+/// the primary key's order like any range lock.
+pub(crate) async fn lock_events<DB>(tx: &mut sqlx::Transaction<'_, DB>, event_ids: &[i64]) -> Result<(), sqlx::Error>
+where
+    DB: sqlx::Database,
+    i64: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> <DB as sqlx::Database>::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+    for<'c> &'c mut <DB as sqlx::Database>::Connection: sqlx::Executor<'c, Database = DB>,
+{
+    if event_ids.is_empty() {
+        return Ok(());
+    }
+    let sql = format!("UPDATE event SET event_id = event_id WHERE event_id IN ({})", placeholders(event_ids.len()));
+    let mut query = sqlx::query(&sql);
+    for id in event_ids {
+        query = query.bind(*id);
+    }
+    query.execute(&mut **tx).await.map(|_| ())
+}
+
+/// `?, ?, …` for an `IN (…)` list of `count` values (`count` > 0).
+pub(crate) fn placeholders(count: usize) -> String {
+    vec!["?"; count].join(", ")
+}
+
 /// The id of the row an `INSERT` created, the one call that differs between the dialects.
 pub trait InsertedId {
     fn inserted_id(&self) -> i64;

@@ -71,12 +71,15 @@ pub trait EventNode {
 pub trait ControlPlane {
     /// The calling node joins the ring (at every start) and says where peers reach it.
     async fn hello(address: SocketAddr) -> Result<(), ControlError>;
-    /// Everything the coordinator needs to finalize an event; only its coordinator may ask,
-    /// and only once the deadline has passed (then the manifest can no longer change).
-    async fn manifest(event: EventId) -> Result<Manifest, ControlError>;
-    /// The coordinator reports the computed outcome; the server stores only the first one and
-    /// answers with the outcome it holds (the one to seal with).
-    async fn report_outcome(event: EventId, outcome: Outcome) -> Result<ReportAck, ControlError>;
+    /// Everything the coordinator needs to finalize each event, in the order asked (at most
+    /// [`MAX_BATCH`]); only its coordinator may ask, and only once the deadline has passed
+    /// (then the manifest can no longer change). Batched because events share deadlines: a
+    /// node's coordinators wake together and cost the database one round, not one each.
+    async fn manifests(events: Vec<EventId>) -> Result<Vec<Result<Manifest, ControlError>>, ControlError>;
+    /// The coordinator reports computed outcomes (at most [`MAX_BATCH`]); the server stores
+    /// only the first one of each event and answers, in the order reported, with the outcome
+    /// it holds (the one to seal with).
+    async fn report_outcomes(reports: Vec<(EventId, Outcome)>) -> Result<Vec<Result<ReportAck, ControlError>>, ControlError>;
     /// The coordinator found these participants' answers missing, or at another version, on
     /// the nodes the manifest names (a node that lost its data, or a database restored from a
     /// backup): the server sends them again.
@@ -165,7 +168,12 @@ pub enum ControlError {
     Forbidden,
     #[error("the server cannot answer now: {0}")]
     Unavailable(String),
+    #[error("at most {max} events per call")]
+    BatchTooLarge { max: u32 },
 }
+
+/// The most events one batched control-plane call may name.
+pub const MAX_BATCH: usize = 256;
 
 /// Default deadline for an RPC on the loopback or a LAN.
 pub const DEFAULT_RPC_TIMEOUT: Duration = Duration::from_secs(2);

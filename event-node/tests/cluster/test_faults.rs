@@ -16,9 +16,12 @@ async fn a_dead_answer_holder_blocks_finalization_until_its_answers_move() {
     let answers = spread_answers(&control, event, &nodes, 6, deadline).await;
 
     nodes[2].kill();
-    // Well past the deadline the coordinator is still waiting for n3's answers.
-    tokio::time::sleep((deadline - chrono::Utc::now()).to_std().unwrap_or_default() + Duration::from_millis(1500)).await;
+    // Well past the deadline the coordinator is still waiting for n3's answers, and says so
+    // at WARN once the event is 5 s late: a stall is never silent.
+    tokio::time::sleep((deadline - chrono::Utc::now()).to_std().unwrap_or_default() + Duration::from_millis(6000)).await;
     assert_eq!(control.stored(event), None, "finalized on incomplete data");
+    let warned = nodes[0].logged("event still undecided after its deadline");
+    assert!(warned.iter().any(|line| line.contains("WARN") && line.contains("event 10") && line.contains("n3")), "no stall warning: {warned:?}");
 
     // The "server" moves n3's answers to n2; now the coordinator can finish.
     for answer in answers.iter().skip(2).step_by(3) {

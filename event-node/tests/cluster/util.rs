@@ -120,7 +120,7 @@ struct EventRecord {
 struct ControlState {
     events: HashMap<EventId, EventRecord>,
     nodes: HashMap<NodeId, SocketAddr>,
-    /// When set, `report_outcome` stores the report and then never answers.
+    /// When set, `report_outcomes` stores the reports and then never answers.
     swallow_report_replies: bool,
     /// Every `report_missing`: who, for which event, which participants.
     missing_reports: Vec<(NodeId, EventId, Vec<ParticipantId>)>,
@@ -238,30 +238,11 @@ impl ControlSession {
             Peer::Server => Err(ControlError::Forbidden),
         }
     }
-}
 
-impl ControlPlane for ControlSession {
-    async fn hello(self, _: context::Context, address: SocketAddr) -> Result<(), ControlError> {
-        let node = self.node()?;
-        self.control.with(|state| state.nodes.insert(node, address));
-        Ok(())
-    }
-
-    async fn report_missing(self, _: context::Context, event: EventId, participants: Vec<ParticipantId>) -> Result<(), ControlError> {
-        let caller = self.node()?;
-        self.control.with(|state| state.missing_reports.push((caller, event, participants)));
-        Ok(())
-    }
-
-    async fn drain(self, _: context::Context) -> Result<(), ControlError> {
-        Err(ControlError::Unavailable("the test control plane does not drain".into()))
-    }
-
-    async fn manifest(self, _: context::Context, event: EventId) -> Result<Manifest, ControlError> {
-        let caller = self.node()?;
+    fn manifest(&self, caller: &NodeId, event: EventId) -> Result<Manifest, ControlError> {
         self.control.with(|state| {
             let record = state.events.get(&event).ok_or(ControlError::UnknownEvent)?;
-            if record.coordinator != caller {
+            if record.coordinator != *caller {
                 return Err(ControlError::NotCoordinator { coordinator: Some(record.coordinator.clone()) });
             }
             let entries: Vec<ManifestEntry> = record
@@ -283,26 +264,53 @@ impl ControlPlane for ControlSession {
             })
         })
     }
+}
 
-    async fn report_outcome(self, _: context::Context, event: EventId, outcome: Outcome) -> Result<ReportAck, ControlError> {
+impl ControlPlane for ControlSession {
+    async fn hello(self, _: context::Context, address: SocketAddr) -> Result<(), ControlError> {
         let node = self.node()?;
-        let (ack, swallow) = self.control.with(|state| {
-            let swallow = state.swallow_report_replies;
-            let record = state.events.get_mut(&event).ok_or(ControlError::UnknownEvent)?;
-            record.reports.push((node, outcome.clone()));
-            let stored_now = record.stored.is_none();
-            if stored_now {
-                record.stored = Some(outcome);
-                record.stored_at = Some(Utc::now());
-            }
-            let ack = ReportAck { outcome: record.stored.clone().unwrap(), stored_now };
-            Ok((ack, swallow))
-        })?;
+        self.control.with(|state| state.nodes.insert(node, address));
+        Ok(())
+    }
+
+    async fn report_missing(self, _: context::Context, event: EventId, participants: Vec<ParticipantId>) -> Result<(), ControlError> {
+        let caller = self.node()?;
+        self.control.with(|state| state.missing_reports.push((caller, event, participants)));
+        Ok(())
+    }
+
+    async fn drain(self, _: context::Context) -> Result<(), ControlError> {
+        Err(ControlError::Unavailable("the test control plane does not drain".into()))
+    }
+
+    async fn manifests(self, _: context::Context, events: Vec<EventId>) -> Result<Vec<Result<Manifest, ControlError>>, ControlError> {
+        let caller = self.node()?;
+        Ok(events.into_iter().map(|event| self.manifest(&caller, event)).collect())
+    }
+
+    async fn report_outcomes(self, _: context::Context, reports: Vec<(EventId, Outcome)>) -> Result<Vec<Result<ReportAck, ControlError>>, ControlError> {
+        let node = self.node()?;
+        let (acks, swallow) = self.control.with(|state| {
+            let acks = reports.into_iter().map(|(event, outcome)| record_report(state, &node, event, outcome)).collect::<Vec<_>>();
+            (acks, state.swallow_report_replies)
+        });
         if swallow {
             future::pending::<()>().await;
         }
-        Ok(ack)
+        Ok(acks)
     }
+}
+
+/// Records a report; the first one of an event is stored.
+fn record_report(state: &mut ControlState, node: &NodeId, event: EventId, outcome: Outcome) -> Result<ReportAck, ControlError> {
+    let record = state.events.get_mut(&event).ok_or(ControlError::UnknownEvent)?;
+    record.reports.push((node.clone(), outcome.clone()));
+    let stored_now = record.stored.is_none();
+    if stored_now {
+        record.stored = Some(outcome);
+        record.stored_at = Some(Utc::now());
+    }
+    Ok(ReportAck { outcome: record.stored.clone().unwrap(), stored_now })
 }
 
 /// A loopback address whose SYNs go unanswered, like a host behind a dropping firewall: a

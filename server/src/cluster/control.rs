@@ -1,20 +1,22 @@
 //! The `ControlPlane` the event nodes call, over the authenticated cluster link: hello (the
 //! node joins the ring), manifests from the database, outcome reports (verified by recomputing
-//! `outcome()` from the database and stored once), and drain requests. The caller is the node
+//! `outcome()` from the database and stored once), and drain requests. Manifests and reports
+//! come in batches (events share deadlines), each batch one locked read and one write. The caller is the node
 //! its certificate names; a node acts only for itself and only on the events it coordinates.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
 use event_node::protocol::link::{self, ClusterTls};
-use event_node::protocol::{ControlError, ControlPlane, EventId, Manifest, ManifestEntry, NodeAddress, NodeId, Peer, ReportAck};
+use event_node::protocol::{ControlError, ControlPlane, EventId, Manifest, ManifestEntry, NodeAddress, NodeId, Peer, ReportAck, MAX_BATCH};
 use futures::StreamExt;
 use scheduling::{outcome, Answer, Outcome, ParticipantId};
 use tarpc::context;
 use tarpc::server::Channel;
 
-use super::{repo, Cluster};
+use super::{repo, Cluster, NodeHandle};
 
 /// Wrong outcome reports in a row after which a node is quarantined.
 pub const STRIKES_BEFORE_QUARANTINE: i32 = 3;
@@ -35,6 +37,79 @@ fn event_id(event: EventId) -> Result<i64, ControlError> {
     i64::try_from(event.0).map_err(|_| ControlError::UnknownEvent)
 }
 
+/// The event ids a batch names, each once, in key order; refused past [`MAX_BATCH`].
+fn batch_ids(events: impl ExactSizeIterator<Item = EventId>) -> Result<Vec<i64>, ControlError> {
+    if events.len() > MAX_BATCH {
+        return Err(ControlError::BatchTooLarge { max: MAX_BATCH as u32 });
+    }
+    let mut ids: Vec<i64> = events.filter_map(|event| event_id(event).ok()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    Ok(ids)
+}
+
+/// The event's row, if `node` coordinates it, it was not cancelled, and its deadline has
+/// passed (before it, answers may still change: nothing can be decided, whoever asks).
+fn coordinated<'r>(node: &NodeId, event: EventId, rows: &'r HashMap<i64, repo::EventSpecRow>, now: DateTime<Utc>) -> Result<&'r repo::EventSpecRow, ControlError> {
+    let row = rows.get(&event_id(event)?).ok_or(ControlError::UnknownEvent)?;
+    if row.coordinator_node.as_ref() != Some(node) {
+        return Err(ControlError::NotCoordinator { coordinator: row.coordinator_node.clone() });
+    }
+    if row.cancelled_at.is_some() {
+        return Err(ControlError::Cancelled);
+    }
+    if now < row.deadline {
+        return Err(ControlError::BeforeDeadline);
+    }
+    Ok(row)
+}
+
+fn manifest(event: EventId, row: &repo::EventSpecRow, answers: &[repo::AnswerRow], ring: &[Arc<NodeHandle>]) -> Result<Manifest, ControlError> {
+    let entries: Vec<ManifestEntry> = answers
+        .iter()
+        .map(|answer| ManifestEntry {
+            participant: ParticipantId(answer.participant_id as u64),
+            version: answer.version as u64,
+            // Not acknowledged by any node yet: the coordinator waits for the reconciler.
+            node: if answer.needs_dispatch { None } else { answer.assigned_node.clone() },
+        })
+        .collect();
+    let nodes = ring
+        .iter()
+        .filter(|node| entries.iter().any(|entry| entry.node.as_ref() == Some(&node.id)))
+        .map(|node| NodeAddress { node: node.id.clone(), address: node.link.address() })
+        .collect();
+    Ok(Manifest { event, spec: row.spec().map_err(unavailable)?, stored_outcome: row.stored_outcome().map_err(unavailable)?, entries, nodes })
+}
+
+/// A report the caller may make, with what the database says the outcome is.
+struct Verified {
+    event_id: i64,
+    expected: Outcome,
+    right: bool,
+}
+
+/// Checks each report and recomputes `outcome()` from the database (the source of truth).
+fn verify(node: &NodeId, reports: &[(EventId, Outcome)], finalizing: &repo::Finalizing, now: DateTime<Utc>) -> Vec<Result<Verified, ControlError>> {
+    reports
+        .iter()
+        .map(|(event, reported)| {
+            let row = coordinated(node, *event, &finalizing.events, now)?;
+            let answers: Vec<Answer> = finalizing
+                .answers
+                .get(&row.event_id)
+                .map(Vec::as_slice)
+                .unwrap_or_default()
+                .iter()
+                .map(repo::AnswerRow::answer)
+                .collect::<Result<_, _>>()
+                .map_err(unavailable)?;
+            let expected = outcome(&row.spec().map_err(unavailable)?, &answers);
+            Ok(Verified { event_id: row.event_id, right: *reported == expected, expected })
+        })
+        .collect()
+}
+
 impl ControlSession {
     /// The calling node; the server's own identity has no business here.
     fn node(&self) -> Result<&NodeId, ControlError> {
@@ -44,55 +119,19 @@ impl ControlSession {
         }
     }
 
-    /// The event's row, if the caller coordinates it, it was not cancelled, and its deadline
-    /// has passed (before it, answers may still change: nothing can be decided, whoever asks).
-    async fn coordinated_event(&self, event: EventId) -> Result<repo::EventSpecRow, ControlError> {
-        let node = self.node()?;
-        let row = repo::event_spec(&self.cluster.db, event_id(event)?).await.map_err(unavailable)?.ok_or(ControlError::UnknownEvent)?;
-        if row.coordinator_node.as_ref() != Some(node) {
-            return Err(ControlError::NotCoordinator { coordinator: row.coordinator_node });
+    /// Counts wrong reports against the caller; a batch of right ones clears its strikes.
+    async fn judge(&self, node: &NodeId, verdicts: &[Result<Verified, ControlError>]) -> Result<(), ControlError> {
+        let db = &self.cluster.db;
+        let mut wrong = 0;
+        for verified in verdicts.iter().flatten().filter(|verified| !verified.right) {
+            tracing::warn!(event_id = verified.event_id, %node, "node reported a wrong outcome");
+            repo::strike_node(db, node, STRIKES_BEFORE_QUARANTINE).await.map_err(unavailable)?;
+            wrong += 1;
         }
-        if row.cancelled_at.is_some() {
-            return Err(ControlError::Cancelled);
+        if wrong == 0 && verdicts.iter().flatten().next().is_some() {
+            repo::clear_strikes(db, node).await.map_err(unavailable)?;
         }
-        if chrono::Utc::now() < row.deadline {
-            return Err(ControlError::BeforeDeadline);
-        }
-        Ok(row)
-    }
-
-    async fn build_manifest(&self, event: EventId) -> Result<Manifest, ControlError> {
-        let row = self.coordinated_event(event).await?;
-        let answers = repo::manifest_answers(&self.cluster.db, row.event_id).await.map_err(unavailable)?;
-        let entries: Vec<ManifestEntry> = answers
-            .iter()
-            .map(|answer| ManifestEntry {
-                participant: scheduling::ParticipantId(answer.participant_id as u64),
-                version: answer.version as u64,
-                // Not acknowledged by any node yet: the coordinator waits for the reconciler.
-                node: if answer.needs_dispatch { None } else { answer.assigned_node.clone() },
-            })
-            .collect();
-        let nodes = self
-            .cluster
-            .nodes()
-            .iter()
-            .filter(|node| entries.iter().any(|entry| entry.node.as_ref() == Some(&node.id)))
-            .map(|node| NodeAddress { node: node.id.clone(), address: node.link.address() })
-            .collect();
-        Ok(Manifest { event, spec: row.spec().map_err(unavailable)?, stored_outcome: row.stored_outcome().map_err(unavailable)?, entries, nodes })
-    }
-
-    /// `outcome()` over the answers in the database: what a correct report must say.
-    async fn expected_outcome(&self, row: &repo::EventSpecRow) -> Result<Outcome, ControlError> {
-        let answers: Vec<Answer> = repo::manifest_answers(&self.cluster.db, row.event_id)
-            .await
-            .map_err(unavailable)?
-            .iter()
-            .map(|answer| answer.answer())
-            .collect::<Result<_, _>>()
-            .map_err(unavailable)?;
-        Ok(outcome(&row.spec().map_err(unavailable)?, &answers))
+        Ok(())
     }
 }
 
@@ -106,37 +145,59 @@ impl ControlPlane for ControlSession {
         self.cluster.join(node, address).await.map_err(unavailable)
     }
 
-    async fn manifest(self, _: context::Context, event: EventId) -> Result<Manifest, ControlError> {
-        self.build_manifest(event).await
+    async fn manifests(self, _: context::Context, events: Vec<EventId>) -> Result<Vec<Result<Manifest, ControlError>>, ControlError> {
+        let node = self.node()?;
+        let ids = batch_ids(events.iter().copied())?;
+        let finalizing = repo::finalizing(&self.cluster.db, &ids).await.map_err(unavailable)?;
+        let ring = self.cluster.nodes();
+        let now = Utc::now();
+        Ok(events
+            .into_iter()
+            .map(|event| {
+                let row = coordinated(node, event, &finalizing.events, now)?;
+                manifest(event, row, finalizing.answers.get(&row.event_id).map(Vec::as_slice).unwrap_or_default(), &ring)
+            })
+            .collect())
     }
 
-    async fn report_outcome(self, _: context::Context, event: EventId, reported: Outcome) -> Result<ReportAck, ControlError> {
-        let row = self.coordinated_event(event).await?;
-        let node = self.node()?;
+    async fn report_outcomes(self, _: context::Context, reports: Vec<(EventId, Outcome)>) -> Result<Vec<Result<ReportAck, ControlError>>, ControlError> {
+        let node = self.node()?.clone();
+        let ids = batch_ids(reports.iter().map(|(event, _)| *event))?;
         let db = &self.cluster.db;
-        let expected = self.expected_outcome(&row).await?;
-        if reported == expected {
-            repo::clear_strikes(db, node).await.map_err(unavailable)?;
-        } else {
-            // The database is the source of truth: store what it says, and count the node.
-            tracing::warn!(%event, %node, "node reported a wrong outcome");
-            repo::strike_node(db, node, STRIKES_BEFORE_QUARANTINE).await.map_err(unavailable)?;
-        }
-        let stored_now = repo::store_outcome(db, row.event_id, &expected).await.map_err(unavailable)?;
-        if stored_now {
-            tracing::info!(%event, %node, "outcome stored");
-        }
-        let stored = repo::event_spec(db, row.event_id).await.map_err(unavailable)?.ok_or(ControlError::UnknownEvent)?;
-        match stored.stored_outcome().map_err(unavailable)? {
-            Some(outcome) => Ok(ReportAck { outcome, stored_now }),
-            // Cancelled between the check and the store: nothing was decided.
-            None => Err(ControlError::Cancelled),
-        }
+        let finalizing = repo::finalizing(db, &ids).await.map_err(unavailable)?;
+        // `outcome()` over a batch of large events is real work: off the runtime.
+        let verdicts = {
+            let node = node.clone();
+            tokio::task::spawn_blocking(move || verify(&node, &reports, &finalizing, Utc::now())).await.map_err(unavailable)?
+        };
+        self.judge(&node, &verdicts).await?;
+
+        let to_store: Vec<(i64, &Outcome)> = verdicts.iter().flatten().map(|verified| (verified.event_id, &verified.expected)).collect();
+        let stored_now = repo::store_outcomes(db, &to_store).await.map_err(unavailable)?;
+        let stored_ids: Vec<i64> = to_store.iter().map(|(event_id, _)| *event_id).collect();
+        let held = repo::stored_outcomes(db, &stored_ids).await.map_err(unavailable)?;
+        Ok(verdicts
+            .into_iter()
+            .map(|verified| {
+                let verified = verified?;
+                let stored_now = stored_now.contains(&verified.event_id);
+                if stored_now {
+                    tracing::info!(event_id = verified.event_id, %node, "outcome stored");
+                }
+                match held.get(&verified.event_id).and_then(Option::as_deref) {
+                    Some(json) => Ok(ReportAck { outcome: repo::decode_outcome(json).map_err(unavailable)?, stored_now }),
+                    // Cancelled between the check and the store: nothing was decided.
+                    None => Err(ControlError::Cancelled),
+                }
+            })
+            .collect())
     }
 
     async fn report_missing(self, _: context::Context, event: EventId, participants: Vec<ParticipantId>) -> Result<(), ControlError> {
-        let row = self.coordinated_event(event).await?;
         let node = self.node()?;
+        let id = event_id(event)?;
+        let rows: HashMap<i64, repo::EventSpecRow> = repo::event_spec(&self.cluster.db, id).await.map_err(unavailable)?.into_iter().map(|row| (id, row)).collect();
+        let row = coordinated(node, event, &rows, Utc::now())?;
         // Only this event's participants count, each once: the list costs what the event has.
         let ids: BTreeSet<i64> = participants.iter().filter_map(|p| i64::try_from(p.0).ok()).collect();
         let resent = repo::dispatch_again(&self.cluster.db, row.event_id, &ids).await.map_err(unavailable)?;

@@ -329,9 +329,10 @@ impl Cluster {
             .await;
     }
 
+    /// Answers first, then coordinators: after a node failure the events it coordinated are
+    /// often past their deadline, and a new coordinator finalizes at once, so its answers
+    /// should be on a live node by then rather than fetched on a retry.
     async fn reconcile(&self) -> Result<()> {
-        let events = repo::events_without_coordinator(&self.db, DISPATCH_BATCH).await?;
-        self.assign_all(events.iter().map(|event| event.event_id)).await;
         let answers = repo::undispatched(&self.db, DISPATCH_BATCH).await?;
         futures::stream::iter(answers)
             .for_each_concurrent(IN_PARALLEL, |answer| async move {
@@ -340,6 +341,8 @@ impl Cluster {
                 }
             })
             .await;
+        let events = repo::events_without_coordinator(&self.db, DISPATCH_BATCH).await?;
+        self.assign_all(events.iter().map(|event| event.event_id)).await;
         self.attend_to_late_events().await
     }
 

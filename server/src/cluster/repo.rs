@@ -1,9 +1,11 @@
 //! The SQL behind dispatch, manifests, outcomes and node membership.
 
+use std::collections::{HashMap, HashSet};
+
 use chrono::{DateTime, Utc};
 use scheduling::{Answer, EventSpec, Interval, IntervalSet, Minute, Outcome, ParticipantId};
 
-use crate::db::{lock_event, with_pool, BeginWrite, Db};
+use crate::db::{lock_events, placeholders, with_pool, BeginWrite, Db};
 use crate::error::{Error, Result};
 
 #[derive(sqlx::FromRow)]
@@ -82,8 +84,13 @@ impl EventSpecRow {
     }
 
     pub(crate) fn stored_outcome(&self) -> Result<Option<Outcome>> {
-        self.outcome.as_deref().map(serde_json::from_str).transpose().map_err(|e| Error::Encoding(e.to_string()))
+        self.outcome.as_deref().map(decode_outcome).transpose()
     }
+}
+
+/// An outcome as the `event.outcome` column holds it.
+pub(crate) fn decode_outcome(json: &str) -> Result<Outcome> {
+    serde_json::from_str(json).map_err(|e| Error::Encoding(e.to_string()))
 }
 
 const SPEC_COLUMNS: &str = "event_id, deadline, duration_minutes, window_start, window_end, coordinator_node, outcome, cancelled_at";
@@ -139,35 +146,97 @@ pub(crate) async fn set_coordinator(db: &Db, event_id: i64, node: &str) -> Resul
     with_pool!(db, |pool| sqlx::query(SQL).bind(node).bind(event_id).execute(pool).await.map(|_| ()))
 }
 
-/// The current answers of current participants (all accepted before the deadline by
-/// construction), read under the event's lock (see [`lock_event`]).
-pub(crate) async fn manifest_answers(db: &Db, event_id: i64) -> Result<Vec<AnswerRow>, sqlx::Error> {
-    let sql = format!(
-        "SELECT {ANSWER_COLUMNS} FROM answer a JOIN participant p ON p.participant_id = a.participant_id \
-         WHERE a.event_id = ? AND p.left_at IS NULL AND a.withdrawn_at IS NULL ORDER BY a.participant_id"
-    );
-    with_pool!(db, |pool| {
-        let mut tx = pool.begin_write().await?;
-        lock_event(&mut tx, event_id).await?;
-        let answers = sqlx::query_as(&sql).bind(event_id).fetch_all(&mut *tx).await?;
-        tx.commit().await?;
-        Ok(answers)
-    })
+/// Events being finalized, read together under their row locks (see [`lock_events`]): the
+/// current answers of current participants are all accepted before the deadline by
+/// construction, and once a deadline has passed they can no longer change.
+pub(crate) struct Finalizing {
+    pub events: HashMap<i64, EventSpecRow>,
+    /// Each event's answers, by participant.
+    pub answers: HashMap<i64, Vec<AnswerRow>>,
 }
 
-/// Stores the outcome unless one is stored (or the event was cancelled), and ends the event's
-/// answers' assignments: the nodes drop them when sealed, and nothing is to be dispatched any
-/// more, so neither the reconciler nor a node failure looks at them again. Returns whether
-/// this call stored the outcome.
-pub(crate) async fn store_outcome(db: &Db, event_id: i64, outcome: &Outcome) -> Result<bool> {
+pub(crate) async fn finalizing(db: &Db, event_ids: &[i64]) -> Result<Finalizing, sqlx::Error> {
+    if event_ids.is_empty() {
+        return Ok(Finalizing { events: HashMap::new(), answers: HashMap::new() });
+    }
+    let listed = placeholders(event_ids.len());
+    let events_sql = format!("SELECT {SPEC_COLUMNS} FROM event WHERE event_id IN ({listed})");
+    let answers_sql = format!(
+        "SELECT {ANSWER_COLUMNS} FROM answer a JOIN participant p ON p.participant_id = a.participant_id \
+         WHERE a.event_id IN ({listed}) AND p.left_at IS NULL AND a.withdrawn_at IS NULL ORDER BY a.event_id, a.participant_id"
+    );
+    let (events, answers): (Vec<EventSpecRow>, Vec<AnswerRow>) = with_pool!(db, |pool| {
+        let mut tx = pool.begin_write().await?;
+        lock_events(&mut tx, event_ids).await?;
+        let mut events = sqlx::query_as(&events_sql);
+        let mut answers = sqlx::query_as(&answers_sql);
+        for id in event_ids {
+            events = events.bind(*id);
+            answers = answers.bind(*id);
+        }
+        let read = (events.fetch_all(&mut *tx).await?, answers.fetch_all(&mut *tx).await?);
+        tx.commit().await?;
+        Ok::<_, sqlx::Error>(read)
+    })?;
+    let mut by_event: HashMap<i64, Vec<AnswerRow>> = HashMap::new();
+    for answer in answers {
+        by_event.entry(answer.event_id).or_default().push(answer);
+    }
+    Ok(Finalizing { events: events.into_iter().map(|row| (row.event_id, row)).collect(), answers: by_event })
+}
+
+/// The events' stored outcomes (`None`: none stored, e.g. cancelled meanwhile), read after
+/// [`store_outcomes`], whichever report stored them.
+pub(crate) async fn stored_outcomes(db: &Db, event_ids: &[i64]) -> Result<HashMap<i64, Option<String>>, sqlx::Error> {
+    if event_ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let sql = format!("SELECT event_id, outcome FROM event WHERE event_id IN ({})", placeholders(event_ids.len()));
+    let rows: Vec<(i64, Option<String>)> = with_pool!(db, |pool| {
+        let mut query = sqlx::query_as(&sql);
+        for id in event_ids {
+            query = query.bind(*id);
+        }
+        query.fetch_all(pool).await
+    })?;
+    Ok(rows.into_iter().collect())
+}
+
+/// Stores each event's outcome unless one is stored (or the event was cancelled), and ends
+/// the events' answers' assignments: the nodes drop them when sealed, and nothing is to be
+/// dispatched any more, so neither the reconciler nor a node failure looks at them again. One
+/// transaction for the whole batch. Returns the events this call stored an outcome for.
+pub(crate) async fn store_outcomes(db: &Db, outcomes: &[(i64, &Outcome)]) -> Result<HashSet<i64>> {
     const STORE: &str = "UPDATE event SET outcome = ?, outcome_stored_at = ? \
          WHERE event_id = ? AND outcome_stored_at IS NULL AND cancelled_at IS NULL";
-    const RELEASE: &str = "UPDATE answer SET assigned_node = NULL, needs_dispatch = FALSE WHERE event_id = ?";
-    let encoded = serde_json::to_string(outcome).map_err(|e| Error::Encoding(e.to_string()))?;
+    if outcomes.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let mut encoded: Vec<(i64, String)> = outcomes
+        .iter()
+        .map(|(event_id, outcome)| serde_json::to_string(outcome).map(|json| (*event_id, json)))
+        .collect::<Result<_, _>>()
+        .map_err(|e| Error::Encoding(e.to_string()))?;
+    // Rows locked in key order, as every batch does, so two batches cannot deadlock.
+    encoded.sort_by_key(|(event_id, _)| *event_id);
+    let release = format!(
+        "UPDATE answer SET assigned_node = NULL, needs_dispatch = FALSE WHERE event_id IN ({})",
+        placeholders(outcomes.len())
+    );
+    let now = Utc::now();
     let stored = with_pool!(db, |pool| {
         let mut tx = pool.begin_write().await?;
-        let stored = sqlx::query(STORE).bind(encoded).bind(Utc::now()).bind(event_id).execute(&mut *tx).await?.rows_affected() == 1;
-        sqlx::query(RELEASE).bind(event_id).execute(&mut *tx).await?;
+        let mut stored = HashSet::new();
+        for (event_id, json) in &encoded {
+            if sqlx::query(STORE).bind(json).bind(now).bind(event_id).execute(&mut *tx).await?.rows_affected() == 1 {
+                stored.insert(*event_id);
+            }
+        }
+        let mut released = sqlx::query(&release);
+        for (event_id, _) in &encoded {
+            released = released.bind(*event_id);
+        }
+        released.execute(&mut *tx).await?;
         tx.commit().await?;
         Ok::<_, sqlx::Error>(stored)
     })?;
@@ -221,8 +290,7 @@ pub(crate) async fn clear_strikes(db: &Db, node: &str) -> Result<(), sqlx::Error
 /// state change goes through here, so the monitor's `live`/`dead` verdicts never overwrite an
 /// operator's `draining`, a quarantine, or a retirement.
 pub(crate) async fn transition_node(db: &Db, node: &str, from: &[&str], to: &str) -> Result<bool, sqlx::Error> {
-    let placeholders = vec!["?"; from.len()].join(", ");
-    let sql = format!("UPDATE node SET state = ? WHERE node_id = ? AND state IN ({placeholders})");
+    let sql = format!("UPDATE node SET state = ? WHERE node_id = ? AND state IN ({})", placeholders(from.len()));
     with_pool!(db, |pool| {
         let mut query = sqlx::query(&sql).bind(to).bind(node);
         for state in from {

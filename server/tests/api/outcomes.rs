@@ -100,6 +100,12 @@ async fn nobody_answered_is_undefined(backend: Backend) {
     assert_eq!(alice.decided_outcome(&code).await, json!({ "status": "undefined" }));
 }
 
+/// One outcome report (always `undefined`) through the batched call.
+async fn report_one(control: &event_node::protocol::ControlPlaneClient, event: event_node::protocol::EventId) -> Result<event_node::protocol::ReportAck, event_node::protocol::ControlError> {
+    let context = event_node::protocol::rpc_context(std::time::Duration::from_secs(2));
+    control.report_outcomes(context, vec![(event, scheduling::Outcome::Undefined)]).await.expect("the call is answered").map(|mut acks| acks.remove(0))?
+}
+
 async fn cancelled_stays_cancelled_past_the_deadline(backend: Backend) {
     let Some(app) = spawn_app(backend).await else { return };
     let alice = app.new_browser().signed_up("alice").await;
@@ -134,8 +140,8 @@ async fn wrong_reports_change_nothing_and_quarantine_the_node(backend: Backend) 
             let client = app.control_as(Peer::Node(id.into())).await;
             // Before the deadline the coordinator is told `BeforeDeadline`, the others that
             // they do not coordinate it.
-            let asked = client.manifest(context(), event).await.unwrap();
-            if asked == Err(ControlError::BeforeDeadline) {
+            let asked = client.manifests(context(), vec![event]).await.unwrap().map(|mut manifests| manifests.remove(0));
+            if asked == Ok(Err(ControlError::BeforeDeadline)) {
                 coordinator = Some((id, client));
             }
         }
@@ -145,9 +151,9 @@ async fn wrong_reports_change_nothing_and_quarantine_the_node(backend: Backend) 
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     let (coordinator, control) = coordinator.expect("a node coordinates the event");
-    let report = || control.report_outcome(context(), event, scheduling::Outcome::Undefined);
+    let report = || report_one(&control, event);
 
-    assert_eq!(report().await.unwrap(), Err(ControlError::BeforeDeadline), "nothing is decided before the deadline");
+    assert_eq!(report().await, Err(ControlError::BeforeDeadline), "nothing is decided before the deadline");
     let decided = alice.decided_outcome(&code).await;
     assert_eq!(decided["status"], "scheduled");
 
@@ -155,20 +161,31 @@ async fn wrong_reports_change_nothing_and_quarantine_the_node(backend: Backend) 
     let other = ["n1", "n2", "n3"].into_iter().find(|id| *id != coordinator).unwrap();
     let intruder = app.control_as(Peer::Node(other.into())).await;
     for _ in 0..3 {
-        let refused = intruder.report_outcome(context(), event, scheduling::Outcome::Undefined).await.unwrap();
+        let refused = report_one(&intruder, event).await;
         assert!(matches!(refused, Err(ControlError::NotCoordinator { .. })), "{refused:?}");
     }
     let as_server = app.control_as(Peer::Server).await;
-    assert_eq!(as_server.report_outcome(context(), event, scheduling::Outcome::Undefined).await.unwrap(), Err(ControlError::Forbidden));
+    assert_eq!(report_one(&as_server, event).await, Err(ControlError::Forbidden));
 
     let stored: scheduling::Outcome = {
-        let ack = report().await.unwrap().expect("the coordinator may report after the deadline");
+        let ack = report().await.expect("the coordinator may report after the deadline");
         assert!(!ack.stored_now, "an outcome was stored before");
         ack.outcome
     };
     assert_ne!(stored, scheduling::Outcome::Undefined, "the server answers with what it stored, not what was reported");
     for _ in 0..2 {
-        assert_eq!(report().await.unwrap(), Ok(ReportAck { outcome: stored.clone(), stored_now: false }));
+        assert_eq!(report().await, Ok(ReportAck { outcome: stored.clone(), stored_now: false }));
+    }
+    // In a batch each event gets its own answer, and a batch past the limit gets none.
+    let mixed = vec![(event, scheduling::Outcome::Undefined), (EventId(u64::MAX), scheduling::Outcome::Undefined), (EventId(424_242), scheduling::Outcome::Undefined)];
+    let answers = control.report_outcomes(context(), mixed).await.unwrap().expect("a batch within the limit");
+    assert_eq!(answers[0], Ok(ReportAck { outcome: stored.clone(), stored_now: false }));
+    assert_eq!(answers[1..], [Err(ControlError::UnknownEvent), Err(ControlError::UnknownEvent)]);
+    let too_many = vec![event; event_node::protocol::MAX_BATCH + 1];
+    assert_eq!(control.manifests(context(), too_many).await.unwrap(), Err(ControlError::BatchTooLarge { max: event_node::protocol::MAX_BATCH as u32 }));
+    let manifests = control.manifests(context(), vec![event, event]).await.unwrap().expect("a batch within the limit");
+    for manifest in manifests {
+        assert_eq!(manifest.expect("the coordinator's manifest").stored_outcome, Some(stored.clone()));
     }
     assert_eq!(alice.decided_outcome(&code).await, decided, "a wrong report changes nothing");
 

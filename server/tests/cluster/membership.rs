@@ -247,7 +247,7 @@ async fn the_control_port_lets_in_only_the_cluster(backend: Backend) {
     let plain = ControlPlaneClient::new(tarpc::client::Config::default(), transport).spawn();
     let fake: SocketAddr = "127.0.0.1:9".parse().unwrap();
     assert!(plain.hello(rpc_context(Duration::from_secs(2)), fake).await.is_err(), "a plain client was answered");
-    assert!(plain.manifest(rpc_context(Duration::from_secs(2)), EventId(1)).await.is_err());
+    assert!(plain.manifests(rpc_context(Duration::from_secs(2)), vec![EventId(1)]).await.is_err());
 
     let other_dir = crate::helpers::TempDir::new();
     let other = CredentialDir::new(&other_dir.path);
