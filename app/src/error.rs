@@ -39,6 +39,17 @@ pub enum AppError {
     NotScheduled,
     #[error("The organizer cannot leave their own event; cancel it instead.")]
     OrganizerCannotLeave,
+    #[error("Too many sign-ups from your network. Try again in {retry_after_secs} seconds.")]
+    TooManySignUps { retry_after_secs: u64 },
+    /// The server is at capacity for this kind of work (password hashing); nothing changed.
+    #[error("Whenly is busy right now. Please try again in {retry_after_secs} seconds.")]
+    Busy { retry_after_secs: u64 },
+    /// The request body is over the size limit.
+    #[error("The request is too large.")]
+    TooLarge,
+    /// A browser sent a state-changing request on behalf of another site.
+    #[error("This request came from another site and was refused.")]
+    CrossSiteRequest,
     /// Something failed on the server; details are in the server log, not here.
     #[error("Something went wrong on our side. Please try again in a moment.")]
     Internal,
@@ -54,6 +65,17 @@ pub struct LineProblem {
     pub message: String,
 }
 
+/// Characters of a client's input an error message may repeat.
+const EXCERPT_CHARS: usize = 40;
+
+/// `text` quoted for an error message, cut to its first [`EXCERPT_CHARS`] characters: an
+/// error never echoes more than a short prefix of what was sent.
+pub fn excerpt(text: &str) -> String {
+    let mut chars = text.chars();
+    let head: String = chars.by_ref().take(EXCERPT_CHARS).collect();
+    if chars.next().is_some() { format!("{head:?}…") } else { format!("{head:?}") }
+}
+
 fn describe_lines(lines: &[LineProblem]) -> String {
     let described: Vec<String> = lines.iter().map(|problem| format!("line {}: {}", problem.line, problem.message)).collect();
     described.join("; ")
@@ -62,6 +84,16 @@ fn describe_lines(lines: &[LineProblem]) -> String {
 impl AppError {
     pub fn invalid(field: &str, message: impl Into<String>) -> Self {
         Self::Invalid { field: field.to_owned(), message: message.into() }
+    }
+
+    /// When the client may try again, for errors that say so (`Retry-After`).
+    pub fn retry_after_secs(&self) -> Option<u64> {
+        match self {
+            Self::TooManyAttempts { retry_after_secs } | Self::TooManySignUps { retry_after_secs } | Self::Busy { retry_after_secs } => {
+                Some(*retry_after_secs)
+            }
+            _ => None,
+        }
     }
 }
 

@@ -34,7 +34,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <link rel="icon" type="image/svg+xml" href="/favicon.svg"/>
-                <script>{crate::time::REMEMBER_ZONE_SCRIPT}</script>
+                <script nonce=leptos::nonce::use_nonce()>{crate::time::REMEMBER_ZONE_SCRIPT}</script>
                 <AutoReload options=options.clone()/>
                 <HydrationScripts options islands=true/>
                 <MetaTags/>

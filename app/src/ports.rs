@@ -64,11 +64,15 @@ pub async fn session() -> Result<Session, AppError> {
     leptos_axum::extract::<Session>().await.map_err(|_| AppError::Internal)
 }
 
-/// The caller's address (for log-in throttling).
+/// The client's address as the server resolved it for this request (the TCP peer, or the
+/// address a trusted reverse proxy reported), for throttling.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientAddress(pub IpAddr);
+
+/// The caller's address (for log-in and sign-up throttling).
 pub async fn client_address() -> Result<IpAddr, AppError> {
-    use axum::extract::ConnectInfo;
-    let ConnectInfo(peer) = leptos_axum::extract::<ConnectInfo<std::net::SocketAddr>>()
+    let axum::Extension(ClientAddress(client)) = leptos_axum::extract::<axum::Extension<ClientAddress>>()
         .await
         .map_err(|_| AppError::Internal)?;
-    Ok(peer.ip())
+    Ok(client)
 }

@@ -21,13 +21,26 @@ pub fn with_next(page: &str, next: &str) -> String {
     format!("{page}?next={next}")
 }
 
-/// Where to go after signing in: `next` if it is a path on this site (never another host:
-/// `//evil.example` and `/\evil.example` are refused), else the dashboard.
+/// Where to go after signing in: `next` if it is one of this site's pages, else the
+/// dashboard. Only page paths are followed, so no `next` leads off-site (`//evil.example`,
+/// `/%09/evil.example`) or puts odd bytes (`%0A`) into a `Location` header.
 pub fn after_sign_in(next: Option<&str>) -> &str {
     match next {
-        Some(path) if path.starts_with('/') && !path.starts_with("//") && !path.starts_with("/\\") => path,
+        Some(path) if is_page_path(path) => path,
         _ => USER_AREA,
     }
+}
+
+/// Whether `path` is a page of this site, exactly: a fixed page, or an event page with a code
+/// of letters and digits.
+pub fn is_page_path(path: &str) -> bool {
+    if [HOME, USER_AREA, NEW_EVENT].contains(&path) {
+        return true;
+    }
+    path.strip_prefix('/')
+        .and_then(|rest| rest.strip_prefix(EVENT_SEGMENT))
+        .and_then(|rest| rest.strip_prefix('/'))
+        .is_some_and(|code| (1..=32).contains(&code.len()) && code.bytes().all(|byte| byte.is_ascii_alphanumeric()))
 }
 
 #[cfg(test)]
@@ -37,7 +50,20 @@ mod tests {
     #[test]
     fn only_local_paths_are_followed_after_sign_in() {
         assert_eq!(after_sign_in(Some("/e/abcDEF1234")), "/e/abcDEF1234");
-        for foreign in [None, Some(""), Some("https://evil.example"), Some("//evil.example"), Some("/\\evil.example"), Some("e/x")] {
+        assert_eq!(after_sign_in(Some("/new")), "/new");
+        for foreign in [
+            None,
+            Some(""),
+            Some("https://evil.example"),
+            Some("//evil.example"),
+            Some("/\\evil.example"),
+            Some("/\t/evil.example"),
+            Some("/e/abc\n"),
+            Some("/e/abc/../../x"),
+            Some("/e/"),
+            Some("e/x"),
+            Some("/login"),
+        ] {
             assert_eq!(after_sign_in(foreign), USER_AREA, "{foreign:?}");
         }
     }

@@ -1,6 +1,7 @@
 //! The seed text format: one interval per line, `YYYY-MM-DD HH:mm - YYYY-MM-DD HH:mm`, in a
 //! given IANA time zone. Blank lines are ignored. Parsing is all or nothing: any bad line makes
-//! the whole text an error, listing every bad line with what is wrong.
+//! the whole text an error, listing the bad lines (the first [`MAX_REPORTED_ERRORS`]) with
+//! what is wrong.
 //!
 //! Local times that a time-zone change makes odd follow RFC 5545 (iCalendar), as calendars do:
 //! - a time that occurs twice (clocks go back) means its **first** occurrence;
@@ -16,6 +17,12 @@ use crate::time::{Interval, IntervalSet, Minute};
 
 /// Most intervals one answer may hold.
 pub const MAX_INTERVALS: usize = 200;
+/// The longest text read at all (200 lines of 33 characters fit many times over); longer
+/// texts are refused before parsing.
+pub const MAX_TEXT_BYTES: usize = 64 * 1024;
+/// Bad lines reported at most: the parser stops at this many, so a large bad text costs a
+/// short error, not one message per line.
+pub const MAX_REPORTED_ERRORS: usize = 20;
 
 const LOCAL_FORMAT: &str = "%Y-%m-%d %H:%M";
 
@@ -68,6 +75,9 @@ pub fn parse(text: &str, zone: Tz) -> Result<IntervalSet, TextErrors> {
         match parse_line(line, zone) {
             Ok(interval) => intervals.push(interval),
             Err(kind) => errors.push(LineError { line: line_number, kind }),
+        }
+        if errors.len() == MAX_REPORTED_ERRORS {
+            break;
         }
     }
     if errors.is_empty() { Ok(IntervalSet::from_intervals(intervals)) } else { Err(TextErrors(errors)) }
@@ -141,6 +151,14 @@ mod tests {
         let set = parse(text, zone("Europe/Berlin")).unwrap();
         // Berlin is UTC+1 in January.
         assert_eq!(set.intervals(), &[Interval::new(utc_minute(2030, 1, 7, 8, 0), utc_minute(2030, 1, 7, 12, 30)).unwrap()]);
+    }
+
+    #[test]
+    fn a_text_of_bad_lines_reports_only_the_first_few() {
+        let text = "not a time\n".repeat(10_000);
+        let errors = parse(&text, zone("UTC")).unwrap_err();
+        assert_eq!(errors.0.len(), MAX_REPORTED_ERRORS);
+        assert_eq!(errors.0.last().unwrap().line, MAX_REPORTED_ERRORS);
     }
 
     #[test]

@@ -146,7 +146,7 @@ async fn deadline_to_outcome(deployment: &mut Deployment, organizer: &Browser, k
 
 /// The stored-at times of those of `codes` whose outcome is stored.
 async fn stored_at(deployment: &Deployment, codes: &[String]) -> Vec<DateTime<Utc>> {
-    const SQL: &str = "SELECT code, outcome_stored_at FROM event WHERE outcome_stored_at IS NOT NULL";
+    const SQL: &str = "SELECT CAST(code AS CHAR) AS code, outcome_stored_at FROM event WHERE outcome_stored_at IS NOT NULL";
     let rows: Vec<(String, DateTime<Utc>)> = match Db::connect(&deployment.database_url()).await.unwrap() {
         Db::MySql(pool) => sqlx::query_as(SQL).fetch_all(&pool).await.unwrap(),
         Db::Sqlite(pool) => sqlx::query_as(SQL).fetch_all(&pool).await.unwrap(),

@@ -59,7 +59,7 @@ async fn main() {
     let started = Instant::now();
     let crowd = build_crowd(&deployment, &codes, users).await;
     println!("{users} users signed up and joined in {:.0} s", started.elapsed().as_secs_f64());
-    let memory_before = server_memory(&deployment);
+    let memory_before = deployment.server_memory();
 
     let until = Instant::now() + MEASURE;
     let mut rng = Rng::from_time();
@@ -83,7 +83,7 @@ async fn main() {
             }
         }
     }
-    let memory_after = server_memory(&deployment);
+    let memory_after = deployment.server_memory();
 
     let seconds = MEASURE.as_secs_f64();
     println!("{users} concurrent users over {seconds:.0} s, {} requests/s:", (polls.len() + answers.len()) as f64 / seconds);
@@ -159,17 +159,4 @@ fn report(label: &str, latencies: &mut [Duration]) {
         at(0.99),
         latencies.last().expect("at least one request")
     );
-}
-
-/// The server process's resident and peak memory, from /proc.
-fn server_memory(deployment: &Deployment) -> String {
-    let pid = deployment.server_pid().expect("whenly runs");
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find_map(|line| line.strip_prefix(name))
-            .map_or_else(|| "?".to_owned(), |value| value.trim().to_owned())
-    };
-    format!("RSS {} (peak {})", field("VmRSS:"), field("VmHWM:"))
 }

@@ -41,6 +41,18 @@ pub struct Config {
     #[arg(long, env = "WHENLY_LOGIN_FAILURES_PER_CLIENT", default_value_t = 20)]
     pub login_failures_per_client: u32,
 
+    /// Sign-up attempts allowed per client (an IPv4 address or an IPv6 /64) within the
+    /// throttle window.
+    #[arg(long, env = "WHENLY_SIGN_UPS_PER_CLIENT", default_value_t = 20)]
+    pub sign_ups_per_client: u32,
+
+    /// Reverse proxies whose `X-Forwarded-For` is believed, as addresses or CIDRs separated by
+    /// commas (e.g. `127.0.0.1,10.0.0.0/8`). A request from one of them is counted against the
+    /// right-most address in `X-Forwarded-For` that is not a trusted proxy. Empty: the TCP peer
+    /// is the client and the header is ignored.
+    #[arg(long, env = "WHENLY_TRUSTED_PROXIES", value_delimiter = ',', value_parser = parse_network)]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+
     /// Length of the log-in throttle window, in seconds.
     #[arg(long, env = "WHENLY_LOGIN_THROTTLE_WINDOW_SECS", default_value_t = 900)]
     pub login_throttle_window_secs: u64,
@@ -94,6 +106,14 @@ pub enum NodeCommand {
     Drain { node_id: String },
     /// Lets a quarantined node back into the ring.
     LiftQuarantine { node_id: String },
+}
+
+/// A CIDR, or a single address (a /32 or /128).
+fn parse_network(text: &str) -> Result<ipnet::IpNet, String> {
+    let text = text.trim();
+    text.parse::<ipnet::IpNet>()
+        .or_else(|_| text.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| format!("{text:?} is neither an address nor a CIDR like 10.0.0.0/8"))
 }
 
 fn parse_node(text: &str) -> Result<(String, SocketAddr), String> {

@@ -6,6 +6,7 @@ use app::error::AppError;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use leptos::prelude::ServerFnErrorErr;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -20,6 +21,9 @@ pub enum Error {
     Session(#[from] tower_sessions::session::Error),
     #[error("password hashing: {0}")]
     PasswordHash(String),
+    /// The password hashing queue is full.
+    #[error("busy: retry after {retry_after_secs} s")]
+    Busy { retry_after_secs: u64 },
     #[error("blocking task: {0}")]
     Task(#[from] tokio::task::JoinError),
     #[error("random source: {0}")]
@@ -43,6 +47,7 @@ impl From<Error> for AppError {
         match error {
             Error::App(app_error) => app_error,
             Error::MalformedRequest(message) => AppError::invalid("request", message),
+            Error::Busy { retry_after_secs } => AppError::Busy { retry_after_secs },
             internal => {
                 internal.log_internal();
                 AppError::Internal
@@ -61,11 +66,9 @@ impl IntoResponse for Error {
             _ => None,
         };
         let body = Json(ErrorBody { error: ErrorDetail { code: code.to_owned(), message: app_error.to_string(), field } });
-        match app_error {
-            AppError::TooManyAttempts { retry_after_secs } => {
-                (status, [(header::RETRY_AFTER, retry_after_secs.to_string())], body).into_response()
-            }
-            _ => (status, body).into_response(),
+        match app_error.retry_after_secs() {
+            Some(retry_after_secs) => (status, [(header::RETRY_AFTER, retry_after_secs.to_string())], body).into_response(),
+            None => (status, body).into_response(),
         }
     }
 }
@@ -79,6 +82,10 @@ fn status_and_code(error: &AppError) -> (StatusCode, &'static str) {
         AppError::UsernameTaken => (StatusCode::CONFLICT, "username_taken"),
         AppError::WrongCredentials => (StatusCode::UNAUTHORIZED, "wrong_credentials"),
         AppError::TooManyAttempts { .. } => (StatusCode::TOO_MANY_REQUESTS, "too_many_attempts"),
+        AppError::TooManySignUps { .. } => (StatusCode::TOO_MANY_REQUESTS, "too_many_sign_ups"),
+        AppError::Busy { .. } => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
+        AppError::CrossSiteRequest => (StatusCode::FORBIDDEN, "cross_site_request"),
+        AppError::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
         AppError::NotLoggedIn => (StatusCode::UNAUTHORIZED, "not_logged_in"),
         AppError::EventNotFound => (StatusCode::NOT_FOUND, "event_not_found"),
         AppError::NotParticipant => (StatusCode::FORBIDDEN, "not_a_participant"),
@@ -87,8 +94,19 @@ fn status_and_code(error: &AppError) -> (StatusCode, &'static str) {
         AppError::DeadlinePassed => (StatusCode::CONFLICT, "deadline_passed"),
         AppError::EventCancelled => (StatusCode::CONFLICT, "event_cancelled"),
         AppError::OrganizerCannotLeave => (StatusCode::CONFLICT, "organizer_cannot_leave"),
+        AppError::Transport(error) if sent_wrong(error) => (StatusCode::BAD_REQUEST, "malformed_request"),
         AppError::Internal | AppError::Transport(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
     }
+}
+
+/// Whether a server function failed because of what the client sent (a missing or duplicate
+/// field, a body that is not the encoding it claims, invalid UTF-8, too long): a 400, not a
+/// fault of the server.
+fn sent_wrong(error: &ServerFnErrorErr) -> bool {
+    matches!(
+        error,
+        ServerFnErrorErr::Args(_) | ServerFnErrorErr::MissingArg(_) | ServerFnErrorErr::Deserialization(_) | ServerFnErrorErr::Request(_) | ServerFnErrorErr::UnsupportedRequestMethod(_)
+    )
 }
 
 /// The largest server-function error body read back (200 bad lines of a text answer fit many
@@ -111,6 +129,9 @@ pub async fn server_fn_error_status(response: Response) -> Response {
     };
     if let Ok(error) = serde_json::from_slice::<AppError>(&bytes) {
         parts.status = status_and_code(&error).0;
+        if let Some(retry_after_secs) = error.retry_after_secs() {
+            parts.headers.insert(header::RETRY_AFTER, retry_after_secs.into());
+        }
     }
     Response::from_parts(parts, axum::body::Body::from(bytes))
 }

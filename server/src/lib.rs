@@ -35,7 +35,9 @@ use tower_sessions::{Expiry, SessionManagerLayer};
 use event_node::credentials::CredentialDir;
 use event_node::protocol::Peer;
 
+use crate::accounts::password::HashingPool;
 use crate::accounts::{throttle::ThrottleLimits, AccountService};
+use crate::http::client::TrustedProxies;
 use crate::config::Config;
 use crate::cluster::Cluster;
 use crate::db::Db;
@@ -67,6 +69,8 @@ pub enum StartError {
     Credentials(#[from] event_node::credentials::CredentialError),
     #[error("server failed: {0}")]
     Serve(std::io::Error),
+    #[error("cannot start the password hashing threads: {0}")]
+    Hashing(std::io::Error),
 }
 
 /// A server bound to its port, ready to serve.
@@ -94,9 +98,11 @@ impl Application {
         let limits = ThrottleLimits {
             failures_per_account: config.login_failures_per_account,
             failures_per_client: config.login_failures_per_client,
+            sign_ups_per_client: config.sign_ups_per_client,
             window: config.login_throttle_window(),
         };
-        let accounts = Arc::new(AccountService::new(db.clone(), limits).await?);
+        let hashing = HashingPool::sized_for_this_machine().map_err(StartError::Hashing)?;
+        let accounts = Arc::new(AccountService::new(db.clone(), limits, hashing).await?);
         let (cluster, control) = start_cluster(config, &db).await?;
         let events = Arc::new(EventService::new(db.clone(), Arc::clone(&cluster)));
         let state = AppState { leptos_options, db, accounts, events, cluster };
@@ -112,7 +118,12 @@ impl Application {
         // typed error in the body, so the trace layer's "failure" is not a fault: real internal
         // errors are logged at ERROR by `error::Error` itself.
         let trace_layer = TraceLayer::new_for_http().on_failure(DefaultOnFailure::new().level(tracing::Level::DEBUG));
-        let router = router(state).layer(session_layer).layer(CompressionLayer::new()).layer(trace_layer);
+        let proxies = TrustedProxies::new(&config.trusted_proxies);
+        let router = router(state)
+            .layer(session_layer)
+            .layer(axum::middleware::from_fn(http::same_origin::check))
+            .layer(axum::middleware::map_response(http::security_headers::add))
+            .layer(axum::middleware::from_fn_with_state(proxies, http::client::resolve)).layer(CompressionLayer::new()).layer(trace_layer);
         let listener = TcpListener::bind(config.listen).await.map_err(|e| StartError::Bind(config.listen, e))?;
         Ok(Self { listener, router, control })
     }
@@ -190,6 +201,7 @@ fn router(state: AppState) -> Router {
     let provide_ports = move || {
         provide_context(accounts.clone());
         provide_context(events.clone());
+        http::security_headers::provide_page_policy();
     };
     Router::new()
         .merge(http::root_router())

@@ -33,7 +33,7 @@ impl NewEventForm {
     /// by its field. The event rules themselves are checked by the service.
     pub fn into_input(self) -> Result<crate::events::CreateEventInput, AppError> {
         let zone: chrono_tz::Tz = self.time_zone.trim().parse().map_err(|_| {
-            AppError::invalid("time_zone", format!("Unknown time zone {:?}; use a name such as Europe/Berlin.", self.time_zone))
+            AppError::invalid("time_zone", format!("Unknown time zone {}; use a name such as Europe/Berlin.", crate::error::excerpt(&self.time_zone)))
         })?;
         let instant = |field: &str, label: &str, text: &str| -> Result<Option<chrono::DateTime<chrono::Utc>>, AppError> {
             let text = text.trim();

@@ -8,7 +8,7 @@ pub mod throttle;
 
 use std::net::IpAddr;
 
-use app::accounts::{validate_password, validate_username, UserView, PASSWORD_MAX, USERNAME_MAX};
+use app::accounts::{validate_password, validate_username, UserView, PASSWORD_MAX};
 use app::error::AppError;
 use app::ports::AccountsPort;
 use async_trait::async_trait;
@@ -16,30 +16,44 @@ use tower_sessions::Session;
 
 use crate::db::Db;
 use crate::error::{OnUniqueViolation, Result};
-use password::StoredPasswordHash;
-use throttle::{LoginThrottle, ThrottleLimits};
+use password::{HashingPool, StoredPasswordHash};
+use throttle::{ClientKey, Throttle, ThrottleLimits};
 
 /// Session key holding the signed-in user's id.
 const SESSION_USER_ID: &str = "user_id";
 
 pub struct AccountService {
     db: Db,
-    throttle: LoginThrottle,
+    throttle: Throttle,
+    hashing: HashingPool,
     /// Verified against when the username does not exist, so that an unknown user costs the
     /// same time as a wrong password and response times do not reveal who has an account.
     decoy_hash: StoredPasswordHash,
 }
 
+fn retry_after(wait: std::time::Duration) -> u64 {
+    wait.as_secs().max(1)
+}
+
 impl AccountService {
-    pub async fn new(db: Db, limits: ThrottleLimits) -> Result<Self> {
-        let decoy_hash = password::hash("decoy password never matched".to_owned()).await?;
-        Ok(Self { db, throttle: LoginThrottle::new(limits), decoy_hash })
+    pub async fn new(db: Db, limits: ThrottleLimits, hashing: HashingPool) -> Result<Self> {
+        let decoy_hash = hashing.hash("decoy password never matched".to_owned()).await?;
+        Ok(Self { db, throttle: Throttle::new(limits), hashing, decoy_hash })
     }
 
-    pub async fn sign_up(&self, session: &Session, username: String, password: String) -> Result<UserView> {
+    /// Everything that can refuse a sign-up cheaply (the rules, the client's allowance, a
+    /// taken name) is checked before the password is hashed.
+    pub async fn sign_up(&self, session: &Session, client: IpAddr, username: String, password: String) -> Result<UserView> {
         validate_username(&username)?;
         validate_password(&password)?;
-        let hash = password::hash(password).await?;
+        self.throttle
+            .begin_sign_up(ClientKey::from(client))
+            .map_err(|wait| AppError::TooManySignUps { retry_after_secs: retry_after(wait) })?;
+        if repo::find_by_username(&self.db, &username).await?.is_some() {
+            return Err(AppError::UsernameTaken.into());
+        }
+        let hash = self.hashing.hash(password).await?;
+        // Taken meanwhile by a concurrent sign-up: the unique key decides.
         let user_id = repo::insert_user(&self.db, &username, &hash)
             .await
             .on_unique_violation(AppError::UsernameTaken)?;
@@ -49,25 +63,28 @@ impl AccountService {
     }
 
     pub async fn log_in(&self, session: &Session, client: IpAddr, username: String, password: String) -> Result<UserView> {
-        let account = repo::username_key(&username);
-        self.throttle
-            .check(&account, client)
-            .map_err(|wait| AppError::TooManyAttempts { retry_after_secs: wait.as_secs().max(1) })?;
+        // A name that breaks the rules cannot belong to an account: only the client counts it,
+        // so over-long or odd input is never stored as a throttle key.
+        let account = validate_username(&username).is_ok().then(|| repo::username_key(&username));
+        let client = ClientKey::from(client);
+        let attempt = self
+            .throttle
+            .begin_log_in(account.as_deref(), client)
+            .map_err(|wait| AppError::TooManyAttempts { retry_after_secs: retry_after(wait) })?;
 
-        // Over-long input cannot belong to an account: refuse it without spending a hash on it.
-        let plausible = username.chars().count() <= USERNAME_MAX && password.chars().count() <= PASSWORD_MAX;
+        let plausible = account.is_some() && password.chars().count() <= PASSWORD_MAX;
         let user = if plausible { repo::find_by_username(&self.db, &username).await? } else { None };
         let stored = user.as_ref().map_or_else(|| self.decoy_hash.clone(), |user| user.password_hash.clone());
-        let matches = plausible && password::verify(password, stored).await?;
+        // Implausible input costs no hash; the attempt still counts against the client.
+        let matches = plausible && self.hashing.verify(password, stored).await?;
 
         match user {
             Some(user) if matches => {
-                self.throttle.record_success(&account);
+                attempt.succeeded();
                 Self::bind_session(session, user.user_id).await?;
                 Ok(UserView { username: user.username })
             }
             _ => {
-                self.throttle.record_failure(&account, client);
                 tracing::info!(%client, "failed log-in");
                 Err(AppError::WrongCredentials.into())
             }
@@ -102,8 +119,8 @@ impl AccountService {
 
 #[async_trait]
 impl AccountsPort for AccountService {
-    async fn sign_up(&self, session: &Session, _client: IpAddr, username: String, password: String) -> Result<UserView, AppError> {
-        Ok(AccountService::sign_up(self, session, username, password).await?)
+    async fn sign_up(&self, session: &Session, client: IpAddr, username: String, password: String) -> Result<UserView, AppError> {
+        Ok(AccountService::sign_up(self, session, client, username, password).await?)
     }
 
     async fn log_in(&self, session: &Session, client: IpAddr, username: String, password: String) -> Result<UserView, AppError> {

@@ -43,7 +43,7 @@ fn utc(instant: DateTime<Utc>) -> String {
     instant.format("%Y%m%dT%H%M%SZ").to_string()
 }
 
-/// TEXT escaping: backslash, semicolon, comma and newline.
+/// TEXT escaping: backslash, semicolon, comma and newline; other control characters dropped.
 fn escape(text: &str) -> String {
     let mut escaped = String::with_capacity(text.len());
     for character in text.chars() {
@@ -52,7 +52,9 @@ fn escape(text: &str) -> String {
             ';' => escaped.push_str("\\;"),
             ',' => escaped.push_str("\\,"),
             '\n' => escaped.push_str("\\n"),
-            '\r' => {}
+            // RFC 5545 TEXT allows no control character but HTAB (rows from before input
+            // refused them may hold some).
+            other if other.is_control() && other != '\t' => {}
             other => escaped.push(other),
         }
     }

@@ -12,7 +12,7 @@ pub mod code;
 mod page_cache;
 mod repo;
 
-use app::error::{AppError, LineProblem};
+use app::error::{excerpt, AppError, LineProblem};
 use app::events::{
     AvailabilityInput, CreateEventInput, EventPageData, EventStatus, EventSummary, EventView, HeatSegment, Heatmap,
     MyEvents, OutcomeView, ParticipantView, SlotView, CAPACITY_MAX, DESCRIPTION_MAX, NAME_MAX,
@@ -147,14 +147,25 @@ impl EventService {
         if event.outcome_stored_at.is_some() {
             return Err(AppError::DeadlinePassed.into());
         }
-        repo::cancel(&self.db, event.event_id).await
+        if repo::cancel(&self.db, event.event_id).await? {
+            return Ok(());
+        }
+        // Cancelled (nothing to do) or decided (too late) since it was read.
+        match self.find(event_code).await?.cancelled_at {
+            Some(_) => Ok(()),
+            None => Err(AppError::DeadlinePassed.into()),
+        }
     }
 
     /// Stores the participant's answer (a new version) and returns the version.
     pub async fn put_availability(&self, user_id: i64, event_code: &str, input: AvailabilityInput) -> Result<u64> {
-        let availability = parse_availability(input)?;
         let event = self.find(event_code).await?;
         Self::ensure_open(&event)?;
+        // Only a participant's answer is worth reading (the upsert checks again, under the lock).
+        if !repo::is_participant(&self.db, event.event_id, user_id).await? {
+            return Err(AppError::NotParticipant.into());
+        }
+        let availability = parse_availability(input)?;
         let (participant_id, version) = repo::upsert_answer(&self.db, &event, user_id, &availability).await?;
         self.page_cache.invalidate(event.event_id);
         self.after_commit("dispatch answer", |cluster| async move { cluster.dispatch_answer(participant_id).await });
@@ -368,10 +379,17 @@ fn validate(input: CreateEventInput, now: DateTime<Utc>) -> Result<ValidEvent, A
     if name.is_empty() {
         return Err(AppError::invalid("name", "Give the event a name."));
     }
+    if name.chars().any(char::is_control) {
+        return Err(AppError::invalid("name", "The name cannot contain tabs, line breaks or other control characters."));
+    }
     if name.chars().count() > NAME_MAX {
         return Err(AppError::invalid("name", format!("The name can be at most {NAME_MAX} characters long.")));
     }
-    let description = input.description.unwrap_or_default().trim().to_owned();
+    // Browsers send a textarea's line breaks as CRLF: kept as LF.
+    let description = input.description.unwrap_or_default().replace("\r\n", "\n").trim().to_owned();
+    if description.chars().any(|character| character.is_control() && character != '\n' && character != '\t') {
+        return Err(AppError::invalid("description", "The description cannot contain control characters (line breaks and tabs are fine)."));
+    }
     if description.chars().count() > DESCRIPTION_MAX {
         return Err(AppError::invalid("description", format!("The description can be at most {DESCRIPTION_MAX} characters long.")));
     }
@@ -383,11 +401,13 @@ fn validate(input: CreateEventInput, now: DateTime<Utc>) -> Result<ValidEvent, A
     }
     let window = match (input.window_start, input.window_end) {
         (None, None) => None,
-        (Some(start), Some(end)) => Some(
-            Interval::new(Minute::ceil(start), Minute::floor(end))
-                .filter(|window| window.end().is_supported())
-                .ok_or_else(|| AppError::invalid("window_end", "The window must end after it starts."))?,
-        ),
+        (Some(start), Some(end)) => {
+            let (start, end) = (Minute::ceil(start), Minute::floor(end));
+            if !(start.is_supported() && end.is_supported()) {
+                return Err(AppError::invalid("window_start", "The window must lie between the years 2000 and 2199."));
+            }
+            Some(Interval::new(start, end).ok_or_else(|| AppError::invalid("window_end", "The window must end after it starts."))?)
+        }
         _ => return Err(AppError::invalid("window_start", "Give both the start and the end of the window, or neither.")),
     };
     let spec = EventSpec::new(input.deadline, input.duration_minutes, window).map_err(|error| match error {
@@ -404,7 +424,7 @@ fn validate(input: CreateEventInput, now: DateTime<Utc>) -> Result<ValidEvent, A
     }
     let time_zone = input.time_zone.unwrap_or_else(|| "UTC".to_owned());
     if time_zone.parse::<chrono_tz::Tz>().is_err() {
-        return Err(AppError::invalid("time_zone", format!("Unknown time zone {time_zone:?}; use an IANA name such as Europe/Berlin.")));
+        return Err(AppError::invalid("time_zone", format!("Unknown time zone {}; use an IANA name such as Europe/Berlin.", excerpt(&time_zone))));
     }
     Ok(ValidEvent { name, description, spec, capacity: input.capacity, time_zone })
 }
@@ -414,7 +434,13 @@ fn parse_availability(input: AvailabilityInput) -> Result<IntervalSet, AppError>
         AvailabilityInput::Text { text, time_zone } => {
             let zone: chrono_tz::Tz = time_zone
                 .parse()
-                .map_err(|_| AppError::invalid("time_zone", format!("Unknown time zone {time_zone:?}.")))?;
+                .map_err(|_| AppError::invalid("time_zone", format!("Unknown time zone {}.", excerpt(&time_zone))))?;
+            if text.len() > text::MAX_TEXT_BYTES {
+                return Err(AppError::invalid("text", format!("An answer can be at most {} KB of text.", text::MAX_TEXT_BYTES / 1024)));
+            }
+            if text.lines().filter(|line| !line.trim().is_empty()).nth(text::MAX_INTERVALS).is_some() {
+                return Err(AppError::invalid("text", format!("An answer can have at most {} lines, one interval each.", text::MAX_INTERVALS)));
+            }
             text::parse(&text, zone).map_err(|errors| AppError::InvalidLines {
                 lines: errors
                     .0

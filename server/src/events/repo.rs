@@ -10,7 +10,9 @@ use crate::db::{lock_event, with_pool, BeginWrite, Db, InsertedId};
 use crate::error::{Error, Result};
 use crate::events::ValidEvent;
 
-const EVENT_COLUMNS: &str = "e.event_id, e.code, e.organizer_id, u.username AS organizer, e.name, e.description, \
+/// `code` is read through `CAST(… AS CHAR)`: on MySQL it is `utf8mb4_bin` (compared byte for
+/// byte), which sqlx would decode only as bytes.
+const EVENT_COLUMNS: &str = "e.event_id, CAST(e.code AS CHAR) AS code, e.organizer_id, u.username AS organizer, e.name, e.description, \
      e.deadline, e.duration_minutes, e.window_start, e.window_end, e.capacity, e.time_zone, \
      e.outcome_stored_at, e.cancelled_at";
 
@@ -195,7 +197,6 @@ pub(crate) async fn join(db: &Db, event: &EventRow, user_id: i64) -> Result<()> 
 /// marked withdrawn, so the nodes learn of it through the same dispatch path as answers and a
 /// rejoin's next answer gets a still higher version. Returns the participant id.
 pub(crate) async fn leave(db: &Db, event: &EventRow, user_id: i64) -> Result<i64> {
-    const FIND: &str = "SELECT participant_id FROM participant WHERE event_id = ? AND user_id = ? AND left_at IS NULL";
     const WITHDRAW_ANSWER: &str = "UPDATE answer SET version = version + 1, withdrawn_at = ?, accepted_at = ?, needs_dispatch = TRUE \
          WHERE participant_id = ? AND withdrawn_at IS NULL";
     const MARK_LEFT: &str = "UPDATE participant SET left_at = ? WHERE participant_id = ?";
@@ -203,7 +204,7 @@ pub(crate) async fn leave(db: &Db, event: &EventRow, user_id: i64) -> Result<i64
         let mut tx = pool.begin_write().await?;
         lock_event(&mut tx, event.event_id).await?;
         let participant: Option<i64> =
-            sqlx::query_scalar(FIND).bind(event.event_id).bind(user_id).fetch_optional(&mut *tx).await?;
+            sqlx::query_scalar(CURRENT_PARTICIPANT).bind(event.event_id).bind(user_id).fetch_optional(&mut *tx).await?;
         let participant = participant.ok_or(AppError::NotParticipant)?;
         if Utc::now() >= event.deadline {
             return Err(AppError::DeadlinePassed.into());
@@ -216,27 +217,38 @@ pub(crate) async fn leave(db: &Db, event: &EventRow, user_id: i64) -> Result<i64
     })
 }
 
-/// Cancels the event; its answers need no dispatch any more (the coordinator learns of the
+/// Cancels the event unless it was cancelled or decided meanwhile (returns whether this call
+/// cancelled it); its answers need no dispatch any more (the coordinator learns of the
 /// cancellation from the manifest and forgets the event).
-pub(crate) async fn cancel(db: &Db, event_id: i64) -> Result<()> {
+pub(crate) async fn cancel(db: &Db, event_id: i64) -> Result<bool> {
     const CANCEL: &str = "UPDATE event SET cancelled_at = ? WHERE event_id = ? AND cancelled_at IS NULL AND outcome_stored_at IS NULL";
     const RELEASE: &str = "UPDATE answer SET needs_dispatch = FALSE WHERE event_id = ?";
-    with_pool!(db, |pool| {
+    let cancelled = with_pool!(db, |pool| {
         let mut tx = pool.begin_write().await?;
         let cancelled = sqlx::query(CANCEL).bind(Utc::now()).bind(event_id).execute(&mut *tx).await?.rows_affected() == 1;
         if cancelled {
             sqlx::query(RELEASE).bind(event_id).execute(&mut *tx).await?;
         }
-        tx.commit().await
+        tx.commit().await?;
+        Ok::<_, sqlx::Error>(cancelled)
     })?;
-    Ok(())
+    Ok(cancelled)
+}
+
+/// The user's participant id in the event, while they are in it.
+const CURRENT_PARTICIPANT: &str = "SELECT participant_id FROM participant WHERE event_id = ? AND user_id = ? AND left_at IS NULL";
+
+/// Whether the user is a current participant of the event.
+pub(crate) async fn is_participant(db: &Db, event_id: i64, user_id: i64) -> Result<bool, sqlx::Error> {
+    let found: Option<i64> =
+        with_pool!(db, |pool| sqlx::query_scalar(CURRENT_PARTICIPANT).bind(event_id).bind(user_id).fetch_optional(pool).await)?;
+    Ok(found.is_some())
 }
 
 /// Stores a new version of the participant's answer. Membership and the deadline are checked
 /// in the same transaction, so an accepted answer is always one accepted before the deadline.
 /// Returns the participant id and the new version.
 pub(crate) async fn upsert_answer(db: &Db, event: &EventRow, user_id: i64, availability: &IntervalSet) -> Result<(i64, u64)> {
-    const FIND: &str = "SELECT participant_id FROM participant WHERE event_id = ? AND user_id = ? AND left_at IS NULL";
     // One statement per dialect. On MySQL an UPDATE that finds no row gap-locks, and two
     // first answers in the same gap then deadlock on their INSERTs; an upsert does not. The
     // version only grows: a withdrawn row (the participant left and came back) goes on from it.
@@ -258,7 +270,7 @@ pub(crate) async fn upsert_answer(db: &Db, event: &EventRow, user_id: i64, avail
         let mut tx = pool.begin_write().await?;
         lock_event(&mut tx, event.event_id).await?;
         let participant: Option<i64> =
-            sqlx::query_scalar(FIND).bind(event.event_id).bind(user_id).fetch_optional(&mut *tx).await?;
+            sqlx::query_scalar(CURRENT_PARTICIPANT).bind(event.event_id).bind(user_id).fetch_optional(&mut *tx).await?;
         let participant = participant.ok_or(AppError::NotParticipant)?;
         let now = Utc::now();
         if now >= event.deadline {

@@ -1,13 +1,14 @@
 //! `/api/v1/events/*` and `/api/v1/me/events`: events and answers.
 
-use app::events::{AvailabilityInput, CreateEventInput, EventView, MyEvents, OutcomeView};
-use axum::extract::{Path, State};
+use app::error::AppError;
+use app::events::{AvailabilityInput, CreateEventInput, EventView, IntervalInput, MyEvents, OutcomeView};
+use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
 
-use crate::error::{ErrorBody, Result};
-use crate::http::extract::{ApiJson, CurrentUser};
+use crate::error::{Error, ErrorBody, Result};
+use crate::http::extract::{ApiJson, ApiPath, CurrentUser};
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -36,21 +37,21 @@ pub async fn create(
 #[utoipa::path(get, path = "/api/v1/events/{code}", tag = "events", params(("code" = String, Path, description = "The event's 10-character code")), responses(
     (status = 200, description = "Participants and outcome only for members", body = EventView),
     (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub async fn read(State(state): State<AppState>, CurrentUser(user): CurrentUser, Path(code): Path<String>) -> Result<Json<EventView>> {
+pub async fn read(State(state): State<AppState>, CurrentUser(user): CurrentUser, ApiPath(code): ApiPath<String>) -> Result<Json<EventView>> {
     Ok(Json(state.events.view(user, &code).await?))
 }
 
 #[utoipa::path(post, path = "/api/v1/events/{code}/join", tag = "events", params(("code" = String, Path, description = "The event's 10-character code")), responses(
     (status = 200, body = EventView), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
     (status = 409, description = "Full, past the deadline, or cancelled", body = ErrorBody)))]
-pub async fn join(State(state): State<AppState>, CurrentUser(user): CurrentUser, Path(code): Path<String>) -> Result<Json<EventView>> {
+pub async fn join(State(state): State<AppState>, CurrentUser(user): CurrentUser, ApiPath(code): ApiPath<String>) -> Result<Json<EventView>> {
     Ok(Json(state.events.join(user, &code).await?))
 }
 
 #[utoipa::path(post, path = "/api/v1/events/{code}/leave", tag = "events", params(("code" = String, Path, description = "The event's 10-character code")), responses(
     (status = 204, description = "Left; the answer is withdrawn"), (status = 401, body = ErrorBody),
     (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
-pub async fn leave(State(state): State<AppState>, CurrentUser(user): CurrentUser, Path(code): Path<String>) -> Result<StatusCode> {
+pub async fn leave(State(state): State<AppState>, CurrentUser(user): CurrentUser, ApiPath(code): ApiPath<String>) -> Result<StatusCode> {
     state.events.leave(user, &code).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -58,7 +59,7 @@ pub async fn leave(State(state): State<AppState>, CurrentUser(user): CurrentUser
 #[utoipa::path(delete, path = "/api/v1/events/{code}", tag = "events", params(("code" = String, Path, description = "The event's 10-character code")), responses(
     (status = 204, description = "Cancelled"), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
     (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
-pub async fn cancel(State(state): State<AppState>, CurrentUser(user): CurrentUser, Path(code): Path<String>) -> Result<StatusCode> {
+pub async fn cancel(State(state): State<AppState>, CurrentUser(user): CurrentUser, ApiPath(code): ApiPath<String>) -> Result<StatusCode> {
     state.events.cancel(user, &code).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -72,11 +73,34 @@ pub async fn cancel(State(state): State<AppState>, CurrentUser(user): CurrentUse
 pub async fn put_availability(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
-    Path(code): Path<String>,
-    ApiJson(input): ApiJson<AvailabilityInput>,
+    ApiPath(code): ApiPath<String>,
+    ApiJson(body): ApiJson<AvailabilityBody>,
 ) -> Result<Json<AnswerAccepted>> {
-    let version = state.events.put_availability(user, &code, input).await?;
+    let version = state.events.put_availability(user, &code, body.into_input()?).await?;
     Ok(Json(AnswerAccepted { version }))
+}
+
+/// An availability body as sent. Read field by field rather than as the untagged
+/// [`AvailabilityInput`], which would take a body with both shapes as whichever it tries first
+/// (an empty `intervals` next to a `text` once wiped an answer): exactly one shape is accepted.
+#[derive(serde::Deserialize)]
+pub struct AvailabilityBody {
+    intervals: Option<Vec<IntervalInput>>,
+    text: Option<String>,
+    time_zone: Option<String>,
+}
+
+impl AvailabilityBody {
+    /// A missing field is a malformed body (400, like any other); both shapes at once is a
+    /// well-formed body that breaks a rule (422).
+    fn into_input(self) -> Result<AvailabilityInput> {
+        match (self.intervals, self.text, self.time_zone) {
+            (Some(intervals), None, None) => Ok(AvailabilityInput::Intervals { intervals }),
+            (None, Some(text), Some(time_zone)) => Ok(AvailabilityInput::Text { text, time_zone }),
+            (Some(_), _, _) => Err(AppError::invalid("intervals", "Send either `intervals` or `text` with `time_zone`, not both.").into()),
+            (None, _, _) => Err(Error::MalformedRequest("expected `intervals`, or `text` with `time_zone`".into())),
+        }
+    }
 }
 
 /// The version the stored answer got (1 for a first answer, then +1 per edit).
@@ -88,7 +112,7 @@ pub struct AnswerAccepted {
 #[utoipa::path(get, path = "/api/v1/events/{code}/outcome", tag = "events", params(("code" = String, Path, description = "The event's 10-character code")), responses(
     (status = 200, body = OutcomeView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
     (status = 404, body = ErrorBody)))]
-pub async fn outcome(State(state): State<AppState>, CurrentUser(user): CurrentUser, Path(code): Path<String>) -> Result<Json<OutcomeView>> {
+pub async fn outcome(State(state): State<AppState>, CurrentUser(user): CurrentUser, ApiPath(code): ApiPath<String>) -> Result<Json<OutcomeView>> {
     Ok(Json(state.events.outcome(user, &code).await?))
 }
 
@@ -105,7 +129,7 @@ pub async fn my_events(State(state): State<AppState>, CurrentUser(user): Current
 pub async fn calendar(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
-    Path(code): Path<String>,
+    ApiPath(code): ApiPath<String>,
 ) -> Result<([(header::HeaderName, String); 2], String)> {
     let file = state.events.calendar(user, &code).await?;
     let disposition = format!("attachment; filename=\"whenly-{code}.ics\"");

@@ -3,6 +3,7 @@
 use app::error::AppError;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
+use axum::http::StatusCode;
 use serde::de::DeserializeOwned;
 use tower_sessions::Session;
 
@@ -24,7 +25,8 @@ impl FromRequestParts<AppState> for CurrentUser {
     }
 }
 
-/// Like `axum::Json`, but a bad body becomes a 400 `malformed_request` in our JSON shape.
+/// Like `axum::Json`, but a bad body becomes a 400 `malformed_request` (a body over the limit
+/// a 413 `too_large`) in our JSON shape.
 pub struct ApiJson<T>(pub T);
 
 impl<S, T> FromRequest<S> for ApiJson<T>
@@ -37,6 +39,26 @@ where
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
         match axum::Json::<T>::from_request(request, state).await {
             Ok(axum::Json(value)) => Ok(Self(value)),
+            Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(AppError::TooLarge.into()),
+            Err(rejection) => Err(Error::MalformedRequest(rejection.body_text())),
+        }
+    }
+}
+
+/// Like `axum::extract::Path`, but a bad segment (invalid UTF-8, say) becomes a 400
+/// `malformed_request` in our JSON shape instead of axum's plain text.
+pub struct ApiPath<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for ApiPath<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(value)) => Ok(Self(value)),
             Err(rejection) => Err(Error::MalformedRequest(rejection.body_text())),
         }
     }

@@ -1,10 +1,13 @@
 //! The REST API under `/api/v1` (DESIGN.md §4): JSON in, JSON out, the same session cookie as
 //! the pages. One module per resource, each with its own `router()`, merged here.
 
+pub mod client;
 mod events;
 mod extract;
 mod health;
 mod openapi;
+pub mod same_origin;
+pub mod security_headers;
 mod users;
 
 use axum::http::StatusCode;

@@ -1,13 +1,12 @@
 //! `/api/v1/users/*`: sign-up, log-in, log-out, and who am I.
 
-use std::net::SocketAddr;
-
 use app::accounts::UserView;
 use app::error::AppError;
-use axum::extract::{ConnectInfo, State};
+use app::ports::ClientAddress;
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use serde::Deserialize;
 use tower_sessions::Session;
 
@@ -32,27 +31,31 @@ pub struct CredentialsInput {
 #[utoipa::path(post, path = "/api/v1/users/signup", tag = "users", request_body = CredentialsInput, responses(
     (status = 201, description = "Created and signed in", body = UserView),
     (status = 409, description = "Username taken", body = ErrorBody),
-    (status = 422, description = "A rule is broken", body = ErrorBody)))]
+    (status = 422, description = "A rule is broken", body = ErrorBody),
+    (status = 429, description = "Too many sign-ups from this client (see Retry-After)", body = ErrorBody),
+    (status = 503, description = "Password hashing is at capacity (see Retry-After)", body = ErrorBody)))]
 pub async fn sign_up(
     State(state): State<AppState>,
+    Extension(ClientAddress(client)): Extension<ClientAddress>,
     session: Session,
     ApiJson(input): ApiJson<CredentialsInput>,
 ) -> Result<(StatusCode, Json<UserView>)> {
-    let user = state.accounts.sign_up(&session, input.username, input.password).await?;
+    let user = state.accounts.sign_up(&session, client, input.username, input.password).await?;
     Ok((StatusCode::CREATED, Json(user)))
 }
 
 #[utoipa::path(post, path = "/api/v1/users/login", tag = "users", request_body = CredentialsInput, responses(
     (status = 200, description = "Signed in (session cookie set)", body = UserView),
     (status = 401, description = "Wrong username or password", body = ErrorBody),
-    (status = 429, description = "Too many failed log-ins (see Retry-After)", body = ErrorBody)))]
+    (status = 429, description = "Too many failed log-ins (see Retry-After)", body = ErrorBody),
+    (status = 503, description = "Password hashing is at capacity (see Retry-After)", body = ErrorBody)))]
 pub async fn log_in(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Extension(ClientAddress(client)): Extension<ClientAddress>,
     session: Session,
     ApiJson(input): ApiJson<CredentialsInput>,
 ) -> Result<Json<UserView>> {
-    let user = state.accounts.log_in(&session, peer.ip(), input.username, input.password).await?;
+    let user = state.accounts.log_in(&session, client, input.username, input.password).await?;
     Ok(Json(user))
 }
 

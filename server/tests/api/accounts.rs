@@ -16,6 +16,11 @@ on_both_databases!(
     malformed_json_is_a_bad_request,
     repeated_failures_throttle_the_account,
     repeated_failures_throttle_the_client,
+    concurrent_guesses_cannot_exceed_the_limit,
+    failures_from_one_client_do_not_lock_the_account_out_for_others,
+    a_spoofed_forwarded_for_is_ignored_without_trusted_proxies,
+    sign_ups_are_throttled_per_client,
+    a_burst_of_sign_ups_is_refused_with_503_not_queued_without_bound,
     health_reports_the_database_and_the_nodes,
     unknown_pages_are_a_404_page,
 );
@@ -204,3 +209,100 @@ async fn health_reports_the_database_and_the_nodes(backend: Backend) {
     assert_eq!(response.json::<serde_json::Value>().await.unwrap(), json!({ "status": "ok", "database": "ok", "nodes": nodes, "overdue_events": 0 }));
 }
 
+
+/// Log-in as `username` with `password`, as the client `forwarded_for` (behind the trusted
+/// proxy, which is the test's own loopback address).
+async fn log_in_via_proxy(app: &crate::helpers::TestApp, forwarded_for: &str, username: &str, password: &str) -> reqwest::Response {
+    app.client
+        .post(app.url("/api/v1/users/login"))
+        .header("x-forwarded-for", forwarded_for)
+        .json(&json!({ "username": username, "password": password }))
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn concurrent_guesses_cannot_exceed_the_limit(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else { return };
+    app.sign_up("judy", "password123").await;
+    app.log_out().await;
+    // 30 wrong guesses at once against a limit of 5 per account: each is reserved before its
+    // hash, so exactly 5 are judged and the rest refused.
+    let guesses = (0..30).map(|index| {
+        let browser = app.new_browser();
+        async move { browser.log_in("judy", &format!("guess number {index}")).await.status() }
+    });
+    let statuses = futures::future::join_all(guesses).await;
+    let judged = statuses.iter().filter(|status| **status == StatusCode::UNAUTHORIZED).count();
+    let refused = statuses.iter().filter(|status| **status == StatusCode::TOO_MANY_REQUESTS).count();
+    assert_eq!((judged, refused), (5, 25), "{statuses:?}");
+}
+
+async fn failures_from_one_client_do_not_lock_the_account_out_for_others(backend: Backend) {
+    let settings = TestSettings { trusted_proxies: vec!["127.0.0.1/32".parse().unwrap()], ..TestSettings::default() };
+    let Some(app) = spawn_app_with(backend, settings).await else { return };
+    app.sign_up("kim", "password123").await;
+    app.log_out().await;
+    // A stranger behind the same proxy guesses at kim's password until refused.
+    for _ in 0..5 {
+        assert_error(log_in_via_proxy(&app, "203.0.113.9", "kim", "wrong password").await, StatusCode::UNAUTHORIZED, "wrong_credentials").await;
+    }
+    assert_error(log_in_via_proxy(&app, "203.0.113.9", "kim", "password123").await, StatusCode::TOO_MANY_REQUESTS, "too_many_attempts").await;
+    // Kim, from her own address behind the same proxy, still gets in.
+    assert_eq!(log_in_via_proxy(&app, "198.51.100.20", "kim", "password123").await.status(), StatusCode::OK);
+    // A client's claimed left-most address is not believed: the proxy's right-most entry is.
+    app.log_out().await;
+    let spoofed = log_in_via_proxy(&app, "198.51.100.20, 203.0.113.9", "kim", "password123").await;
+    assert_error(spoofed, StatusCode::TOO_MANY_REQUESTS, "too_many_attempts").await;
+}
+
+async fn a_spoofed_forwarded_for_is_ignored_without_trusted_proxies(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else { return };
+    app.sign_up("lena", "password123").await;
+    app.log_out().await;
+    for index in 0..5 {
+        let response = log_in_via_proxy(&app, &format!("203.0.113.{index}"), "lena", "wrong password").await;
+        assert_error(response, StatusCode::UNAUTHORIZED, "wrong_credentials").await;
+    }
+    let response = log_in_via_proxy(&app, "203.0.113.99", "lena", "wrong password").await;
+    assert_error(response, StatusCode::TOO_MANY_REQUESTS, "too_many_attempts").await;
+}
+
+async fn sign_ups_are_throttled_per_client(backend: Backend) {
+    let settings = TestSettings { sign_ups_per_client: 3, ..TestSettings::default() };
+    let Some(app) = spawn_app_with(backend, settings).await else { return };
+    for name in ["mia", "noah"] {
+        assert_eq!(app.new_browser().sign_up(name, "password123").await.status(), StatusCode::CREATED);
+    }
+    // A taken name counts as an attempt too (it is refused before any hashing).
+    assert_error(app.new_browser().sign_up("MIA", "password123").await, StatusCode::CONFLICT, "username_taken").await;
+    let response = app.new_browser().sign_up("olga", "password123").await;
+    let retry_after: u64 = response.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=900).contains(&retry_after), "{retry_after}");
+    assert_error(response, StatusCode::TOO_MANY_REQUESTS, "too_many_sign_ups").await;
+    // Nothing was created by the refused sign-up.
+    assert_error(app.log_in("olga", "password123").await, StatusCode::UNAUTHORIZED, "wrong_credentials").await;
+}
+
+async fn a_burst_of_sign_ups_is_refused_with_503_not_queued_without_bound(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else { return };
+    // Far more sign-ups at once than the hashing threads and their queue hold.
+    let burst = (0..300).map(|index| {
+        let browser = app.new_browser();
+        async move {
+            let response = browser.sign_up(&format!("burst{index}"), "password123").await;
+            let retry_after = response.headers().get("retry-after").map(|value| value.to_str().unwrap().to_owned());
+            (response.status(), retry_after)
+        }
+    });
+    let results = futures::future::join_all(burst).await;
+    let created = results.iter().filter(|(status, _)| *status == StatusCode::CREATED).count();
+    let busy: Vec<_> = results.iter().filter(|(status, _)| *status == StatusCode::SERVICE_UNAVAILABLE).collect();
+    assert_eq!(created + busy.len(), 300, "only 201 and 503: {results:?}");
+    assert!(!busy.is_empty(), "no sign-up was refused: the queue is unbounded");
+    assert!(busy.iter().all(|(_, retry_after)| retry_after.as_deref() == Some("1")), "{busy:?}");
+    // A refused sign-up created nothing; a later one goes through.
+    let refused = results.iter().position(|(status, _)| *status == StatusCode::SERVICE_UNAVAILABLE).unwrap();
+    assert_error(app.log_in(&format!("burst{refused}"), "password123").await, StatusCode::UNAUTHORIZED, "wrong_credentials").await;
+    assert_eq!(app.new_browser().sign_up(&format!("burst{refused}"), "password123").await.status(), StatusCode::CREATED);
+}

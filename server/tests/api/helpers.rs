@@ -83,13 +83,17 @@ impl TestApp {
 pub struct TestSettings {
     pub login_failures_per_account: u32,
     pub login_failures_per_client: u32,
+    pub sign_ups_per_client: u32,
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// The site dir (cargo-leptos's `target/site`); the default names one that need not exist.
     pub site_root: Option<std::path::PathBuf>,
 }
 
 impl Default for TestSettings {
     fn default() -> Self {
-        Self { login_failures_per_account: 5, login_failures_per_client: 20, site_root: None }
+        // Sign-ups are throttled per client, and every test client is 127.0.0.1: tests that do
+        // not test that throttle get room for all the users they need.
+        Self { login_failures_per_account: 5, login_failures_per_client: 20, sign_ups_per_client: 1000, trusted_proxies: Vec::new(), site_root: None }
     }
 }
 
@@ -113,6 +117,8 @@ pub async fn spawn_app_with(backend: Backend, settings: TestSettings) -> Option<
         log: "warn".into(),
         login_failures_per_account: settings.login_failures_per_account,
         login_failures_per_client: settings.login_failures_per_client,
+        sign_ups_per_client: settings.sign_ups_per_client,
+        trusted_proxies: settings.trusted_proxies,
         login_throttle_window_secs: 900,
         control_listen: "127.0.0.1:0".parse().unwrap(),
         cluster_credentials: None,

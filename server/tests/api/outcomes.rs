@@ -31,7 +31,11 @@ async fn scheduled_after_edits_and_a_leave(backend: Backend) {
     let alice = app.new_browser().signed_up("alice").await;
     let bob = app.new_browser().signed_up("bob").await;
     let dave = app.new_browser().signed_up("dave").await;
-    let code = alice.create_event(&event_input(DEADLINE_IN)).await;
+    let mut input = event_input(DEADLINE_IN);
+    // What a calendar must escape, and a description with a tab and a browser's line break.
+    input["name"] = json!("Team lunch, with ;notes; ünïcödé");
+    input["description"] = json!("Line one\r\n\tindented");
+    let code = alice.create_event(&input).await;
     for guest in [&bob, &dave] {
         assert_eq!(guest.post(&format!("/api/v1/events/{code}/join")).await.status(), StatusCode::OK);
     }
@@ -64,6 +68,17 @@ async fn scheduled_after_edits_and_a_leave(backend: Backend) {
     };
     assert!(file.contains(&format!("\r\nDTSTART:{}\r\nDTEND:{}\r\n", ics_time(9), ics_time(10))), "{file}");
     assert!(file.contains(&format!("UID:{code}@whenly")), "{file}");
+    // A strict iCalendar parser reads it back: one event with the name and the description.
+    let calendar = ical::IcalParser::new(std::io::BufReader::new(file.as_bytes()))
+        .next()
+        .expect("one calendar")
+        .unwrap_or_else(|error| panic!("{error}: {file}"));
+    let property = |name: &str| {
+        calendar.events[0].properties.iter().find(|property| property.name == name).and_then(|property| property.value.clone())
+    };
+    assert_eq!(calendar.events.len(), 1);
+    assert_eq!(property("SUMMARY").as_deref(), Some("Team lunch\\, with \\;notes\\; ünïcödé"));
+    assert!(property("DESCRIPTION").unwrap().starts_with("Line one\\n\tindented"), "{file}");
     assert_error(dave.get(&format!("/api/v1/events/{code}/calendar.ics")).await, StatusCode::FORBIDDEN, "not_a_participant").await;
 }
 

@@ -116,6 +116,8 @@ impl Deployment {
             .env_remove("WHENLY_NODES")
             .env("WHENLY_CLUSTER_CREDENTIALS", self.credentials())
             .env("WHENLY_DATA_DIR", self.data_dir.path.join("server"))
+            // Every simulated person signs up from 127.0.0.1.
+            .env("WHENLY_SIGN_UPS_PER_CLIENT", "1000000")
             // Warnings and errors only, shown with the test's output.
             .env("WHENLY_LOG", "warn");
         match self.database.url() {
@@ -171,10 +173,19 @@ impl Deployment {
         panic!("whenly did not become healthy within 30 s");
     }
 
-    /// The server process's id while it runs (the crowd bench reads its memory from /proc).
+    /// The server process's id while it runs.
     #[allow(dead_code)]
     pub fn server_pid(&self) -> Option<u32> {
         self.server.as_ref().map(Child::id)
+    }
+
+    /// The server's resident memory now and at its peak (VmRSS, VmHWM), for the benches.
+    #[allow(dead_code)]
+    pub fn server_memory(&self) -> String {
+        let pid = self.server_pid().expect("whenly runs");
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        let field = |name: &str| status.lines().find_map(|line| line.strip_prefix(name)).map_or_else(|| "?".to_owned(), |value| value.trim().to_owned());
+        format!("RSS {} (peak {})", field("VmRSS:"), field("VmHWM:"))
     }
 
     /// SIGKILLs the server process.

@@ -164,7 +164,7 @@ pub fn random_availability(rng: &mut Rng) -> (Value, IntervalSet) {
 
 /// When each event's outcome was stored, by code.
 pub async fn stored_at(deployment: &Deployment) -> BTreeMap<String, Option<DateTime<Utc>>> {
-    const SQL: &str = "SELECT code, outcome_stored_at FROM event";
+    const SQL: &str = "SELECT CAST(code AS CHAR) AS code, outcome_stored_at FROM event";
     let rows: Vec<(String, Option<DateTime<Utc>>)> = match Db::connect(&deployment.database_url()).await.unwrap() {
         Db::MySql(pool) => sqlx::query_as(SQL).fetch_all(&pool).await.unwrap(),
         Db::Sqlite(pool) => sqlx::query_as(SQL).fetch_all(&pool).await.unwrap(),
