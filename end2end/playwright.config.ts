@@ -57,6 +57,8 @@ export default defineConfig({
       WHENLY_LISTEN: `127.0.0.1:${port}`,
       WHENLY_DATA_DIR: process.env.WHENLY_E2E_DATA_DIR ?? "target/e2e-data",
       WHENLY_LOG: "info",
+      // Every test signs up its own people, all from 127.0.0.1.
+      WHENLY_SIGN_UPS_PER_CLIENT: "100000",
       // Any free port for the embedded nodes' control plane: never clash with a running Whenly.
       WHENLY_CONTROL_LISTEN: "127.0.0.1:0",
     },

@@ -29,14 +29,27 @@ async function layoutShift(page: Page): Promise<number> {
   );
 }
 
-/** Opens `path`, waits for hydration (`ready`), scans it, checks it did not jump, saves a screenshot. */
+/** Collects what the page's content security policy blocked (Chromium reports each as a console error). */
+function watchPolicy(page: Page): string[] {
+  const blocked: string[] = [];
+  page.on("console", (message) => {
+    if (message.type() === "error" && message.text().includes("Content Security Policy")) blocked.push(message.text());
+  });
+  return blocked;
+}
+
+/** Opens `path`, waits for hydration (`ready`), scans it, checks it did not jump and that the
+ * page's content security policy blocked nothing of ours, saves a screenshot. */
 async function checkPage(page: Page, testInfo: TestInfo, path: string, name: string, ready?: string): Promise<void> {
+  const blocked = watchPolicy(page);
   await page.goto(path);
   if (ready) await expect(page.locator(ready)).toBeVisible({ timeout: 30_000 });
   await page.waitForLoadState("networkidle");
   await expectAccessible(page, name);
   expect(await layoutShift(page), `layout shift on ${name}`).toBeLessThan(0.1);
   await saveScreenshot(page, testInfo, name);
+  expect(blocked, `content security policy on ${name}`).toEqual([]);
+  page.removeAllListeners("console");
   // Down to 360 px wide nothing scrolls sideways.
   const viewport = page.viewportSize()!;
   await page.setViewportSize({ width: 360, height: 740 });
@@ -70,4 +83,29 @@ test("every page passes axe (WCAG 2.1 AA), does not jump when hydrated, and is s
   await openEventPage(organizer, code);
   await organizer.getByText("Type your times instead").click();
   await expectAccessible(organizer, "event page with the text form open");
+});
+
+test("an injected inline script does not run; the page's own scripts and its islands do", async ({ page }, testInfo) => {
+  const blocked = watchPolicy(page);
+  await signUp(page, testInfo, uniqueUsername("csp"), password);
+  const code = await createEventByApi(page, { name: "Policy check", deadline: new Date(Date.now() + 3_600_000) });
+  await openEventPage(page, code);
+  // The head script ran (it carries the nonce): the zone cookie is set.
+  expect((await page.context().cookies()).some((cookie) => cookie.name === "whenly_tz")).toBe(true);
+  // Nothing of ours was blocked: not the hydration script, not the wasm.
+  await page.waitForLoadState("networkidle");
+  expect(blocked).toEqual([]);
+  // A script added without the nonce (as an injection would be) is refused.
+  const ran = await page.evaluate(
+    () =>
+      new Promise<boolean>((resolve) => {
+        (window as unknown as { injected?: boolean }).injected = false;
+        const script = document.createElement("script");
+        script.textContent = "window.injected = true";
+        document.head.appendChild(script);
+        setTimeout(() => resolve((window as unknown as { injected?: boolean }).injected === true), 200);
+      }),
+  );
+  expect(ran).toBe(false);
+  await expect.poll(() => blocked.length).toBeGreaterThan(0);
 });
