@@ -6,6 +6,8 @@
 
 WHENLY_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CARGO_LEPTOS_VERSION=0.3.10
+# The API fuzzer the test suite runs against a live server (scripts/api-fuzz.sh).
+SCHEMATHESIS_VERSION=4.32.5
 # The MariaDB account the tests (and the by-hand cluster in the README) use.
 WHENLY_DB_USER=whenly
 WHENLY_DB_PASSWORD=whenly
@@ -102,11 +104,24 @@ SQL
   export WHENLY_TEST_MYSQL_URL="${WHENLY_TEST_MYSQL_URL:-mysql://$WHENLY_DB_USER:$WHENLY_DB_PASSWORD@127.0.0.1:3306}"
 }
 
+# Schemathesis in its own virtualenv next to the build cache, pinned.
+ensure_schemathesis() {
+  export WHENLY_VENV="${WHENLY_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/whenly/venv}"
+  if [ "$("$WHENLY_VENV/bin/schemathesis" --version 2>/dev/null | grep -o '[0-9][0-9.]*' | head -1)" != "$SCHEMATHESIS_VERSION" ]; then
+    command -v python3 >/dev/null || apt_install python3
+    python3 -m venv --help >/dev/null 2>&1 && python3 -c 'import ensurepip' 2>/dev/null || apt_install python3-venv
+    say "pip install schemathesis==$SCHEMATHESIS_VERSION"
+    python3 -m venv "$WHENLY_VENV"
+    "$WHENLY_VENV/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
+  fi
+}
+
 whenly_setup() {
   ensure_rust_tools
   ensure_npm_packages
   if [ "${1:-run}" = test ]; then
     ensure_chromium
     ensure_mariadb
+    ensure_schemathesis
   fi
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: unit and integration tests (SQLite and MariaDB), real event-node
-# processes, and Playwright in Chromium against a freshly built server. Installs what is
+# processes, Schemathesis against the REST API, and Playwright in Chromium against a freshly
+# built server. Installs what is
 # missing first (MariaDB and Chromium included). With CI=true nothing may be skipped.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
@@ -19,6 +20,9 @@ cargo test --workspace --exclude frontend 2>&1 | tee -a "$log"
 
 say "cargo leptos build (server + wasm)"
 cargo leptos build
+
+say "Schemathesis (every REST route against the OpenAPI document, all checks)"
+bash scripts/api-fuzz.sh 2>&1 | tee -a "$log"
 
 say "Playwright (Chromium: desktop 1280x800, phone 390x844 touch)"
 (cd end2end && npx playwright test) 2>&1 | tee -a "$log"

@@ -13,8 +13,11 @@ use scheduling::Outcome;
 
 use crate::batch::Coalescer;
 use crate::protocol::link::{CallError, ClusterTls, Link};
-use crate::protocol::{rpc_context, ControlError, ControlPlaneClient, EventId, EventNodeClient, Manifest, NodeId, Peer, ReportAck, DEFAULT_RPC_TIMEOUT, MAX_BATCH};
+use crate::protocol::{rpc_context, ControlError, ControlPlaneClient, EventId, EventNodeClient, Manifest, NodeId, Peer, ReportAck, MAX_BATCH};
 use crate::store::NodeStore;
+
+/// A batched call carries up to [`MAX_BATCH`] events' work: more time than one call's.
+const BATCH_RPC_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// The server's answer for one event of a batched call, or why the batch got none (shared by
 /// every event in it).
@@ -51,25 +54,33 @@ impl Node {
         let control: Arc<Link<ControlPlaneClient>> = Arc::new(Link::new(Arc::clone(&tls), Peer::Server, server));
         let manifests = {
             let control = Arc::clone(&control);
-            Coalescer::new(MAX_BATCH, move |events: Vec<EventId>| {
-                let control = Arc::clone(&control);
-                async move {
-                    let count = events.len();
-                    let answered = control.call(async |control| control.manifests(rpc_context(DEFAULT_RPC_TIMEOUT), events).await).await;
-                    per_event(answered, count)
-                }
-            })
+            Coalescer::new(
+                MAX_BATCH,
+                move |events: Vec<EventId>| {
+                    let control = Arc::clone(&control);
+                    async move {
+                        let count = events.len();
+                        let answered = control.call(async |control| control.manifests(rpc_context(BATCH_RPC_TIMEOUT), events).await).await;
+                        per_event(answered, count)
+                    }
+                },
+                Result::is_err,
+            )
         };
         let reports = {
             let control = Arc::clone(&control);
-            Coalescer::new(MAX_BATCH, move |reports: Vec<(EventId, Outcome)>| {
-                let control = Arc::clone(&control);
-                async move {
-                    let count = reports.len();
-                    let answered = control.call(async |control| control.report_outcomes(rpc_context(DEFAULT_RPC_TIMEOUT), reports).await).await;
-                    per_event(answered, count)
-                }
-            })
+            Coalescer::new(
+                MAX_BATCH,
+                move |reports: Vec<(EventId, Outcome)>| {
+                    let control = Arc::clone(&control);
+                    async move {
+                        let count = reports.len();
+                        let answered = control.call(async |control| control.report_outcomes(rpc_context(BATCH_RPC_TIMEOUT), reports).await).await;
+                        per_event(answered, count)
+                    }
+                },
+                Result::is_err,
+            )
         };
         Self {
             id,

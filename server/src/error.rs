@@ -36,7 +36,21 @@ pub enum Error {
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// Characters of a parser's complaint repeated to the client (serde quotes the input it
+/// choked on, which may be megabytes).
+const MALFORMED_MESSAGE_CHARS: usize = 200;
+
 impl Error {
+    /// A malformed request, described by at most [`MALFORMED_MESSAGE_CHARS`] of `message`.
+    pub fn malformed(message: &str) -> Self {
+        let mut chars = message.chars();
+        let mut short: String = chars.by_ref().take(MALFORMED_MESSAGE_CHARS).collect();
+        if chars.next().is_some() {
+            short.push('…');
+        }
+        Self::MalformedRequest(short)
+    }
+
     fn log_internal(&self) {
         tracing::error!(error = %self, "internal error");
     }

@@ -45,8 +45,7 @@ use crate::events::{EventPages, EventService};
 use crate::sessions::{CachedSessionStore, SqlSessionStore};
 use crate::state::AppState;
 
-/// The session cookie's name.
-pub const SESSION_COOKIE: &str = "whenly_session";
+pub use crate::sessions::SESSION_COOKIE;
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]

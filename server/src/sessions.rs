@@ -5,6 +5,9 @@
 //! the database is written on every change and read only on a miss. Whenly runs one server
 //! process, so the copy sees every change.
 
+/// The session cookie's name.
+pub const SESSION_COOKIE: &str = "whenly_session";
+
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 

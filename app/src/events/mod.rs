@@ -14,23 +14,42 @@ pub const DESCRIPTION_MAX: usize = 2000;
 /// Largest capacity an organizer may set.
 pub const CAPACITY_MAX: u32 = 10_000;
 
+// Instants in inputs carry a `pattern` in the OpenAPI schema (RFC 3339 with a `T` and an
+// offset): OpenAPI 3.1's `format` is only an annotation, so without it `""` would be a valid
+// date-time. It is written out on each field because utoipa takes attribute literals.
+
 /// What an organizer fills in to create an event.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct CreateEventInput {
+    /// Trimmed; no control characters.
+    #[cfg_attr(feature = "ssr", schema(min_length = 1, max_length = 120))]
     pub name: String,
+    /// Trimmed; line breaks and tabs allowed, no other control characters.
     #[serde(default)]
+    #[cfg_attr(feature = "ssr", schema(max_length = 2000))]
     pub description: Option<String>,
+    /// In the future, before 2200.
+    #[cfg_attr(feature = "ssr", schema(pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})$"))]
     pub deadline: DateTime<Utc>,
+    /// The meeting's length: 5 minutes to 24 hours.
+    #[cfg_attr(feature = "ssr", schema(minimum = 5, maximum = 1440))]
+    #[serde(deserialize_with = "whole_number::required")]
     pub duration_minutes: u32,
+    /// With `window_end`, or neither: when the meeting may take place (years 2000–2199).
     #[serde(default)]
+    #[cfg_attr(feature = "ssr", schema(pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})$"))]
     pub window_start: Option<DateTime<Utc>>,
     #[serde(default)]
+    #[cfg_attr(feature = "ssr", schema(pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})$"))]
     pub window_end: Option<DateTime<Utc>>,
-    #[serde(default)]
+    /// The most participants, organizer included.
+    #[serde(default, deserialize_with = "whole_number::optional")]
+    #[cfg_attr(feature = "ssr", schema(minimum = 1, maximum = 10000))]
     pub capacity: Option<u32>,
     /// IANA time zone for display; default `UTC`.
     #[serde(default)]
+    #[cfg_attr(feature = "ssr", schema(max_length = 64, example = "Europe/Berlin"))]
     pub time_zone: Option<String>,
 }
 
@@ -168,15 +187,27 @@ pub struct MyEvents {
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(untagged)]
 pub enum AvailabilityInput {
-    Intervals { intervals: Vec<IntervalInput> },
-    Text { text: String, time_zone: String },
+    Intervals {
+        #[cfg_attr(feature = "ssr", schema(max_items = 200))]
+        intervals: Vec<IntervalInput>,
+    },
+    /// The seed text format: one `YYYY-MM-DD HH:mm - YYYY-MM-DD HH:mm` per line, at most 200
+    /// non-blank lines and 64 KB, read in `time_zone`.
+    Text {
+        #[cfg_attr(feature = "ssr", schema(max_length = 65536))]
+        text: String,
+        #[cfg_attr(feature = "ssr", schema(max_length = 64, example = "Europe/Berlin"))]
+        time_zone: String,
+    },
 }
 
 /// `[start, end)`; only the whole minutes inside count.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct IntervalInput {
+    #[cfg_attr(feature = "ssr", schema(pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})$"))]
     pub start: DateTime<Utc>,
+    #[cfg_attr(feature = "ssr", schema(pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})$"))]
     pub end: DateTime<Utc>,
 }
 
@@ -221,4 +252,88 @@ pub struct EventPageData {
     pub event: EventView,
     pub my_answer: Option<Vec<SlotView>>,
     pub heatmap: Option<Heatmap>,
+}
+
+/// JSON numbers as JSON Schema's `integer` reads them: `860.0` is the whole number 860 (some
+/// clients write every number with a fraction), `860.5` and out-of-range values are refused.
+mod whole_number {
+    use serde::de::{self, Deserializer, Visitor};
+
+    struct WholeNumber;
+
+    impl Visitor<'_> for WholeNumber {
+        type Value = u32;
+
+        fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+            formatter.write_str("a whole number from 0 to 4294967295")
+        }
+
+        fn visit_u64<E: de::Error>(self, value: u64) -> Result<u32, E> {
+            u32::try_from(value).map_err(|_| E::invalid_value(de::Unexpected::Unsigned(value), &self))
+        }
+
+        fn visit_i64<E: de::Error>(self, value: i64) -> Result<u32, E> {
+            u32::try_from(value).map_err(|_| E::invalid_value(de::Unexpected::Signed(value), &self))
+        }
+
+        fn visit_f64<E: de::Error>(self, value: f64) -> Result<u32, E> {
+            let whole = value.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(&value);
+            if whole { Ok(value as u32) } else { Err(E::invalid_value(de::Unexpected::Float(value), &self)) }
+        }
+    }
+
+    struct MaybeWholeNumber;
+
+    impl<'de> Visitor<'de> for MaybeWholeNumber {
+        type Value = Option<u32>;
+
+        fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+            formatter.write_str("a whole number or null")
+        }
+
+        fn visit_none<E: de::Error>(self) -> Result<Option<u32>, E> {
+            Ok(None)
+        }
+
+        fn visit_unit<E: de::Error>(self) -> Result<Option<u32>, E> {
+            Ok(None)
+        }
+
+        fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<Option<u32>, D::Error> {
+            required(deserializer).map(Some)
+        }
+    }
+
+    pub fn required<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u32, D::Error> {
+        deserializer.deserialize_any(WholeNumber)
+    }
+
+    pub fn optional<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<u32>, D::Error> {
+        deserializer.deserialize_option(MaybeWholeNumber)
+    }
+
+    #[cfg(test)]
+    mod tests {
+        #[derive(serde::Deserialize)]
+        struct Input {
+            #[serde(deserialize_with = "super::required")]
+            length: u32,
+            #[serde(default, deserialize_with = "super::optional")]
+            seats: Option<u32>,
+        }
+
+        fn read(json: &str) -> Option<(u32, Option<u32>)> {
+            serde_json::from_str::<Input>(json).ok().map(|input| (input.length, input.seats))
+        }
+
+        #[test]
+        fn whole_numbers_in_any_notation_and_nothing_else() {
+            assert_eq!(read(r#"{"length": 60}"#), Some((60, None)));
+            assert_eq!(read(r#"{"length": 860.0, "seats": 3.0}"#), Some((860, Some(3))));
+            assert_eq!(read(r#"{"length": 60, "seats": null}"#), Some((60, None)));
+            for bad in [r#"{"length": 60.5}"#, r#"{"length": -1}"#, r#"{"length": 4294967296}"#, r#"{"length": "60"}"#, r#"{"length": 1e300}"#] {
+                assert_eq!(read(bad), None, "{bad}");
+            }
+        }
+    }
 }

@@ -46,13 +46,22 @@ impl AccountService {
     pub async fn sign_up(&self, session: &Session, client: IpAddr, username: String, password: String) -> Result<UserView> {
         validate_username(&username)?;
         validate_password(&password)?;
-        self.throttle
-            .begin_sign_up(ClientKey::from(client))
+        let client = ClientKey::from(client);
+        let counted = self
+            .throttle
+            .begin_sign_up(client)
             .map_err(|wait| AppError::TooManySignUps { retry_after_secs: retry_after(wait) })?;
         if repo::find_by_username(&self.db, &username).await?.is_some() {
             return Err(AppError::UsernameTaken.into());
         }
-        let hash = self.hashing.hash(password).await?;
+        let hash = match self.hashing.hash(password).await {
+            Ok(hash) => hash,
+            Err(error) => {
+                // Refused for the server's sake: the client's retry must not use up its allowance.
+                self.throttle.sign_up_not_served(client, counted);
+                return Err(error);
+            }
+        };
         // Taken meanwhile by a concurrent sign-up: the unique key decides.
         let user_id = repo::insert_user(&self.db, &username, &hash)
             .await
@@ -73,10 +82,22 @@ impl AccountService {
             .map_err(|wait| AppError::TooManyAttempts { retry_after_secs: retry_after(wait) })?;
 
         let plausible = account.is_some() && password.chars().count() <= PASSWORD_MAX;
-        let user = if plausible { repo::find_by_username(&self.db, &username).await? } else { None };
-        let stored = user.as_ref().map_or_else(|| self.decoy_hash.clone(), |user| user.password_hash.clone());
-        // Implausible input costs no hash; the attempt still counts against the client.
-        let matches = plausible && self.hashing.verify(password, stored).await?;
+        let judged = async {
+            let user = if plausible { repo::find_by_username(&self.db, &username).await? } else { None };
+            let stored = user.as_ref().map_or_else(|| self.decoy_hash.clone(), |user| user.password_hash.clone());
+            // Implausible input costs no hash; the attempt still counts against the client.
+            let matches = plausible && self.hashing.verify(password, stored).await?;
+            Ok::<_, crate::error::Error>((user, matches))
+        };
+        let (user, matches) = match judged.await {
+            Ok(judged) => judged,
+            Err(error) => {
+                // Busy, or a fault of ours: no verdict on the password, so it counts for nothing
+                // (a right password retried through a busy spell must not lock its owner out).
+                attempt.not_judged();
+                return Err(error);
+            }
+        };
 
         match user {
             Some(user) if matches => {

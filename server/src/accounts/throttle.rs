@@ -98,12 +98,16 @@ impl LogInAttempt<'_> {
                 Key::AccountClient(..) => {
                     windows.remove(key);
                 }
-                _ => {
-                    if let Some(window) = windows.get_mut(key).filter(|window| window.start <= self.started) {
-                        window.count = window.count.saturating_sub(1);
-                    }
-                }
+                _ => self.throttle.take_back(&mut windows, key, self.started),
             }
+        }
+    }
+
+    /// The attempt was never judged (the server was busy or failed): it counts for nothing.
+    pub fn not_judged(self) {
+        let mut windows = self.throttle.lock();
+        for key in &self.keys {
+            self.throttle.take_back(&mut windows, key, self.started);
         }
     }
 }
@@ -126,8 +130,22 @@ impl Throttle {
     }
 
     /// Counts a sign-up attempt from `client`, or `Err(wait)` past the limit.
-    pub fn begin_sign_up(&self, client: ClientKey) -> Result<(), Duration> {
-        self.take(&[Key::SignUps(client)], Instant::now())
+    pub fn begin_sign_up(&self, client: ClientKey) -> Result<Instant, Duration> {
+        let now = Instant::now();
+        self.take(&[Key::SignUps(client)], now).map(|()| now)
+    }
+
+    /// A sign-up counted at `started` was refused for the server's sake (busy): it does not
+    /// count against the client.
+    pub fn sign_up_not_served(&self, client: ClientKey, started: Instant) {
+        self.take_back(&mut self.lock(), &Key::SignUps(client), started);
+    }
+
+    /// Takes back one count from `key`, unless its window started after the count was taken.
+    fn take_back(&self, windows: &mut HashMap<Key, Window>, key: &Key, started: Instant) {
+        if let Some(window) = windows.get_mut(key).filter(|window| window.start <= started) {
+            window.count = window.count.saturating_sub(1);
+        }
     }
 
     fn limit(&self, key: &Key) -> u32 {
@@ -251,6 +269,18 @@ mod tests {
         throttle.begin_log_in(None, CLIENT.into()).map(drop).unwrap();
         assert!(throttle.begin_log_in(Some("fresh"), CLIENT.into()).is_err());
         assert!(throttle.begin_log_in(Some("fresh"), OTHER_CLIENT.into()).is_ok());
+    }
+
+    #[test]
+    fn an_attempt_never_judged_counts_for_nothing() {
+        let throttle = throttle(Duration::from_secs(60));
+        for _ in 0..10 {
+            throttle.begin_log_in(Some("alice"), CLIENT.into()).unwrap().not_judged();
+            let started = throttle.begin_sign_up(CLIENT.into()).unwrap();
+            throttle.sign_up_not_served(CLIENT.into(), started);
+        }
+        assert!(throttle.begin_log_in(Some("alice"), CLIENT.into()).is_ok());
+        assert!(throttle.begin_sign_up(CLIENT.into()).is_ok());
     }
 
     #[test]

@@ -90,22 +90,24 @@ struct Verified {
 }
 
 /// Checks each report and recomputes `outcome()` from the database (the source of truth).
-fn verify(node: &NodeId, reports: &[(EventId, Outcome)], finalizing: &repo::Finalizing, now: DateTime<Utc>) -> Vec<Result<Verified, ControlError>> {
+fn verify(node: &NodeId, reports: &[(EventId, Outcome)], finalizing: &repo::Finalizing, now: DateTime<Utc>) -> HashMap<EventId, Result<Verified, ControlError>> {
     reports
         .iter()
         .map(|(event, reported)| {
-            let row = coordinated(node, *event, &finalizing.events, now)?;
-            let answers: Vec<Answer> = finalizing
-                .answers
-                .get(&row.event_id)
-                .map(Vec::as_slice)
-                .unwrap_or_default()
-                .iter()
-                .map(repo::AnswerRow::answer)
-                .collect::<Result<_, _>>()
-                .map_err(unavailable)?;
-            let expected = outcome(&row.spec().map_err(unavailable)?, &answers);
-            Ok(Verified { event_id: row.event_id, right: *reported == expected, expected })
+            let verdict = coordinated(node, *event, &finalizing.events, now).and_then(|row| {
+                let answers: Vec<Answer> = finalizing
+                    .answers
+                    .get(&row.event_id)
+                    .map(Vec::as_slice)
+                    .unwrap_or_default()
+                    .iter()
+                    .map(repo::AnswerRow::answer)
+                    .collect::<Result<_, _>>()
+                    .map_err(unavailable)?;
+                let expected = outcome(&row.spec().map_err(unavailable)?, &answers);
+                Ok(Verified { event_id: row.event_id, right: *reported == expected, expected })
+            });
+            (*event, verdict)
         })
         .collect()
 }
@@ -119,16 +121,31 @@ impl ControlSession {
         }
     }
 
-    /// Counts wrong reports against the caller; a batch of right ones clears its strikes.
-    async fn judge(&self, node: &NodeId, verdicts: &[Result<Verified, ControlError>]) -> Result<(), ControlError> {
+    /// The events among `events` the caller may finalize at `now`, read under their row locks;
+    /// the others are read without locks, only to say why not (no caller can lock events it
+    /// does not coordinate, or open ones). `now` is taken by the caller *before* this read: an
+    /// answer commits only if, under the same lock, it found the deadline ahead, so a read
+    /// that starts after the deadline sees every accepted answer.
+    async fn read_finalizing(&self, node: &NodeId, events: &[i64], now: DateTime<Utc>, read: repo::AnswerRead) -> Result<repo::Finalizing, ControlError> {
         let db = &self.cluster.db;
-        let mut wrong = 0;
-        for verified in verdicts.iter().flatten().filter(|verified| !verified.right) {
-            tracing::warn!(event_id = verified.event_id, %node, "node reported a wrong outcome");
-            repo::strike_node(db, node, STRIKES_BEFORE_QUARANTINE).await.map_err(unavailable)?;
-            wrong += 1;
+        let rows = repo::event_specs(db, events).await.map_err(unavailable)?;
+        let allowed: Vec<i64> = events.iter().copied().filter(|id| coordinated(node, EventId(*id as u64), &rows, now).is_ok()).collect();
+        let mut finalizing = repo::finalizing(db, &allowed, read).await.map_err(unavailable)?;
+        for (id, row) in rows {
+            finalizing.events.entry(id).or_insert(row);
         }
-        if wrong == 0 && verdicts.iter().flatten().next().is_some() {
+        Ok(finalizing)
+    }
+
+    /// A batch with a wrong report counts one strike against the caller (three such batches
+    /// in a row quarantine it); a batch of right ones clears its strikes.
+    async fn judge(&self, node: &NodeId, verdicts: &HashMap<EventId, Result<Verified, ControlError>>) -> Result<(), ControlError> {
+        let db = &self.cluster.db;
+        let wrong: Vec<i64> = verdicts.values().flatten().filter(|verified| !verified.right).map(|verified| verified.event_id).collect();
+        if !wrong.is_empty() {
+            tracing::warn!(?wrong, %node, "node reported wrong outcomes");
+            repo::strike_node(db, node, STRIKES_BEFORE_QUARANTINE).await.map_err(unavailable)?;
+        } else if verdicts.values().flatten().next().is_some() {
             repo::clear_strikes(db, node).await.map_err(unavailable)?;
         }
         Ok(())
@@ -148,9 +165,9 @@ impl ControlPlane for ControlSession {
     async fn manifests(self, _: context::Context, events: Vec<EventId>) -> Result<Vec<Result<Manifest, ControlError>>, ControlError> {
         let node = self.node()?;
         let ids = batch_ids(events.iter().copied())?;
-        let finalizing = repo::finalizing(&self.cluster.db, &ids).await.map_err(unavailable)?;
-        let ring = self.cluster.nodes();
         let now = Utc::now();
+        let finalizing = self.read_finalizing(node, &ids, now, repo::AnswerRead::WhereOnly).await?;
+        let ring = self.cluster.nodes();
         Ok(events
             .into_iter()
             .map(|event| {
@@ -163,32 +180,42 @@ impl ControlPlane for ControlSession {
     async fn report_outcomes(self, _: context::Context, reports: Vec<(EventId, Outcome)>) -> Result<Vec<Result<ReportAck, ControlError>>, ControlError> {
         let node = self.node()?.clone();
         let ids = batch_ids(reports.iter().map(|(event, _)| *event))?;
+        let now = Utc::now();
         let db = &self.cluster.db;
-        let finalizing = repo::finalizing(db, &ids).await.map_err(unavailable)?;
-        // `outcome()` over a batch of large events is real work: off the runtime.
-        let verdicts = {
+        let finalizing = self.read_finalizing(&node, &ids, now, repo::AnswerRead::WithContent).await?;
+        // Each event once (a repeated entry is answered like its first), and `outcome()` over
+        // a batch of large events is real work: off the runtime.
+        let order: Vec<EventId> = reports.iter().map(|(event, _)| *event).collect();
+        let mut unique: Vec<(EventId, Outcome)> = Vec::with_capacity(reports.len());
+        for (event, outcome) in reports {
+            if !unique.iter().any(|(seen, _)| *seen == event) {
+                unique.push((event, outcome));
+            }
+        }
+        let verdicts: HashMap<EventId, Result<Verified, ControlError>> = {
             let node = node.clone();
-            tokio::task::spawn_blocking(move || verify(&node, &reports, &finalizing, Utc::now())).await.map_err(unavailable)?
+            tokio::task::spawn_blocking(move || verify(&node, &unique, &finalizing, now)).await.map_err(unavailable)?
         };
         self.judge(&node, &verdicts).await?;
 
-        let to_store: Vec<(i64, &Outcome)> = verdicts.iter().flatten().map(|verified| (verified.event_id, &verified.expected)).collect();
+        let to_store: Vec<(i64, &Outcome)> = verdicts.values().flatten().map(|verified| (verified.event_id, &verified.expected)).collect();
         let stored_now = repo::store_outcomes(db, &to_store).await.map_err(unavailable)?;
         let stored_ids: Vec<i64> = to_store.iter().map(|(event_id, _)| *event_id).collect();
         let held = repo::stored_outcomes(db, &stored_ids).await.map_err(unavailable)?;
-        Ok(verdicts
-            .into_iter()
-            .map(|verified| {
-                let verified = verified?;
-                let stored_now = stored_now.contains(&verified.event_id);
-                if stored_now {
-                    tracing::info!(event_id = verified.event_id, %node, "outcome stored");
-                }
-                match held.get(&verified.event_id).and_then(Option::as_deref) {
-                    Some(json) => Ok(ReportAck { outcome: repo::decode_outcome(json).map_err(unavailable)?, stored_now }),
-                    // Cancelled between the check and the store: nothing was decided.
-                    None => Err(ControlError::Cancelled),
-                }
+        for event_id in &stored_now {
+            tracing::info!(event_id, %node, "outcome stored");
+        }
+        let ack = |verified: &Verified| match held.get(&verified.event_id).and_then(Option::as_deref) {
+            Some(json) => Ok(ReportAck { outcome: repo::decode_outcome(json).map_err(unavailable)?, stored_now: stored_now.contains(&verified.event_id) }),
+            // Cancelled between the check and the store: nothing was decided.
+            None => Err(ControlError::Cancelled),
+        };
+        Ok(order
+            .iter()
+            .map(|event| match verdicts.get(event) {
+                Some(Ok(verified)) => ack(verified),
+                Some(Err(error)) => Err(error.clone()),
+                None => Err(ControlError::UnknownEvent),
             })
             .collect())
     }

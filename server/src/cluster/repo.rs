@@ -28,6 +28,8 @@ impl AnswerRow {
 }
 
 const ANSWER_COLUMNS: &str = "a.participant_id, a.event_id, a.intervals, a.version, a.assigned_node, a.withdrawn_at, a.needs_dispatch";
+/// [`ANSWER_COLUMNS`] without the content (`intervals` empty): where each answer is, not what.
+const ANSWER_PLACES: &str = "a.participant_id, a.event_id, '' AS intervals, a.version, a.assigned_node, a.withdrawn_at, a.needs_dispatch";
 
 pub(crate) async fn answer(db: &Db, participant_id: i64) -> Result<Option<AnswerRow>, sqlx::Error> {
     let sql = format!("SELECT {ANSWER_COLUMNS} FROM answer a WHERE a.participant_id = ?");
@@ -100,6 +102,22 @@ pub(crate) async fn event_spec(db: &Db, event_id: i64) -> Result<Option<EventSpe
     with_pool!(db, |pool| sqlx::query_as(&sql).bind(event_id).fetch_optional(pool).await)
 }
 
+/// The events' rows, by id (a plain read: no locks).
+pub(crate) async fn event_specs(db: &Db, event_ids: &[i64]) -> Result<HashMap<i64, EventSpecRow>, sqlx::Error> {
+    if event_ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let sql = format!("SELECT {SPEC_COLUMNS} FROM event WHERE event_id IN ({})", placeholders(event_ids.len()));
+    let rows: Vec<EventSpecRow> = with_pool!(db, |pool| {
+        let mut query = sqlx::query_as(&sql);
+        for id in event_ids {
+            query = query.bind(*id);
+        }
+        query.fetch_all(pool).await
+    })?;
+    Ok(rows.into_iter().map(|row| (row.event_id, row)).collect())
+}
+
 /// Every unfinished, uncancelled event, nearest deadline first.
 pub(crate) async fn unfinished_events(db: &Db) -> Result<Vec<EventSpecRow>, sqlx::Error> {
     let sql = format!("SELECT {SPEC_COLUMNS} FROM event WHERE outcome_stored_at IS NULL AND cancelled_at IS NULL ORDER BY deadline");
@@ -155,14 +173,26 @@ pub(crate) struct Finalizing {
     pub answers: HashMap<i64, Vec<AnswerRow>>,
 }
 
-pub(crate) async fn finalizing(db: &Db, event_ids: &[i64]) -> Result<Finalizing, sqlx::Error> {
+/// What of each answer [`finalizing`] reads: a manifest needs only where each one is and at
+/// which version; checking a report needs the content too.
+#[derive(Clone, Copy)]
+pub(crate) enum AnswerRead {
+    WhereOnly,
+    WithContent,
+}
+
+pub(crate) async fn finalizing(db: &Db, event_ids: &[i64], read: AnswerRead) -> Result<Finalizing, sqlx::Error> {
     if event_ids.is_empty() {
         return Ok(Finalizing { events: HashMap::new(), answers: HashMap::new() });
     }
     let listed = placeholders(event_ids.len());
+    let columns = match read {
+        AnswerRead::WhereOnly => ANSWER_PLACES,
+        AnswerRead::WithContent => ANSWER_COLUMNS,
+    };
     let events_sql = format!("SELECT {SPEC_COLUMNS} FROM event WHERE event_id IN ({listed})");
     let answers_sql = format!(
-        "SELECT {ANSWER_COLUMNS} FROM answer a JOIN participant p ON p.participant_id = a.participant_id \
+        "SELECT {columns} FROM answer a JOIN participant p ON p.participant_id = a.participant_id \
          WHERE a.event_id IN ({listed}) AND p.left_at IS NULL AND a.withdrawn_at IS NULL ORDER BY a.event_id, a.participant_id"
     );
     let (events, answers): (Vec<EventSpecRow>, Vec<AnswerRow>) = with_pool!(db, |pool| {

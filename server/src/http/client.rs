@@ -36,15 +36,11 @@ impl TrustedProxies {
         if !self.trusts(client) {
             return client;
         }
-        // Header lines in order, each a comma-separated list, read from the right.
-        let hops: Vec<&str> = headers
-            .get_all("x-forwarded-for")
-            .iter()
-            .filter_map(|value| value.to_str().ok())
-            .flat_map(|value| value.split(','))
-            .collect();
+        // Header lines in order, each a comma-separated list, read from the right; each hop on
+        // its own (a client's odd bytes in its own hop must not hide the proxy's hop).
+        let hops: Vec<&[u8]> = headers.get_all("x-forwarded-for").iter().flat_map(|value| value.as_bytes().split(|byte| *byte == b',')).collect();
         for hop in hops.iter().rev().take(MAX_HOPS) {
-            match parse_hop(hop) {
+            match std::str::from_utf8(hop).ok().and_then(parse_hop) {
                 Some(address) if self.trusts(address) => client = address,
                 Some(address) => return address,
                 // Unreadable: whoever wrote it is not a proxy we trust; the last trusted hop is
@@ -56,10 +52,11 @@ impl TrustedProxies {
     }
 }
 
-/// `192.0.2.1`, `192.0.2.1:4711`, `2001:db8::1` or `[2001:db8::1]:4711`.
+/// `192.0.2.1`, `192.0.2.1:4711`, `2001:db8::1`, `[2001:db8::1]` or `[2001:db8::1]:4711`.
 fn parse_hop(hop: &str) -> Option<IpAddr> {
     let hop = hop.trim();
-    hop.parse::<IpAddr>().ok().or_else(|| hop.parse::<SocketAddr>().ok().map(|address| address.ip())).map(|address| address.to_canonical())
+    let bare = hop.strip_prefix('[').and_then(|rest| rest.strip_suffix(']')).unwrap_or(hop);
+    bare.parse::<IpAddr>().ok().or_else(|| hop.parse::<SocketAddr>().ok().map(|address| address.ip())).map(|address| address.to_canonical())
 }
 
 /// Middleware: puts the [`ClientAddress`] into the request for handlers and server functions.
@@ -128,6 +125,11 @@ mod tests {
         let trusted = proxies(&["127.0.0.1/32"]);
         assert_eq!(trusted.client(PROXY, &headers(&["203.0.113.9:4711"])), "203.0.113.9".parse::<IpAddr>().unwrap());
         assert_eq!(trusted.client(PROXY, &headers(&["[2001:db8::1]:4711"])), "2001:db8::1".parse::<IpAddr>().unwrap());
+        assert_eq!(trusted.client(PROXY, &headers(&["[2001:db8::2]"])), "2001:db8::2".parse::<IpAddr>().unwrap());
+        // A client's non-ASCII bytes in its own hop do not hide the hop the proxy appended.
+        let mut odd = HeaderMap::new();
+        odd.append("x-forwarded-for", HeaderValue::from_bytes(b"\xff\xfe, 203.0.113.9").unwrap());
+        assert_eq!(trusted.client(PROXY, &odd), "203.0.113.9".parse::<IpAddr>().unwrap());
         let mapped_peer: IpAddr = "::ffff:127.0.0.1".parse().unwrap();
         assert_eq!(trusted.client(mapped_peer, &headers(&["203.0.113.9"])), "203.0.113.9".parse::<IpAddr>().unwrap());
     }

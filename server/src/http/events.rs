@@ -23,9 +23,13 @@ pub fn router() -> Router<AppState> {
         .route("/me/events", get(my_events))
 }
 
-#[utoipa::path(post, path = "/api/v1/events", tag = "events", request_body = CreateEventInput, responses(
+#[utoipa::path(post, path = "/api/v1/events", tag = "events", request_body = CreateEventInput, security(("session_cookie" = [])), responses(
     (status = 201, description = "Created; the organizer is its first participant", body = EventView),
-    (status = 401, body = ErrorBody), (status = 422, description = "A field breaks a rule", body = ErrorBody)))]
+    (status = 400, description = "Not the JSON this route takes", body = ErrorBody),
+    (status = 401, description = "Not logged in", body = ErrorBody),
+    (status = 403, description = "A browser request from another site", body = ErrorBody),
+    (status = 413, description = "Body over 2 MB", body = ErrorBody),
+    (status = 422, description = "A field breaks a rule", body = ErrorBody)))]
 pub async fn create(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
@@ -34,42 +38,60 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(state.events.create(user, input).await?)))
 }
 
-#[utoipa::path(get, path = "/api/v1/events/{code}", tag = "events", params(("code" = String, Path, description = "The event's 10-character code")), responses(
+#[utoipa::path(get, path = "/api/v1/events/{code}", tag = "events", params(("code" = String, Path, pattern = "^[1-9A-HJ-NP-Za-km-z]{10}$", description = "The event's 10-character code")), security(("session_cookie" = [])), responses(
     (status = 200, description = "Participants and outcome only for members", body = EventView),
-    (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    (status = 400, description = "A path segment that is not UTF-8", body = ErrorBody),
+    (status = 401, description = "Not logged in", body = ErrorBody),
+    (status = 404, description = "No event has that code", body = ErrorBody)))]
 pub async fn read(State(state): State<AppState>, CurrentUser(user): CurrentUser, ApiPath(code): ApiPath<String>) -> Result<Json<EventView>> {
     Ok(Json(state.events.view(user, &code).await?))
 }
 
-#[utoipa::path(post, path = "/api/v1/events/{code}/join", tag = "events", params(("code" = String, Path, description = "The event's 10-character code")), responses(
-    (status = 200, body = EventView), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+#[utoipa::path(post, path = "/api/v1/events/{code}/join", tag = "events", params(("code" = String, Path, pattern = "^[1-9A-HJ-NP-Za-km-z]{10}$", description = "The event's 10-character code")), security(("session_cookie" = [])), responses(
+    (status = 200, body = EventView),
+    (status = 400, description = "A path segment that is not UTF-8", body = ErrorBody),
+    (status = 401, description = "Not logged in", body = ErrorBody),
+    (status = 403, description = "A browser request from another site", body = ErrorBody),
+    (status = 404, description = "No event has that code", body = ErrorBody),
     (status = 409, description = "Full, past the deadline, or cancelled", body = ErrorBody)))]
 pub async fn join(State(state): State<AppState>, CurrentUser(user): CurrentUser, ApiPath(code): ApiPath<String>) -> Result<Json<EventView>> {
     Ok(Json(state.events.join(user, &code).await?))
 }
 
-#[utoipa::path(post, path = "/api/v1/events/{code}/leave", tag = "events", params(("code" = String, Path, description = "The event's 10-character code")), responses(
-    (status = 204, description = "Left; the answer is withdrawn"), (status = 401, body = ErrorBody),
-    (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+#[utoipa::path(post, path = "/api/v1/events/{code}/leave", tag = "events", params(("code" = String, Path, pattern = "^[1-9A-HJ-NP-Za-km-z]{10}$", description = "The event's 10-character code")), security(("session_cookie" = [])), responses(
+    (status = 204, description = "Left; the answer is withdrawn"),
+    (status = 400, description = "A path segment that is not UTF-8", body = ErrorBody),
+    (status = 401, description = "Not logged in", body = ErrorBody),
+    (status = 403, description = "Not a participant, or a browser request from another site", body = ErrorBody),
+    (status = 404, description = "No event has that code", body = ErrorBody),
+    (status = 409, description = "The organizer cannot leave; past the deadline; cancelled", body = ErrorBody)))]
 pub async fn leave(State(state): State<AppState>, CurrentUser(user): CurrentUser, ApiPath(code): ApiPath<String>) -> Result<StatusCode> {
     state.events.leave(user, &code).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[utoipa::path(delete, path = "/api/v1/events/{code}", tag = "events", params(("code" = String, Path, description = "The event's 10-character code")), responses(
-    (status = 204, description = "Cancelled"), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-    (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+#[utoipa::path(delete, path = "/api/v1/events/{code}", tag = "events", params(("code" = String, Path, pattern = "^[1-9A-HJ-NP-Za-km-z]{10}$", description = "The event's 10-character code")), security(("session_cookie" = [])), responses(
+    (status = 204, description = "Cancelled (also when it was already)"),
+    (status = 400, description = "A path segment that is not UTF-8", body = ErrorBody),
+    (status = 401, description = "Not logged in", body = ErrorBody),
+    (status = 403, description = "Not the organizer, or a browser request from another site", body = ErrorBody),
+    (status = 404, description = "No event has that code", body = ErrorBody),
+    (status = 409, description = "The outcome is stored: too late to cancel", body = ErrorBody)))]
 pub async fn cancel(State(state): State<AppState>, CurrentUser(user): CurrentUser, ApiPath(code): ApiPath<String>) -> Result<StatusCode> {
     state.events.cancel(user, &code).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[utoipa::path(put, path = "/api/v1/events/{code}/availability", tag = "events", params(("code" = String, Path, description = "The event's 10-character code")),
+#[utoipa::path(put, path = "/api/v1/events/{code}/availability", tag = "events", params(("code" = String, Path, pattern = "^[1-9A-HJ-NP-Za-km-z]{10}$", description = "The event's 10-character code")), security(("session_cookie" = [])),
     request_body = AvailabilityInput, responses(
     (status = 200, description = "Stored; `{version}` of this participant's answer", body = AnswerAccepted),
-    (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+    (status = 400, description = "Not the JSON this route takes (neither shape), or a bad path segment", body = ErrorBody),
+    (status = 401, description = "Not logged in", body = ErrorBody),
+    (status = 403, description = "Not a participant, or a browser request from another site", body = ErrorBody),
+    (status = 404, description = "No event has that code", body = ErrorBody),
     (status = 409, description = "Past the deadline or cancelled", body = ErrorBody),
-    (status = 422, description = "Names the interval or the text line at fault", body = ErrorBody)))]
+    (status = 413, description = "Body over 2 MB", body = ErrorBody),
+    (status = 422, description = "Both shapes at once, or names the interval or the text line at fault (at most 20)", body = ErrorBody)))]
 pub async fn put_availability(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
@@ -109,22 +131,28 @@ pub struct AnswerAccepted {
     pub version: u64,
 }
 
-#[utoipa::path(get, path = "/api/v1/events/{code}/outcome", tag = "events", params(("code" = String, Path, description = "The event's 10-character code")), responses(
-    (status = 200, body = OutcomeView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-    (status = 404, body = ErrorBody)))]
+#[utoipa::path(get, path = "/api/v1/events/{code}/outcome", tag = "events", params(("code" = String, Path, pattern = "^[1-9A-HJ-NP-Za-km-z]{10}$", description = "The event's 10-character code")), security(("session_cookie" = [])), responses(
+    (status = 200, body = OutcomeView),
+    (status = 400, description = "A path segment that is not UTF-8", body = ErrorBody),
+    (status = 401, description = "Not logged in", body = ErrorBody),
+    (status = 403, description = "Not a participant", body = ErrorBody),
+    (status = 404, description = "No event has that code", body = ErrorBody)))]
 pub async fn outcome(State(state): State<AppState>, CurrentUser(user): CurrentUser, ApiPath(code): ApiPath<String>) -> Result<Json<OutcomeView>> {
     Ok(Json(state.events.outcome(user, &code).await?))
 }
 
-#[utoipa::path(get, path = "/api/v1/me/events", tag = "events", responses(
-    (status = 200, body = MyEvents), (status = 401, body = ErrorBody)))]
+#[utoipa::path(get, path = "/api/v1/me/events", tag = "events", security(("session_cookie" = [])), responses(
+    (status = 200, body = MyEvents), (status = 401, description = "Not logged in", body = ErrorBody)))]
 pub async fn my_events(State(state): State<AppState>, CurrentUser(user): CurrentUser) -> Result<Json<MyEvents>> {
     Ok(Json(state.events.my_events(user).await?))
 }
 
-#[utoipa::path(get, path = "/api/v1/events/{code}/calendar.ics", tag = "events", params(("code" = String, Path, description = "The event's 10-character code")), responses(
+#[utoipa::path(get, path = "/api/v1/events/{code}/calendar.ics", tag = "events", params(("code" = String, Path, pattern = "^[1-9A-HJ-NP-Za-km-z]{10}$", description = "The event's 10-character code")), security(("session_cookie" = [])), responses(
     (status = 200, description = "The scheduled slot as an iCalendar file", content_type = "text/calendar", body = String),
-    (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+    (status = 400, description = "A path segment that is not UTF-8", body = ErrorBody),
+    (status = 401, description = "Not logged in", body = ErrorBody),
+    (status = 403, description = "Not a participant", body = ErrorBody),
+    (status = 404, description = "No event has that code", body = ErrorBody),
     (status = 409, description = "No slot is scheduled (yet)", body = ErrorBody)))]
 pub async fn calendar(
     State(state): State<AppState>,

@@ -19,7 +19,7 @@ impl FromRequestParts<AppState> for CurrentUser {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let session = Session::from_request_parts(parts, state)
             .await
-            .map_err(|(_, message)| Error::MalformedRequest(message.to_owned()))?;
+            .map_err(|(_, message)| Error::malformed(message))?;
         let user_id = state.accounts.current_user_id(&session).await?.ok_or(AppError::NotLoggedIn)?;
         Ok(Self(user_id))
     }
@@ -40,7 +40,7 @@ where
         match axum::Json::<T>::from_request(request, state).await {
             Ok(axum::Json(value)) => Ok(Self(value)),
             Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(AppError::TooLarge.into()),
-            Err(rejection) => Err(Error::MalformedRequest(rejection.body_text())),
+            Err(rejection) => Err(Error::malformed(&rejection.body_text())),
         }
     }
 }
@@ -59,7 +59,7 @@ where
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         match axum::extract::Path::<T>::from_request_parts(parts, state).await {
             Ok(axum::extract::Path(value)) => Ok(Self(value)),
-            Err(rejection) => Err(Error::MalformedRequest(rejection.body_text())),
+            Err(rejection) => Err(Error::malformed(&rejection.body_text())),
         }
     }
 }

@@ -4,10 +4,12 @@
 
 use axum::routing::get;
 use axum::{Json, Router};
-use utoipa::OpenApi;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
+use utoipa::{Modify, OpenApi};
 
 use super::{events, users};
 use crate::state::AppState;
+use crate::sessions::SESSION_COOKIE;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -17,9 +19,23 @@ use crate::state::AppState;
         events::create, events::read, events::join, events::leave, events::cancel,
         events::put_availability, events::outcome, events::calendar, events::my_events,
     ),
-    tags((name = "users", description = "Accounts and sessions"), (name = "events", description = "Events, answers and outcomes"))
+    tags((name = "users", description = "Accounts and sessions"), (name = "events", description = "Events, answers and outcomes")),
+    modifiers(&SessionCookie)
 )]
 pub struct ApiDoc;
+
+/// The session cookie log-in and sign-up set, as the document's one security scheme.
+struct SessionCookie;
+
+impl Modify for SessionCookie {
+    fn modify(&self, document: &mut utoipa::openapi::OpenApi) {
+        let scheme = SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+            SESSION_COOKIE,
+            "Set by `POST /api/v1/users/login` and `/signup`; HttpOnly, SameSite=Lax",
+        )));
+        document.components.get_or_insert_with(Default::default).add_security_scheme("session_cookie", scheme);
+    }
+}
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/openapi.json", get(|| async { Json(ApiDoc::openapi()) }))

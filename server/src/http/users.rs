@@ -24,13 +24,19 @@ pub fn router() -> Router<AppState> {
 
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct CredentialsInput {
+    /// 3–32 of `a-z 0-9 _ . -`, in either case (unique and logged in without regard to case).
+    #[schema(min_length = 3, max_length = 32, pattern = "^[A-Za-z0-9_.-]+$")]
     username: String,
+    #[schema(min_length = 8, max_length = 128)]
     password: String,
 }
 
 #[utoipa::path(post, path = "/api/v1/users/signup", tag = "users", request_body = CredentialsInput, responses(
-    (status = 201, description = "Created and signed in", body = UserView),
+    (status = 201, description = "Created and signed in (session cookie set)", body = UserView),
+    (status = 400, description = "Not the JSON this route takes", body = ErrorBody),
+    (status = 403, description = "A browser request from another site", body = ErrorBody),
     (status = 409, description = "Username taken", body = ErrorBody),
+    (status = 413, description = "Body over 2 MB", body = ErrorBody),
     (status = 422, description = "A rule is broken", body = ErrorBody),
     (status = 429, description = "Too many sign-ups from this client (see Retry-After)", body = ErrorBody),
     (status = 503, description = "Password hashing is at capacity (see Retry-After)", body = ErrorBody)))]
@@ -46,7 +52,10 @@ pub async fn sign_up(
 
 #[utoipa::path(post, path = "/api/v1/users/login", tag = "users", request_body = CredentialsInput, responses(
     (status = 200, description = "Signed in (session cookie set)", body = UserView),
+    (status = 400, description = "Not the JSON this route takes", body = ErrorBody),
     (status = 401, description = "Wrong username or password", body = ErrorBody),
+    (status = 403, description = "A browser request from another site", body = ErrorBody),
+    (status = 413, description = "Body over 2 MB", body = ErrorBody),
     (status = 429, description = "Too many failed log-ins (see Retry-After)", body = ErrorBody),
     (status = 503, description = "Password hashing is at capacity (see Retry-After)", body = ErrorBody)))]
 pub async fn log_in(
@@ -59,13 +68,15 @@ pub async fn log_in(
     Ok(Json(user))
 }
 
-#[utoipa::path(post, path = "/api/v1/users/logout", tag = "users", responses((status = 204, description = "Session destroyed")))]
+#[utoipa::path(post, path = "/api/v1/users/logout", tag = "users", responses(
+    (status = 204, description = "Session destroyed"),
+    (status = 403, description = "A browser request from another site", body = ErrorBody)))]
 pub async fn log_out(State(state): State<AppState>, session: Session) -> Result<StatusCode> {
     state.accounts.log_out(&session).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[utoipa::path(get, path = "/api/v1/users/me", tag = "users", responses(
+#[utoipa::path(get, path = "/api/v1/users/me", tag = "users", security(("session_cookie" = [])), responses(
     (status = 200, body = UserView), (status = 401, description = "Not logged in", body = ErrorBody)))]
 pub async fn me(State(state): State<AppState>, session: Session) -> Result<Json<UserView>> {
     let user = state.accounts.current_user(&session).await?.ok_or(AppError::NotLoggedIn)?;

@@ -57,6 +57,12 @@ async fn large_bad_text_answers_cost_a_short_error(backend: Backend) {
         assert!(body.len() < 1_000, "{} bytes", body.len());
     }
 
+    // A body the parser chokes on is not quoted back whole.
+    let choking = json!({ "intervals": "x".repeat(1_000_000) });
+    let response = alice.put_availability(&code, &choking).await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert!(response.text().await.unwrap().len() < 1_000);
+
     // Under the size limit but over the line limit.
     let many_lines = json!({ "text": "x\n".repeat(201), "time_zone": "UTC" });
     let response = alice.put_availability(&code, &many_lines).await;

@@ -259,4 +259,23 @@ async fn the_openapi_document_describes_every_route(backend: Backend) {
         let name = reference.split('"').next().unwrap();
         assert!(schemas.contains_key(name), "{name} is referenced but not defined");
     }
+
+    // The contract is precise: the cookie, the limits, and every status a route can answer.
+    assert_eq!(document["components"]["securitySchemes"]["session_cookie"]["in"], "cookie");
+    assert_eq!(document["components"]["securitySchemes"]["session_cookie"]["name"], "whenly_session");
+    let statuses = |method: &str, path: &str| -> Vec<String> {
+        document["paths"][path][method]["responses"].as_object().unwrap().keys().cloned().collect()
+    };
+    assert_eq!(statuses("post", "/api/v1/users/signup"), ["201", "400", "403", "409", "413", "422", "429", "503"]);
+    assert_eq!(statuses("put", "/api/v1/events/{code}/availability"), ["200", "400", "401", "403", "404", "409", "413", "422"]);
+    for (method, path) in [("get", "/api/v1/events/{code}"), ("post", "/api/v1/events"), ("get", "/api/v1/me/events")] {
+        assert_eq!(document["paths"][path][method]["security"][0]["session_cookie"], json!([]), "{method} {path}");
+    }
+    let code = &document["paths"]["/api/v1/events/{code}"]["get"]["parameters"][0]["schema"];
+    assert_eq!(code["pattern"], "^[1-9A-HJ-NP-Za-km-z]{10}$", "{code}");
+    let create = &schemas["CreateEventInput"]["properties"];
+    assert_eq!((&create["duration_minutes"]["minimum"], &create["duration_minutes"]["maximum"]), (&json!(5), &json!(1440)));
+    assert_eq!(create["name"]["maxLength"], 120);
+    let credentials = &schemas["CredentialsInput"]["properties"];
+    assert_eq!((&credentials["username"]["minLength"], &credentials["username"]["maxLength"]), (&json!(3), &json!(32)));
 }
