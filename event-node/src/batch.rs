@@ -4,15 +4,21 @@
 //! while one batch costs about one round for all of them. Nothing waits for company: a batch
 //! leaves as soon as the task sending batches runs, with whatever has queued by then.
 //!
-//! A batch that fails as a whole (the call timed out: too many large events for one call)
-//! halves the batch size for the next ones, and each success doubles it back, so a deadline
-//! shared by huge events degrades to smaller calls instead of failing the same way forever.
+//! At most [`IN_FLIGHT`] batches are out at once; what arrives meanwhile waits and leaves in
+//! the next batch, so load on the server stays bounded whatever the batch size. A batch that
+//! fails as a whole (timed out, or refused by an overloaded server: too much work for one
+//! call) halves the size of the batches sent after it, and a batch at the current size that
+//! succeeds doubles it back, so a deadline shared by huge events degrades to smaller calls
+//! instead of failing the same way forever.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, Semaphore};
+
+/// Batches out at once per coalescer.
+pub(crate) const IN_FLIGHT: usize = 4;
 
 /// Sends calls to `call` in batches of at most `max` keys.
 pub(crate) struct Coalescer<K, V> {
@@ -30,9 +36,12 @@ impl<K: Send + 'static, V: Send + 'static> Coalescer<K, V> {
     {
         let (queue, mut requests) = mpsc::unbounded_channel::<(K, oneshot::Sender<V>)>();
         let limit = Arc::new(AtomicUsize::new(max));
+        let in_flight = Arc::new(Semaphore::new(IN_FLIGHT));
         tokio::spawn(async move {
             let mut batch = Vec::with_capacity(max);
             loop {
+                // Never closed: the semaphore lives as long as this task.
+                let Ok(permit) = Arc::clone(&in_flight).acquire_owned().await else { return };
                 let size = limit.load(Ordering::Relaxed).clamp(1, max);
                 if requests.recv_many(&mut batch, size).await == 0 {
                     return;
@@ -50,8 +59,15 @@ impl<K: Send + 'static, V: Send + 'static> Coalescer<K, V> {
                 let limit = Arc::clone(&limit);
                 tokio::spawn(async move {
                     let values = values.await;
-                    let next = if values.iter().any(failed) { (size / 2).max(1) } else { size.saturating_mul(2).min(max) };
-                    limit.store(next, Ordering::Relaxed);
+                    drop(permit);
+                    // Concurrent batches agree: a failure lowers the size below its own,
+                    // only a success at the current size raises it.
+                    let failure = values.iter().any(failed);
+                    let _ = limit.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |current| match failure {
+                        true => Some(current.min((size / 2).max(1))),
+                        false if size >= current => Some(size.saturating_mul(2).min(max)),
+                        false => None,
+                    });
                     for (reply, value) in replies.into_iter().zip(values) {
                         // The caller may have given up; nothing to do then.
                         let _ = reply.send(value);
@@ -105,6 +121,35 @@ mod tests {
     async fn a_batch_answered_short_leaves_the_rest_with_none() {
         let coalescer = Coalescer::new(8, |_keys: Vec<u32>| async { Vec::<u32>::new() }, |_| false);
         assert_eq!(coalescer.call(1).await, None);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn no_more_than_a_few_batches_are_out_at_once() {
+        let out = Arc::new(AtomicUsize::new(0));
+        let most = Arc::new(AtomicUsize::new(0));
+        let (counting, peak) = (Arc::clone(&out), Arc::clone(&most));
+        // Batches of one, each slow: without the cap all 20 would be out together.
+        let coalescer = Arc::new(Coalescer::new(
+            1,
+            move |keys: Vec<u32>| {
+                let (counting, peak) = (Arc::clone(&counting), Arc::clone(&peak));
+                async move {
+                    let now = counting.fetch_add(1, Ordering::SeqCst) + 1;
+                    peak.fetch_max(now, Ordering::SeqCst);
+                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                    counting.fetch_sub(1, Ordering::SeqCst);
+                    keys
+                }
+            },
+            |_| false,
+        ));
+        let calls = (0..20).map(|key| {
+            let coalescer = Arc::clone(&coalescer);
+            tokio::spawn(async move { coalescer.call(key).await })
+        });
+        let values: Vec<_> = futures::future::join_all(calls).await.into_iter().map(Result::unwrap).collect();
+        assert!(values.iter().all(Option::is_some));
+        assert_eq!(most.load(Ordering::SeqCst), IN_FLIGHT);
     }
 
     #[tokio::test]

@@ -64,7 +64,7 @@ impl Node {
                         per_event(answered, count)
                     }
                 },
-                Result::is_err,
+                failed_whole,
             )
         };
         let reports = {
@@ -79,7 +79,7 @@ impl Node {
                         per_event(answered, count)
                     }
                 },
-                Result::is_err,
+                failed_whole,
             )
         };
         Self {
@@ -147,6 +147,12 @@ impl Node {
             }
         }
     }
+}
+
+/// Whether an answer says its whole batch failed: the call failed (timed out, or the link
+/// broke, as an oversized frame breaks it), or the server could not serve it (overloaded).
+fn failed_whole<T>(answer: &Batched<T>) -> bool {
+    matches!(answer, Err(_) | Ok(Err(ControlError::Unavailable(_))))
 }
 
 /// Spreads a batched call's answer over its `count` events: a failed call or a refused batch

@@ -199,16 +199,22 @@ impl ControlPlane for ControlSession {
         self.judge(&node, &verdicts).await?;
 
         let to_store: Vec<(i64, &Outcome)> = verdicts.values().flatten().map(|verified| (verified.event_id, &verified.expected)).collect();
-        let stored_now = repo::store_outcomes(db, &to_store).await.map_err(unavailable)?;
+        let stored_now = repo::store_outcomes(db, &node, &to_store).await.map_err(unavailable)?;
         let stored_ids: Vec<i64> = to_store.iter().map(|(event_id, _)| *event_id).collect();
         let held = repo::stored_outcomes(db, &stored_ids).await.map_err(unavailable)?;
         for event_id in &stored_now {
             tracing::info!(event_id, %node, "outcome stored");
         }
-        let ack = |verified: &Verified| match held.get(&verified.event_id).and_then(Option::as_deref) {
-            Some(json) => Ok(ReportAck { outcome: repo::decode_outcome(json).map_err(unavailable)?, stored_now: stored_now.contains(&verified.event_id) }),
+        let ack = |verified: &Verified| match held.get(&verified.event_id) {
+            Some(repo::StoredOutcome { outcome: Some(json), .. }) => {
+                Ok(ReportAck { outcome: repo::decode_outcome(json).map_err(unavailable)?, stored_now: stored_now.contains(&verified.event_id) })
+            }
+            // Moved to another coordinator between the check and the store: it decides.
+            Some(repo::StoredOutcome { coordinator_node, .. }) if coordinator_node.as_ref() != Some(&node) => {
+                Err(ControlError::NotCoordinator { coordinator: coordinator_node.clone() })
+            }
             // Cancelled between the check and the store: nothing was decided.
-            None => Err(ControlError::Cancelled),
+            _ => Err(ControlError::Cancelled),
         };
         Ok(order
             .iter()

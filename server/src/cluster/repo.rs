@@ -215,30 +215,38 @@ pub(crate) async fn finalizing(db: &Db, event_ids: &[i64], read: AnswerRead) -> 
     Ok(Finalizing { events: events.into_iter().map(|row| (row.event_id, row)).collect(), answers: by_event })
 }
 
-/// The events' stored outcomes (`None`: none stored, e.g. cancelled meanwhile), read after
-/// [`store_outcomes`], whichever report stored them.
-pub(crate) async fn stored_outcomes(db: &Db, event_ids: &[i64]) -> Result<HashMap<i64, Option<String>>, sqlx::Error> {
+/// An event's outcome as read after [`store_outcomes`], whichever report stored it.
+#[derive(sqlx::FromRow)]
+pub(crate) struct StoredOutcome {
+    pub event_id: i64,
+    /// `None`: none stored (cancelled meanwhile, or given to another coordinator).
+    pub outcome: Option<String>,
+    pub coordinator_node: Option<String>,
+}
+
+pub(crate) async fn stored_outcomes(db: &Db, event_ids: &[i64]) -> Result<HashMap<i64, StoredOutcome>, sqlx::Error> {
     if event_ids.is_empty() {
         return Ok(HashMap::new());
     }
-    let sql = format!("SELECT event_id, outcome FROM event WHERE event_id IN ({})", placeholders(event_ids.len()));
-    let rows: Vec<(i64, Option<String>)> = with_pool!(db, |pool| {
+    let sql = format!("SELECT event_id, outcome, coordinator_node FROM event WHERE event_id IN ({})", placeholders(event_ids.len()));
+    let rows: Vec<StoredOutcome> = with_pool!(db, |pool| {
         let mut query = sqlx::query_as(&sql);
         for id in event_ids {
             query = query.bind(*id);
         }
         query.fetch_all(pool).await
     })?;
-    Ok(rows.into_iter().collect())
+    Ok(rows.into_iter().map(|row| (row.event_id, row)).collect())
 }
 
-/// Stores each event's outcome unless one is stored (or the event was cancelled), and ends
+/// Stores each event's outcome unless one is stored, the event was cancelled, or `node` no
+/// longer coordinates it (it may have been moved since it was read), and ends
 /// the events' answers' assignments: the nodes drop them when sealed, and nothing is to be
 /// dispatched any more, so neither the reconciler nor a node failure looks at them again. One
 /// transaction for the whole batch. Returns the events this call stored an outcome for.
-pub(crate) async fn store_outcomes(db: &Db, outcomes: &[(i64, &Outcome)]) -> Result<HashSet<i64>> {
+pub(crate) async fn store_outcomes(db: &Db, node: &str, outcomes: &[(i64, &Outcome)]) -> Result<HashSet<i64>> {
     const STORE: &str = "UPDATE event SET outcome = ?, outcome_stored_at = ? \
-         WHERE event_id = ? AND outcome_stored_at IS NULL AND cancelled_at IS NULL";
+         WHERE event_id = ? AND outcome_stored_at IS NULL AND cancelled_at IS NULL AND coordinator_node = ?";
     if outcomes.is_empty() {
         return Ok(HashSet::new());
     }
@@ -249,24 +257,28 @@ pub(crate) async fn store_outcomes(db: &Db, outcomes: &[(i64, &Outcome)]) -> Res
         .map_err(|e| Error::Encoding(e.to_string()))?;
     // Rows locked in key order, as every batch does, so two batches cannot deadlock.
     encoded.sort_by_key(|(event_id, _)| *event_id);
-    let release = format!(
-        "UPDATE answer SET assigned_node = NULL, needs_dispatch = FALSE WHERE event_id IN ({})",
-        placeholders(outcomes.len())
-    );
     let now = Utc::now();
     let stored = with_pool!(db, |pool| {
         let mut tx = pool.begin_write().await?;
         let mut stored = HashSet::new();
         for (event_id, json) in &encoded {
-            if sqlx::query(STORE).bind(json).bind(now).bind(event_id).execute(&mut *tx).await?.rows_affected() == 1 {
+            if sqlx::query(STORE).bind(json).bind(now).bind(event_id).bind(node).execute(&mut *tx).await?.rows_affected() == 1 {
                 stored.insert(*event_id);
             }
         }
-        let mut released = sqlx::query(&release);
-        for (event_id, _) in &encoded {
-            released = released.bind(*event_id);
+        // Only the events this call decided: another's (or a moved one's) are not ours to end.
+        if !stored.is_empty() {
+            let stored_ids: Vec<i64> = stored.iter().copied().collect();
+            let release = format!(
+                "UPDATE answer SET assigned_node = NULL, needs_dispatch = FALSE WHERE event_id IN ({})",
+                placeholders(stored_ids.len())
+            );
+            let mut released = sqlx::query(&release);
+            for event_id in &stored_ids {
+                released = released.bind(*event_id);
+            }
+            released.execute(&mut *tx).await?;
         }
-        released.execute(&mut *tx).await?;
         tx.commit().await?;
         Ok::<_, sqlx::Error>(stored)
     })?;
