@@ -86,23 +86,6 @@ impl AppError {
         Self::Invalid { field: field.to_owned(), message: message.into() }
     }
 
-    /// This error as read back from a URL. A form posted without script is redirected with
-    /// its error in the query (`__err`), and anyone can write such a URL: free text in it
-    /// (a field's message, line problems, a transport error) is replaced by fixed words, so a
-    /// link cannot make our page say what its author wants. Errors whose words are ours pass.
-    pub fn from_url(self) -> Self {
-        const CHECK: &str = "Please check what you entered and try again.";
-        match self {
-            Self::Invalid { field, .. } => {
-                let known = field.len() <= 32 && field.bytes().all(|byte| byte.is_ascii_lowercase() || byte == b'_');
-                Self::Invalid { field: if known { field } else { "request".to_owned() }, message: CHECK.to_owned() }
-            }
-            Self::InvalidLines { .. } => Self::Invalid { field: "text".to_owned(), message: CHECK.to_owned() },
-            Self::Transport(_) => Self::Internal,
-            fixed => fixed,
-        }
-    }
-
     /// When the client may try again, for errors that say so (`Retry-After`).
     pub fn retry_after_secs(&self) -> Option<u64> {
         match self {

@@ -35,8 +35,7 @@ pub fn NotFound() -> impl IntoView {
 
 /// The error a form action shows: the last dispatch's error once the page is hydrated, else the
 /// error of a form posted before the wasm loaded (or with scripts off). For such a post the
-/// server redirects back with the error in the URL, and the router puts it in context; read
-/// from a URL, only our own words are shown ([`AppError::from_url`]).
+/// server redirects back with the error in the URL, and the router puts it in context.
 pub fn action_error<S>(action: ServerAction<S>) -> impl Fn() -> Option<AppError> + Send + Sync + Copy + 'static
 where
     S: leptos::server_fn::ServerFn<Error = AppError> + Clone + Send + Sync + 'static,
@@ -44,17 +43,11 @@ where
 {
     let posted = use_context::<leptos::server::ServerActionError>()
         .filter(|posted| posted.path() == S::PATH)
-        .map(|posted| leptos::server_fn::error::ServerFnUrlError::<AppError>::decode_err(posted.err()).from_url());
+        .map(|posted| leptos::server_fn::error::ServerFnUrlError::<AppError>::decode_err(posted.err()));
     let posted = StoredValue::new(posted);
-    move || {
-        // Before any dispatch a value can only have come from the URL (Leptos fills it in from
-        // there): only our own words of it are shown.
-        let dispatched = action.version().get() > 0;
-        match action.value().get() {
-            Some(result) if dispatched => result.err(),
-            Some(result) => result.err().map(AppError::from_url),
-            None => posted.get_value(),
-        }
+    move || match action.value().get() {
+        Some(result) => result.err(),
+        None => posted.get_value(),
     }
 }
 
