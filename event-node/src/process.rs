@@ -8,6 +8,7 @@ use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -18,6 +19,27 @@ use crate::runtime::READY_LINE_PREFIX;
 const READY_TIMEOUT: Duration = Duration::from_secs(20);
 /// The most recent log lines kept per process (a long benchmark must not grow without bound).
 const LOG_LINES_KEPT: usize = 10_000;
+
+/// A free loopback port below Linux's ephemeral range (32768–60999 by default), for a process
+/// that is killed and started again on the same port: the kernel never hands such a port to an
+/// outgoing connection, so while the process is down no client's connection can take it (a
+/// port picked by binding port 0 is an ephemeral one, and nodes reconnecting in a loop to a
+/// killed server did take it).
+pub fn restartable_port() -> std::io::Result<SocketAddr> {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    const FIRST: u32 = 20_000;
+    const COUNT: u32 = 12_000;
+    // Test processes run side by side: each starts at its own place.
+    let start = std::process::id().wrapping_mul(7_919);
+    for _ in 0..COUNT {
+        let port = FIRST + start.wrapping_add(NEXT.fetch_add(1, Ordering::Relaxed)) % COUNT;
+        let address = SocketAddr::from(([127, 0, 0, 1], port as u16));
+        if std::net::TcpListener::bind(address).is_ok() {
+            return Ok(address);
+        }
+    }
+    Err(std::io::Error::other("no free port between 20000 and 32000"))
+}
 
 /// One `event-node` process. Dropping it SIGKILLs the process.
 pub struct NodeProcess {
@@ -51,7 +73,7 @@ impl NodeProcess {
     pub fn start(id: &str, setup: &NodeSetup<'_>) -> std::io::Result<Self> {
         let mut node = Self {
             id: id.to_owned(),
-            address: SocketAddr::from(([127, 0, 0, 1], 0)),
+            address: restartable_port()?,
             control: setup.control,
             data_dir: setup.data_dir.to_owned(),
             credentials: setup.credentials.to_owned(),

@@ -4,7 +4,7 @@
 //! fresh MariaDB database. Any process can be SIGKILLed, SIGSTOPped, SIGTERMed and started
 //! again on the same ports and data.
 
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{Child, Command};
 use std::time::Duration;
@@ -28,8 +28,9 @@ fn event_node_binary() -> PathBuf {
     binary
 }
 
+/// The server is killed and started again on its ports: see `restartable_port`.
 fn free_loopback_port() -> SocketAddr {
-    TcpListener::bind("127.0.0.1:0").and_then(|listener| listener.local_addr()).expect("a free port")
+    event_node::process::restartable_port().expect("a free port")
 }
 
 pub struct Deployment {
