@@ -14,7 +14,7 @@ pub mod routes;
 pub mod time;
 
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, Meta, MetaTags, Stylesheet, Title};
+use leptos_meta::{provide_meta_context, HashedStylesheet, Meta, MetaTags, Title};
 use leptos_router::{
     components::{Route, Router, Routes},
     ParamSegment, SsrMode, StaticSegment,
@@ -36,6 +36,9 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <link rel="icon" type="image/svg+xml" href="/favicon.svg"/>
                 <script nonce=leptos::nonce::use_nonce()>{crate::time::REMEMBER_ZONE_SCRIPT}</script>
                 <AutoReload options=options.clone()/>
+                // The site package's files carry a content hash in their names (cargo-leptos
+                // `hash-files`), so browsers may keep them for good.
+                <HashedStylesheet options=options.clone() id="leptos"/>
                 <HydrationScripts options islands=true/>
                 <MetaTags/>
             </head>
@@ -52,7 +55,6 @@ pub fn App() -> impl IntoView {
     time::provide_time_context();
 
     view! {
-        <Stylesheet id="leptos" href="/pkg/whenly.css"/>
         <Title text="Whenly"/>
         <Meta name="description" content="Whenly finds a time that works for everyone."/>
         // Every page renders whole on the server (`SsrMode::Async`: the HTML is sent once its

@@ -109,3 +109,23 @@ test("an injected inline script does not run; the page's own scripts and its isl
   expect(ran).toBe(false);
   await expect.poll(() => blocked.length).toBeGreaterThan(0);
 });
+
+test("the site package has hashed names, is cached for good, and the islands still hydrate", async ({ page }, testInfo) => {
+  const packageResponses: { url: string; cacheControl: string | undefined }[] = [];
+  page.on("response", (response) => {
+    if (new URL(response.url()).pathname.startsWith("/pkg/")) {
+      packageResponses.push({ url: response.url(), cacheControl: response.headers()["cache-control"] });
+    }
+  });
+  await signUp(page, testInfo, uniqueUsername("pkg"), password);
+  const code = await createEventByApi(page, { name: "Package check", deadline: new Date(Date.now() + 3_600_000) });
+  await openEventPage(page, code);
+  await page.waitForLoadState("networkidle");
+  const hashed = /\/pkg\/whenly\.[A-Za-z0-9_-]{22}\.(js|wasm|css)$/;
+  const kinds = new Set(packageResponses.map((response) => response.url.split(".").pop()));
+  expect([...kinds].sort()).toEqual(["css", "js", "wasm"]);
+  for (const response of packageResponses) {
+    expect(response.url).toMatch(hashed);
+    expect(response.cacheControl).toBe("public, max-age=31536000, immutable");
+  }
+});

@@ -3,10 +3,10 @@
 //! with [`IntoResponse`], the server functions through `From<Error> for AppError`.
 
 use app::error::AppError;
+pub use app::error::{ErrorBody, ErrorDetail};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use leptos::prelude::ServerFnErrorErr;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -73,54 +73,37 @@ impl From<Error> for AppError {
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
         let app_error = AppError::from(self);
-        let (status, code) = status_and_code(&app_error);
-        let field = match &app_error {
-            AppError::Invalid { field, .. } if field != "request" => Some(field.clone()),
-            AppError::InvalidLines { .. } => Some("text".to_owned()),
-            _ => None,
-        };
-        let body = Json(ErrorBody { error: ErrorDetail { code: code.to_owned(), message: app_error.to_string(), field } });
-        match app_error.retry_after_secs() {
+        let status = status(&app_error);
+        let retry_after = app_error.retry_after_secs();
+        let body = Json(ErrorBody::from(app_error));
+        match retry_after {
             Some(retry_after_secs) => (status, [(header::RETRY_AFTER, retry_after_secs.to_string())], body).into_response(),
             None => (status, body).into_response(),
         }
     }
 }
 
-/// The HTTP status and the stable API code of each error, for REST and server functions alike.
-fn status_and_code(error: &AppError) -> (StatusCode, &'static str) {
+/// The HTTP status of each error (its API code: [`AppError::code`]), for REST and server
+/// functions alike.
+fn status(error: &AppError) -> StatusCode {
     match error {
-        AppError::Invalid { field, .. } if field == "request" => (StatusCode::BAD_REQUEST, "malformed_request"),
-        AppError::Invalid { .. } | AppError::InvalidLines { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_input"),
-        AppError::NotScheduled => (StatusCode::CONFLICT, "not_scheduled"),
-        AppError::UsernameTaken => (StatusCode::CONFLICT, "username_taken"),
-        AppError::WrongCredentials => (StatusCode::UNAUTHORIZED, "wrong_credentials"),
-        AppError::TooManyAttempts { .. } => (StatusCode::TOO_MANY_REQUESTS, "too_many_attempts"),
-        AppError::TooManySignUps { .. } => (StatusCode::TOO_MANY_REQUESTS, "too_many_sign_ups"),
-        AppError::Busy { .. } => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
-        AppError::CrossSiteRequest => (StatusCode::FORBIDDEN, "cross_site_request"),
-        AppError::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
-        AppError::NotLoggedIn => (StatusCode::UNAUTHORIZED, "not_logged_in"),
-        AppError::EventNotFound => (StatusCode::NOT_FOUND, "event_not_found"),
-        AppError::NotParticipant => (StatusCode::FORBIDDEN, "not_a_participant"),
-        AppError::NotOrganizer => (StatusCode::FORBIDDEN, "not_organizer"),
-        AppError::EventFull => (StatusCode::CONFLICT, "event_full"),
-        AppError::DeadlinePassed => (StatusCode::CONFLICT, "deadline_passed"),
-        AppError::EventCancelled => (StatusCode::CONFLICT, "event_cancelled"),
-        AppError::OrganizerCannotLeave => (StatusCode::CONFLICT, "organizer_cannot_leave"),
-        AppError::Transport(error) if sent_wrong(error) => (StatusCode::BAD_REQUEST, "malformed_request"),
-        AppError::Internal | AppError::Transport(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        AppError::Invalid { .. } | AppError::InvalidLines { .. } if error.code() == "malformed_request" => StatusCode::BAD_REQUEST,
+        AppError::Invalid { .. } | AppError::InvalidLines { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+        AppError::NotScheduled
+        | AppError::UsernameTaken
+        | AppError::EventFull
+        | AppError::DeadlinePassed
+        | AppError::EventCancelled
+        | AppError::OrganizerCannotLeave => StatusCode::CONFLICT,
+        AppError::WrongCredentials | AppError::NotLoggedIn => StatusCode::UNAUTHORIZED,
+        AppError::TooManyAttempts { .. } | AppError::TooManySignUps { .. } => StatusCode::TOO_MANY_REQUESTS,
+        AppError::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
+        AppError::CrossSiteRequest | AppError::NotParticipant | AppError::NotOrganizer => StatusCode::FORBIDDEN,
+        AppError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        AppError::EventNotFound => StatusCode::NOT_FOUND,
+        AppError::Transport(_) if error.code() == "malformed_request" => StatusCode::BAD_REQUEST,
+        AppError::Internal | AppError::Transport(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
-}
-
-/// Whether a server function failed because of what the client sent (a missing or duplicate
-/// field, a body that is not the encoding it claims, invalid UTF-8, too long): a 400, not a
-/// fault of the server.
-fn sent_wrong(error: &ServerFnErrorErr) -> bool {
-    matches!(
-        error,
-        ServerFnErrorErr::Args(_) | ServerFnErrorErr::MissingArg(_) | ServerFnErrorErr::Deserialization(_) | ServerFnErrorErr::Request(_) | ServerFnErrorErr::UnsupportedRequestMethod(_)
-    )
 }
 
 /// The largest server-function error body read back (200 bad lines of a text answer fit many
@@ -130,7 +113,7 @@ const SERVER_FN_ERROR_BODY_LIMIT: usize = 1 << 20;
 /// Leptos answers every failed server function with 500. This middleware gives the response
 /// the status the REST API gives the same error (a full event 409, a bad field 422, ...), so
 /// access logs, the trace layer and the browser tell a refused request from a broken server.
-/// The body (the `AppError` as JSON) stays as it is. A plain form post is left alone: Leptos
+/// The body (the `AppError` in the API's error shape) stays as it is. A plain form post is left alone: Leptos
 /// answers it with a redirect back to the form, the error in the URL.
 pub async fn server_fn_error_status(response: Response) -> Response {
     use leptos::server_fn::error::SERVER_FN_ERROR_HEADER;
@@ -142,28 +125,12 @@ pub async fn server_fn_error_status(response: Response) -> Response {
         return (parts.status, parts.headers).into_response();
     };
     if let Ok(error) = serde_json::from_slice::<AppError>(&bytes) {
-        parts.status = status_and_code(&error).0;
+        parts.status = status(&error);
         if let Some(retry_after_secs) = error.retry_after_secs() {
             parts.headers.insert(header::RETRY_AFTER, retry_after_secs.into());
         }
     }
     Response::from_parts(parts, axum::body::Body::from(bytes))
-}
-
-/// Every API error's body: `{"error": {"code", "message", "field"}}`.
-#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
-pub struct ErrorBody {
-    pub error: ErrorDetail,
-}
-
-#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
-pub struct ErrorDetail {
-    /// Stable, machine-readable: `invalid_input`, `event_not_found`, `deadline_passed`, ...
-    pub code: String,
-    /// For people, in words.
-    pub message: String,
-    /// The input field at fault, for `invalid_input`.
-    pub field: Option<String>,
 }
 
 /// Maps a unique-constraint violation to the client error it means; other errors pass.

@@ -13,6 +13,7 @@ pub mod error;
 pub mod events;
 pub mod http;
 pub mod sessions;
+pub mod site_key;
 pub mod state;
 pub mod telemetry;
 
@@ -21,6 +22,7 @@ use std::sync::Arc;
 
 use app::ports::{AccountsPort, EventsPort};
 use app::{shell, App};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::Router;
 use leptos::config::LeptosOptions;
 use leptos::prelude::provide_context;
@@ -43,6 +45,7 @@ use crate::cluster::Cluster;
 use crate::db::Db;
 use crate::events::{EventPages, EventService};
 use crate::sessions::{CachedSessionStore, SqlSessionStore};
+use crate::site_key::SiteKey;
 use crate::state::AppState;
 
 pub use crate::sessions::SESSION_COOKIE;
@@ -104,6 +107,7 @@ impl Application {
         let accounts = Arc::new(AccountService::new(db.clone(), limits, hashing).await?);
         let (cluster, control) = start_cluster(config, &db).await?;
         let events = Arc::new(EventService::new(db.clone(), Arc::clone(&cluster)));
+        let form_error_key = Arc::new(SiteKey::load(&db, http::form_errors::PURPOSE).await?);
         let state = AppState { leptos_options, db, accounts, events, cluster };
 
         let session_layer = SessionManagerLayer::new(CachedSessionStore::new(session_store))
@@ -119,6 +123,7 @@ impl Application {
         let trace_layer = TraceLayer::new_for_http().on_failure(DefaultOnFailure::new().level(tracing::Level::DEBUG));
         let proxies = TrustedProxies::new(&config.trusted_proxies);
         let router = router(state)
+            .layer(axum::middleware::from_fn_with_state(form_error_key, http::form_errors::seal))
             .layer(session_layer)
             .layer(axum::middleware::from_fn(http::same_origin::check))
             .layer(axum::middleware::map_response(http::security_headers::add))
@@ -219,18 +224,48 @@ fn router(state: AppState) -> Router {
 /// level (the wasm: 262 KB against 350 KB gzip); browsers that accept brotli get it. Its gzip
 /// twins are larger than what the compression layer makes on the fly, so they are not used:
 /// the layer leaves an encoded response alone and gzips the rest.
-fn site_package(options: &LeptosOptions) -> ServeDir {
+///
+/// With hashed names (`hash_files`) a file's name changes whenever its content does, so a
+/// browser may keep it for a year without asking again (`immutable`); without, it must ask
+/// every time (`no-cache`, answered 304 when unchanged).
+fn site_package(options: &LeptosOptions) -> Router {
     let dir = std::path::Path::new(options.site_root.as_ref()).join(options.site_pkg_dir.as_ref());
-    ServeDir::new(dir).precompressed_br()
+    let cache_control = match options.hash_files {
+        true => HeaderValue::from_static("public, max-age=31536000, immutable"),
+        false => HeaderValue::from_static("no-cache"),
+    };
+    Router::new().fallback_service(ServeDir::new(dir).precompressed_br()).layer(axum::middleware::map_response(
+        move |mut response: axum::response::Response| {
+            let cache_control = cache_control.clone();
+            async move {
+                if response.status().is_success() || response.status() == StatusCode::NOT_MODIFIED {
+                    response.headers_mut().insert(header::CACHE_CONTROL, cache_control);
+                }
+                response
+            }
+        },
+    ))
+}
+
+/// Whether the site package has hashed file names: cargo-leptos (with `hash-files`) then
+/// writes their hashes to a file beside the binary, where Leptos looks for them. Decided by
+/// that file, not by an environment variable only `cargo leptos serve` sets, so a binary run
+/// on its own links the files that exist.
+fn site_has_hashed_names(options: &LeptosOptions) -> bool {
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(|dir| dir.join(options.hash_file.as_ref())))
+        .is_some_and(|hashes| hashes.is_file())
 }
 
 /// Runs the server with the site configuration cargo-leptos provides (its `LEPTOS_*`
 /// environment, or the workspace `Cargo.toml` when started by hand from the repository root).
 pub async fn run(config: Config) -> Result<(), StartError> {
-    let leptos_options = leptos::config::get_configuration(None)
+    let mut leptos_options = leptos::config::get_configuration(None)
         .or_else(|_| leptos::config::get_configuration(Some("Cargo.toml")))
         .map_err(|e| StartError::Leptos(e.to_string()))?
         .leptos_options;
+    leptos_options.hash_files = site_has_hashed_names(&leptos_options);
     let application = Application::build(&config, leptos_options).await?;
     tracing::info!(address = %application.local_addr(), database = %redact(&config.database_url()), "whenly listening");
     application.serve_until(shutdown_signal()).await

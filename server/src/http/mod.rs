@@ -4,6 +4,7 @@
 pub mod client;
 mod events;
 mod extract;
+pub mod form_errors;
 mod health;
 mod openapi;
 pub mod same_origin;

@@ -87,13 +87,16 @@ pub struct TestSettings {
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// The site dir (cargo-leptos's `target/site`); the default names one that need not exist.
     pub site_root: Option<std::path::PathBuf>,
+    /// Whether the site package's file names carry content hashes (only for tests that
+    /// render no page: pages then read the hashes from beside the binary).
+    pub hashed_names: bool,
 }
 
 impl Default for TestSettings {
     fn default() -> Self {
         // Sign-ups are throttled per client, and every test client is 127.0.0.1: tests that do
         // not test that throttle get room for all the users they need.
-        Self { login_failures_per_account: 5, login_failures_per_client: 20, sign_ups_per_client: 1000, trusted_proxies: Vec::new(), site_root: None }
+        Self { login_failures_per_account: 5, login_failures_per_client: 20, sign_ups_per_client: 1000, trusted_proxies: Vec::new(), site_root: None, hashed_names: false }
     }
 }
 
@@ -128,6 +131,7 @@ pub async fn spawn_app_with(backend: Backend, settings: TestSettings) -> Option<
     };
     server::telemetry::init(&config.log);
     let mut leptos_options = leptos::config::LeptosOptions::builder().output_name("whenly").build();
+    leptos_options.hash_files = settings.hashed_names;
     if let Some(site_root) = settings.site_root {
         leptos_options.site_root = site_root.to_string_lossy().into();
     }

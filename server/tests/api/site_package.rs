@@ -1,7 +1,8 @@
 //! The wasm, JS and CSS of the site package: a release build's brotli twin is what a browser
-//! that accepts brotli receives (the first load's weight depends on it).
+//! that accepts brotli receives (the first load's weight depends on it). With hashed names the
+//! files are cached for good; without, browsers ask each time.
 
-use reqwest::header::{ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_TYPE};
+use reqwest::header::{ACCEPT_ENCODING, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_TYPE};
 use reqwest::StatusCode;
 
 use crate::helpers::{spawn_app_with, Backend, TempDir, TestSettings};
@@ -29,6 +30,7 @@ async fn the_site_package_is_sent_as_the_precompressed_twin_the_browser_accepts(
             let response = request.send().await.unwrap();
             assert_eq!(response.status(), StatusCode::OK);
             assert_eq!(response.headers()[CONTENT_TYPE], "application/wasm");
+            assert_eq!(response.headers()[CACHE_CONTROL], "no-cache");
             let encoding = response.headers().get(CONTENT_ENCODING).map(|value| value.to_str().unwrap().to_owned());
             (encoding, response.bytes().await.unwrap())
         }
@@ -44,4 +46,21 @@ async fn the_site_package_is_sent_as_the_precompressed_twin_the_browser_accepts(
 
     let missing = app.client.get(app.url("/pkg/nothing.js")).send().await.unwrap();
     assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn files_with_hashed_names_are_cached_for_good() {
+    let site = TempDir::new();
+    let pkg = site.path.join("pkg");
+    std::fs::create_dir_all(&pkg).unwrap();
+    std::fs::write(pkg.join("whenly.kX2lJ0Yb8Qn1Wc3Zp7Rt4A.js"), b"export default 1;").unwrap();
+    let settings = TestSettings { site_root: Some(site.path.clone()), hashed_names: true, ..TestSettings::default() };
+    let app = spawn_app_with(Backend::Sqlite, settings).await.expect("SQLite needs no service");
+    let response = app.client.get(app.url("/pkg/whenly.kX2lJ0Yb8Qn1Wc3Zp7Rt4A.js")).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()[CACHE_CONTROL], "public, max-age=31536000, immutable");
+    // A missing file is not cached at all: it may be there after the next deploy.
+    let missing = app.client.get(app.url("/pkg/whenly.0000000000000000000000.js")).send().await.unwrap();
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+    assert!(missing.headers().get(CACHE_CONTROL).is_none());
 }

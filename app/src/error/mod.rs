@@ -1,12 +1,18 @@
 //! The error every server function returns. It crosses the wire to the browser, so it holds
 //! only what a person may read: the server maps its own errors into it and logs (then hides)
-//! anything internal.
+//! anything internal. On the wire (server-function bodies, form-error URLs, the REST API) it
+//! has one JSON shape, [`wire`].
 
 use leptos::prelude::{FromServerFnError, ServerFnErrorErr};
 use leptos::server_fn::codec::JsonEncoding;
 use serde::{Deserialize, Serialize};
 
+mod wire;
+
+pub use wire::{ErrorBody, ErrorDetail};
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+#[serde(into = "ErrorBody", try_from = "ErrorBody")]
 pub enum AppError {
     /// A form field broke a rule; the message names the rule.
     #[error("{message}")]
@@ -60,6 +66,7 @@ pub enum AppError {
 
 /// One unreadable line of a text answer, numbered from 1.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct LineProblem {
     pub line: u32,
     pub message: String,
