@@ -78,22 +78,24 @@ impl Db {
 /// Takes the event's row lock until the transaction ends. Joins take it so that two cannot both
 /// take the last seat; answers and leaves so that their deadline check and their commit are one
 /// step for the manifest, which takes it too (an answer checked just before the deadline but
-/// committed just after it is either in the manifest or waited for, never missed). On MySQL
-/// this is a no-op update that locks the row; on SQLite a write transaction
-/// ([`BeginWrite`]) already holds the database's write lock, and the update is harmless.
-pub(crate) async fn lock_event<DB>(tx: &mut sqlx::Transaction<'_, DB>, event_id: i64) -> Result<(), sqlx::Error>
+/// committed just after it is either in the manifest or waited for, never missed). The update
+/// that takes the lock also bumps the event's `generation`, the mark every cache and live page
+/// keys on (all three change what the page shows; a transaction that rolls back undoes the
+/// bump). On SQLite a write transaction ([`BeginWrite`]) already holds the database's write
+/// lock, and the update only bumps.
+pub(crate) async fn lock_event_for_change<DB>(tx: &mut sqlx::Transaction<'_, DB>, event_id: i64) -> Result<(), sqlx::Error>
 where
     DB: sqlx::Database,
     i64: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
     for<'q> <DB as sqlx::Database>::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
     for<'c> &'c mut <DB as sqlx::Database>::Connection: sqlx::Executor<'c, Database = DB>,
 {
-    const SQL: &str = "UPDATE event SET event_id = event_id WHERE event_id = ?";
+    const SQL: &str = "UPDATE event SET generation = generation + 1 WHERE event_id = ?";
     sqlx::query(SQL).bind(event_id).execute(&mut **tx).await.map(|_| ())
 }
 
-/// [`lock_event`] for several events at once (a batch of manifests or outcome reports), in
-/// the primary key's order like any range lock.
+/// The row lock of [`lock_event_for_change`] for several events at once (a batch of manifests
+/// or outcome reports), in the primary key's order like any range lock; it changes nothing.
 pub(crate) async fn lock_events<DB>(tx: &mut sqlx::Transaction<'_, DB>, event_ids: &[i64]) -> Result<(), sqlx::Error>
 where
     DB: sqlx::Database,

@@ -22,14 +22,12 @@ use std::sync::Arc;
 
 use app::ports::{AccountsPort, EventsPort};
 use app::{shell, App};
-use axum::http::{header, HeaderValue, StatusCode};
 use axum::Router;
 use leptos::config::LeptosOptions;
 use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use tokio::net::TcpListener;
 use tower_http::compression::CompressionLayer;
-use tower_http::services::ServeDir;
 use tower_http::trace::{DefaultOnFailure, TraceLayer};
 use tower_sessions::cookie::{time, SameSite};
 use tower_sessions::{Expiry, SessionManagerLayer};
@@ -96,6 +94,8 @@ impl Application {
         db.migrate().await?;
         let session_store = SqlSessionStore::open(&db).await?;
         session_store.spawn_expired_session_sweeper();
+        let cached_sessions = CachedSessionStore::new(session_store, db.clone());
+        cached_sessions.spawn_change_follower();
 
         let limits = ThrottleLimits {
             failures_per_account: config.login_failures_per_account,
@@ -107,10 +107,13 @@ impl Application {
         let accounts = Arc::new(AccountService::new(db.clone(), limits, hashing).await?);
         let (cluster, control) = start_cluster(config, &db).await?;
         let events = Arc::new(EventService::new(db.clone(), Arc::clone(&cluster)));
-        let form_error_key = Arc::new(SiteKey::load(&db, http::form_errors::PURPOSE).await?);
+        let form_errors = Arc::new(http::form_errors::FormErrorSeal {
+            key: SiteKey::load(&db, http::form_errors::PURPOSE).await?,
+            cookie_secure: config.cookie_secure,
+        });
         let state = AppState { leptos_options, db, accounts, events, cluster };
 
-        let session_layer = SessionManagerLayer::new(CachedSessionStore::new(session_store))
+        let session_layer = SessionManagerLayer::new(cached_sessions)
             .with_name(SESSION_COOKIE)
             .with_http_only(true)
             .with_same_site(SameSite::Lax)
@@ -123,7 +126,7 @@ impl Application {
         let trace_layer = TraceLayer::new_for_http().on_failure(DefaultOnFailure::new().level(tracing::Level::DEBUG));
         let proxies = TrustedProxies::new(&config.trusted_proxies);
         let router = router(state)
-            .layer(axum::middleware::from_fn_with_state(form_error_key, http::form_errors::seal))
+            .layer(axum::middleware::from_fn_with_state(form_errors, http::form_errors::seal))
             .layer(session_layer)
             .layer(axum::middleware::from_fn(http::same_origin::check))
             .layer(axum::middleware::map_response(http::security_headers::add))
@@ -198,7 +201,7 @@ async fn start_cluster(config: &Config, db: &Db) -> Result<(Arc<Cluster>, Socket
 fn router(state: AppState) -> Router {
     let leptos_options = state.leptos_options.clone();
     let site_pkg = format!("/{}", leptos_options.site_pkg_dir);
-    let site_pkg_files = site_package(&leptos_options);
+    let site_pkg_files = http::site_package::router(&leptos_options);
     let accounts: Arc<dyn AccountsPort> = state.accounts.clone();
     let events: Arc<dyn EventsPort> = Arc::new(EventPages::new(state.accounts.clone(), state.events.clone()));
     // The same ports for the pages and for the not-found page (which renders the header).
@@ -219,45 +222,6 @@ fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// The wasm, JS and CSS cargo-leptos writes to the site's package dir. A release build with
-/// `--precompress` leaves a brotli twin (`.br`) beside each file, compressed once at the best
-/// level (the wasm: 262 KB against 350 KB gzip); browsers that accept brotli get it. Its gzip
-/// twins are larger than what the compression layer makes on the fly, so they are not used:
-/// the layer leaves an encoded response alone and gzips the rest.
-///
-/// With hashed names (`hash_files`) a file's name changes whenever its content does, so a
-/// browser may keep it for a year without asking again (`immutable`); without, it must ask
-/// every time (`no-cache`, answered 304 when unchanged).
-fn site_package(options: &LeptosOptions) -> Router {
-    let dir = std::path::Path::new(options.site_root.as_ref()).join(options.site_pkg_dir.as_ref());
-    let cache_control = match options.hash_files {
-        true => HeaderValue::from_static("public, max-age=31536000, immutable"),
-        false => HeaderValue::from_static("no-cache"),
-    };
-    Router::new().fallback_service(ServeDir::new(dir).precompressed_br()).layer(axum::middleware::map_response(
-        move |mut response: axum::response::Response| {
-            let cache_control = cache_control.clone();
-            async move {
-                if response.status().is_success() || response.status() == StatusCode::NOT_MODIFIED {
-                    response.headers_mut().insert(header::CACHE_CONTROL, cache_control);
-                }
-                response
-            }
-        },
-    ))
-}
-
-/// Whether the site package has hashed file names: cargo-leptos (with `hash-files`) then
-/// writes their hashes to a file beside the binary, where Leptos looks for them. Decided by
-/// that file, not by an environment variable only `cargo leptos serve` sets, so a binary run
-/// on its own links the files that exist.
-fn site_has_hashed_names(options: &LeptosOptions) -> bool {
-    std::env::current_exe()
-        .ok()
-        .and_then(|exe| exe.parent().map(|dir| dir.join(options.hash_file.as_ref())))
-        .is_some_and(|hashes| hashes.is_file())
-}
-
 /// Runs the server with the site configuration cargo-leptos provides (its `LEPTOS_*`
 /// environment, or the workspace `Cargo.toml` when started by hand from the repository root).
 pub async fn run(config: Config) -> Result<(), StartError> {
@@ -265,7 +229,7 @@ pub async fn run(config: Config) -> Result<(), StartError> {
         .or_else(|_| leptos::config::get_configuration(Some("Cargo.toml")))
         .map_err(|e| StartError::Leptos(e.to_string()))?
         .leptos_options;
-    leptos_options.hash_files = site_has_hashed_names(&leptos_options);
+    leptos_options.hash_files = http::site_package::has_hashed_names(&leptos_options).map_err(StartError::Leptos)?;
     let application = Application::build(&config, leptos_options).await?;
     tracing::info!(address = %application.local_addr(), database = %redact(&config.database_url()), "whenly listening");
     application.serve_until(shutdown_signal()).await

@@ -245,7 +245,7 @@ pub(crate) async fn stored_outcomes(db: &Db, event_ids: &[i64]) -> Result<HashMa
 /// dispatched any more, so neither the reconciler nor a node failure looks at them again. One
 /// transaction for the whole batch. Returns the events this call stored an outcome for.
 pub(crate) async fn store_outcomes(db: &Db, node: &str, outcomes: &[(i64, &Outcome)]) -> Result<HashSet<i64>> {
-    const STORE: &str = "UPDATE event SET outcome = ?, outcome_stored_at = ? \
+    const STORE: &str = "UPDATE event SET outcome = ?, outcome_stored_at = ?, generation = generation + 1 \
          WHERE event_id = ? AND outcome_stored_at IS NULL AND cancelled_at IS NULL AND coordinator_node = ?";
     if outcomes.is_empty() {
         return Ok(HashSet::new());

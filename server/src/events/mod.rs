@@ -38,7 +38,7 @@ const CODE_ATTEMPTS: usize = 3;
 pub struct EventService {
     db: Db,
     cluster: Arc<Cluster>,
-    /// What the polled event page shows of the participants, per event.
+    /// What the event page shows of the participants, per event and generation.
     page_cache: PageCache,
 }
 
@@ -118,7 +118,6 @@ impl EventService {
         let event = self.find(event_code).await?;
         Self::ensure_open(&event)?;
         repo::join(&self.db, &event, user_id).await?;
-        self.page_cache.invalidate(event.event_id);
         self.view(user_id, event_code).await
     }
 
@@ -130,7 +129,6 @@ impl EventService {
         }
         Self::ensure_open(&event)?;
         let participant_id = repo::leave(&self.db, &event, user_id).await?;
-        self.page_cache.invalidate(event.event_id);
         self.after_commit("withdraw answer", |cluster| async move { cluster.dispatch_answer(participant_id).await });
         Ok(())
     }
@@ -167,7 +165,6 @@ impl EventService {
         }
         let availability = parse_availability(input)?;
         let (participant_id, version) = repo::upsert_answer(&self.db, &event, user_id, &availability).await?;
-        self.page_cache.invalidate(event.event_id);
         self.after_commit("dispatch answer", |cluster| async move { cluster.dispatch_answer(participant_id).await });
         Ok(version)
     }
@@ -200,17 +197,17 @@ impl EventService {
     }
 
     /// The event page's data: the view, and for participants their own answer and the heatmap.
-    /// Polled by every open page: one query for the event's row, and the participants with
-    /// their answers and the heatmap from the [`PageCache`] unless they changed.
+    /// One query for the event's row, and the participants with their answers and the heatmap
+    /// from the [`PageCache`] unless the event's generation moved on.
     pub async fn page(&self, user_id: i64, event_code: &str) -> Result<EventPageData> {
         let row = self.find(event_code).await?;
-        let snapshot = match self.page_cache.begin(row.event_id) {
-            Ok(snapshot) => snapshot,
-            Err(ticket) => {
+        let snapshot = match self.page_cache.get(row.event_id, row.generation) {
+            Some(snapshot) => snapshot,
+            None => {
                 let (participants, answers): (Vec<_>, Vec<_>) =
                     repo::participants_with_answers(&self.db, row.event_id).await?.into_iter().unzip();
                 let heatmap = heatmap(answers.iter().flatten());
-                self.page_cache.keep(ticket, PageSnapshot { participants, answers, heatmap })
+                self.page_cache.keep(row.event_id, row.generation, PageSnapshot { participants, answers, heatmap })
             }
         };
         let event = self.view_of(user_id, row, &snapshot.participants).await?;

@@ -6,7 +6,7 @@ use app::events::EventStatus;
 use chrono::{DateTime, Utc};
 use scheduling::IntervalSet;
 
-use crate::db::{lock_event, with_pool, BeginWrite, Db, InsertedId};
+use crate::db::{lock_event_for_change, with_pool, BeginWrite, Db, InsertedId};
 use crate::error::{Error, Result};
 use crate::events::ValidEvent;
 
@@ -14,7 +14,7 @@ use crate::events::ValidEvent;
 /// byte), which sqlx would decode only as bytes.
 const EVENT_COLUMNS: &str = "e.event_id, CAST(e.code AS CHAR) AS code, e.organizer_id, u.username AS organizer, e.name, e.description, \
      e.deadline, e.duration_minutes, e.window_start, e.window_end, e.capacity, e.time_zone, \
-     e.outcome_stored_at, e.cancelled_at";
+     e.outcome_stored_at, e.cancelled_at, e.generation";
 
 #[derive(Debug, sqlx::FromRow)]
 pub(crate) struct EventRow {
@@ -32,6 +32,8 @@ pub(crate) struct EventRow {
     pub time_zone: String,
     pub outcome_stored_at: Option<DateTime<Utc>>,
     pub cancelled_at: Option<DateTime<Utc>>,
+    /// Bumped by every change to what the event's page shows (`db::lock_event_for_change`).
+    pub generation: i64,
 }
 
 impl EventRow {
@@ -173,7 +175,7 @@ pub(crate) async fn join(db: &Db, event: &EventRow, user_id: i64) -> Result<()> 
     let now = Utc::now();
     with_pool!(db, |pool| {
         let mut tx = pool.begin_write().await?;
-        lock_event(&mut tx, event.event_id).await?;
+        lock_event_for_change(&mut tx, event.event_id).await?;
         let membership: Option<Option<DateTime<Utc>>> =
             sqlx::query_scalar(MEMBERSHIP).bind(event.event_id).bind(user_id).fetch_optional(&mut *tx).await?;
         if membership == Some(None) {
@@ -202,7 +204,7 @@ pub(crate) async fn leave(db: &Db, event: &EventRow, user_id: i64) -> Result<i64
     const MARK_LEFT: &str = "UPDATE participant SET left_at = ? WHERE participant_id = ?";
     with_pool!(db, |pool| {
         let mut tx = pool.begin_write().await?;
-        lock_event(&mut tx, event.event_id).await?;
+        lock_event_for_change(&mut tx, event.event_id).await?;
         let participant: Option<i64> =
             sqlx::query_scalar(CURRENT_PARTICIPANT).bind(event.event_id).bind(user_id).fetch_optional(&mut *tx).await?;
         let participant = participant.ok_or(AppError::NotParticipant)?;
@@ -221,7 +223,8 @@ pub(crate) async fn leave(db: &Db, event: &EventRow, user_id: i64) -> Result<i64
 /// cancelled it); its answers need no dispatch any more (the coordinator learns of the
 /// cancellation from the manifest and forgets the event).
 pub(crate) async fn cancel(db: &Db, event_id: i64) -> Result<bool> {
-    const CANCEL: &str = "UPDATE event SET cancelled_at = ? WHERE event_id = ? AND cancelled_at IS NULL AND outcome_stored_at IS NULL";
+    const CANCEL: &str = "UPDATE event SET cancelled_at = ?, generation = generation + 1 \
+         WHERE event_id = ? AND cancelled_at IS NULL AND outcome_stored_at IS NULL";
     const RELEASE: &str = "UPDATE answer SET needs_dispatch = FALSE WHERE event_id = ?";
     let cancelled = with_pool!(db, |pool| {
         let mut tx = pool.begin_write().await?;
@@ -268,7 +271,7 @@ pub(crate) async fn upsert_answer(db: &Db, event: &EventRow, user_id: i64, avail
     };
     with_pool!(db, |pool| {
         let mut tx = pool.begin_write().await?;
-        lock_event(&mut tx, event.event_id).await?;
+        lock_event_for_change(&mut tx, event.event_id).await?;
         let participant: Option<i64> =
             sqlx::query_scalar(CURRENT_PARTICIPANT).bind(event.event_id).bind(user_id).fetch_optional(&mut *tx).await?;
         let participant = participant.ok_or(AppError::NotParticipant)?;

@@ -9,6 +9,7 @@ mod health;
 mod openapi;
 pub mod same_origin;
 pub mod security_headers;
+pub mod site_package;
 mod users;
 
 use axum::http::StatusCode;

@@ -2,11 +2,8 @@
 //! and heatmap are cached per event, so this proves the cache never outlives a write: each
 //! join, answer, edit and leave shows on the very next poll, the writer's and everyone else's.
 
-use app::events::calls::EventPage;
 use app::events::{EventPageData, SlotView};
 use chrono::{DateTime, Duration, Utc};
-use leptos::server_fn::ServerFn;
-use reqwest::header::{ACCEPT, CONTENT_TYPE};
 use reqwest::StatusCode;
 
 use crate::helpers::{event_input, intervals_tomorrow, on_both_databases, spawn_app, Backend, Browser};
@@ -14,17 +11,7 @@ use crate::helpers::{event_input, intervals_tomorrow, on_both_databases, spawn_a
 on_both_databases!(every_change_shows_on_the_next_poll);
 
 async fn poll(browser: &Browser, code: &str) -> EventPageData {
-    let response = browser
-        .client
-        .post(browser.url(EventPage::PATH))
-        .header(ACCEPT, "application/json")
-        .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
-        .body(format!("code={code}"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
-    response.json().await.unwrap()
+    browser.event_page(code).await
 }
 
 fn tomorrow_at(hour: u32) -> DateTime<Utc> {

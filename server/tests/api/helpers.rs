@@ -87,16 +87,13 @@ pub struct TestSettings {
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// The site dir (cargo-leptos's `target/site`); the default names one that need not exist.
     pub site_root: Option<std::path::PathBuf>,
-    /// Whether the site package's file names carry content hashes (only for tests that
-    /// render no page: pages then read the hashes from beside the binary).
-    pub hashed_names: bool,
 }
 
 impl Default for TestSettings {
     fn default() -> Self {
         // Sign-ups are throttled per client, and every test client is 127.0.0.1: tests that do
         // not test that throttle get room for all the users they need.
-        Self { login_failures_per_account: 5, login_failures_per_client: 20, sign_ups_per_client: 1000, trusted_proxies: Vec::new(), site_root: None, hashed_names: false }
+        Self { login_failures_per_account: 5, login_failures_per_client: 20, sign_ups_per_client: 1000, trusted_proxies: Vec::new(), site_root: None }
     }
 }
 
@@ -131,7 +128,6 @@ pub async fn spawn_app_with(backend: Backend, settings: TestSettings) -> Option<
     };
     server::telemetry::init(&config.log);
     let mut leptos_options = leptos::config::LeptosOptions::builder().output_name("whenly").build();
-    leptos_options.hash_files = settings.hashed_names;
     if let Some(site_root) = settings.site_root {
         leptos_options.site_root = site_root.to_string_lossy().into();
     }
@@ -226,6 +222,22 @@ impl Browser {
 
     pub async fn put_availability(&self, code: &str, body: &Value) -> reqwest::Response {
         self.client.put(self.url(&format!("/api/v1/events/{code}/availability"))).json(body).send().await.unwrap()
+    }
+
+    /// The event page's data, as an open page reads it (its server function).
+    pub async fn event_page(&self, code: &str) -> app::events::EventPageData {
+        use leptos::server_fn::ServerFn;
+        let response = self
+            .client
+            .post(self.url(app::events::calls::EventPage::PATH))
+            .header(reqwest::header::ACCEPT, "application/json")
+            .header(reqwest::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(format!("code={code}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        response.json().await.unwrap()
     }
 
     pub async fn my_events(&self) -> Value {

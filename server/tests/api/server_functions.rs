@@ -7,7 +7,7 @@ use app::error::AppError;
 use app::events::calls::JoinEvent;
 use chrono::Duration;
 use leptos::server_fn::ServerFn;
-use reqwest::header::{ACCEPT, CONTENT_TYPE, REFERER};
+use reqwest::header::{ACCEPT, CONTENT_TYPE, LOCATION, REFERER};
 use reqwest::StatusCode;
 use serde_json::json;
 
@@ -53,40 +53,48 @@ async fn a_refused_server_function_call_has_the_api_status_and_a_form_post_its_r
     assert_eq!(alice.event(&code).await["participants"].as_array().unwrap().len(), 1);
 }
 
-/// Anyone can write a URL with an error in it; a page only ever shows one the server sealed.
+/// Anyone can write a URL with an error in it, or post a form to get one: a page shows an
+/// error from its URL only to the browser the server sealed it for.
 #[tokio::test]
 async fn a_link_cannot_make_a_page_say_what_its_author_wants() {
     use leptos::server_fn::error::ServerFnUrlError;
     let app = spawn_app(Backend::Sqlite).await.expect("SQLite needs no service");
     let sign_up = <app::accounts::SignUp as ServerFn>::PATH;
-    let client = reqwest::Client::new();
-    let forged = ServerFnUrlError::new(sign_up, AppError::invalid("username", "Your account is locked: call +1 555 0100"))
-        .to_url(&app.url("/signup?next=%2Fnew"))
-        .unwrap();
+    let spoof = AppError::invalid("username", "Your account is locked: call +1 555 0100");
+    let forged = ServerFnUrlError::new(sign_up, spoof).to_url(&app.url("/signup?next=%2Fnew")).unwrap();
+    let page_text = |client: reqwest::Client, url: String| async move {
+        let response = client.get(url).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        response.text().await.unwrap()
+    };
 
-    // Unsealed: redirected to the same page without it, other parameters kept.
-    let response = client.get(forged.as_str()).send().await.unwrap();
-    assert_eq!(response.url().path(), "/signup");
-    assert_eq!(response.url().query(), Some("next=%2Fnew"));
-    assert!(!response.text().await.unwrap().contains("555 0100"));
+    // Unsealed: the page is served as if the error were not in its URL.
+    assert!(!page_text(reqwest::Client::new(), forged.to_string()).await.contains("555 0100"));
 
     // A form posted without script: the error comes back sealed and is shown.
-    let post = |referer: String| {
+    let browser = reqwest::Client::builder().cookie_store(true).build().unwrap();
+    let post = |client: &reqwest::Client, referer: String, username: &str| {
         client
             .post(app.url(sign_up))
             .header(ACCEPT, "text/html")
             .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
             .header(REFERER, referer)
-            .body("username=a%20b&password=password123")
+            .body(format!("username={username}&password=password123"))
             .send()
     };
-    let response = post(app.url("/signup?next=%2Fnew")).await.unwrap();
+    let response = post(&browser, app.url("/signup?next=%2Fnew"), "a%20b").await.unwrap();
     let sealed = response.url().clone();
+    assert_eq!(sealed.path(), "/signup");
+    assert!(sealed.query().unwrap().starts_with("next=%2Fnew&__path="), "{sealed}");
     assert!(sealed.query().unwrap().contains("__seal="), "{sealed}");
-    let page = response.text().await.unwrap();
-    assert!(page.contains("not a space"), "the page shows the sign-up's own error: {page}");
+    assert!(response.text().await.unwrap().contains("not a space"), "the page shows the sign-up's own error");
+    // A reload shows it again.
+    assert!(page_text(browser.clone(), sealed.to_string()).await.contains("not a space"));
 
-    // The seal covers the error: another error under the same seal is removed.
+    // The same sealed URL in another browser (sent to a victim): not shown.
+    assert!(!page_text(reqwest::Client::new(), sealed.to_string()).await.contains("not a space"));
+
+    // The seal covers the error: another error under the same seal is not shown.
     let forged_err = forged.query_pairs().find(|(name, _)| name == "__err").unwrap().1.into_owned();
     let mut tampered = sealed.clone();
     let pairs: Vec<(String, String)> = sealed
@@ -97,13 +105,49 @@ async fn a_link_cannot_make_a_page_say_what_its_author_wants() {
         })
         .collect();
     tampered.query_pairs_mut().clear().extend_pairs(pairs);
-    let response = client.get(tampered.as_str()).send().await.unwrap();
-    assert_eq!(response.url().query(), Some("next=%2Fnew"));
-    assert!(!response.text().await.unwrap().contains("555 0100"));
+    assert!(!page_text(browser.clone(), tampered.to_string()).await.contains("555 0100"));
 
-    // Posting again from the page that shows an error: one error in the URL, the new one.
-    let response = post(sealed.to_string()).await.unwrap();
+    // An attacker posts from a page URL holding their own error (a relative Referer, which
+    // Leptos copies as it is): what comes back holds the server's error only.
+    let attacker = reqwest::Client::builder().cookie_store(true).build().unwrap();
+    let relative = format!("/signup?{}", forged.query().unwrap());
+    let response = post(&attacker, relative, "a%20b").await.unwrap();
     let errors = response.url().query_pairs().filter(|(name, _)| name == "__err").count();
     assert_eq!(errors, 1, "{}", response.url());
-    assert!(response.url().query().unwrap().contains("__seal="));
+    let page = response.text().await.unwrap();
+    assert!(!page.contains("555 0100") && page.contains("not a space"), "{page}");
+
+    // Posting again from a page that shows an error: one error in the URL, the new one.
+    let response = post(&browser, sealed.to_string(), "ab").await.unwrap();
+    let errors = response.url().query_pairs().filter(|(name, _)| name == "__err").count();
+    assert_eq!(errors, 1, "{}", response.url());
+    assert!(response.text().await.unwrap().contains("at least 3 characters"));
+}
+
+/// Error parameters never lead anywhere: no redirect is built from a request's URL, and the
+/// REST API answers as usual.
+#[tokio::test]
+async fn error_parameters_cause_no_redirects() {
+    let app = spawn_app(Backend::Sqlite).await.expect("SQLite needs no service");
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    for path in ["//evil.example/?__err=x", "/%5Cevil.example/?__err=x&__path=y", "/signup?__err=x"] {
+        let response = client.get(app.url(path)).send().await.unwrap();
+        assert!(!response.status().is_redirection(), "{path}: {:?}", response.headers().get(LOCATION));
+    }
+    let response = client.get(app.url("/api/v1/events/nope?__err=x")).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "the API's own answer (not logged in)");
+    assert_eq!(response.headers()[CONTENT_TYPE], "application/json");
+
+    // A form post that names another site as its page is sent to our start page.
+    let response = client
+        .post(app.url(<app::accounts::SignUp as ServerFn>::PATH))
+        .header(ACCEPT, "text/html")
+        .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(REFERER, "https://evil.example/phish")
+        .body("username=a%20b&password=password123")
+        .send()
+        .await
+        .unwrap();
+    let location = response.headers()[LOCATION].to_str().unwrap();
+    assert!(location.starts_with("/?__path="), "{location}");
 }

@@ -36,6 +36,8 @@ fn free_loopback_port() -> SocketAddr {
 pub struct Deployment {
     pub nodes: Vec<NodeProcess>,
     server: Option<Child>,
+    /// More servers on the same database, cluster and nodes ([`Deployment::start_another_server`]).
+    others: Vec<Child>,
     listen: SocketAddr,
     control: SocketAddr,
     pub database: TestDatabase,
@@ -56,7 +58,7 @@ impl Deployment {
         };
         let data_dir = TempDir::new();
         let mut deployment =
-            Self { nodes: Vec::new(), server: None, listen: free_loopback_port(), control: free_loopback_port(), database, data_dir };
+            Self { nodes: Vec::new(), server: None, others: Vec::new(), listen: free_loopback_port(), control: free_loopback_port(), database, data_dir };
         deployment.admin(&["cluster", "init"]).await;
         for id in node_ids {
             deployment.add_node(id, None).await;
@@ -105,18 +107,23 @@ impl Deployment {
     }
 
     fn whenly_command(&self) -> Command {
+        self.whenly_command_on(self.listen, self.control, "server")
+    }
+
+    /// `whenly` listening on `listen` and `control`, with `data_dir` under the deployment's.
+    fn whenly_command_on(&self, listen: SocketAddr, control: SocketAddr, data_dir: &str) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_whenly"));
         command
             // The workspace root, where the Leptos site configuration (Cargo.toml) is.
             .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
             // What cargo-leptos would set; the rest of the site configuration has defaults.
             .env("LEPTOS_OUTPUT_NAME", "whenly")
-            .env("WHENLY_LISTEN", self.listen.to_string())
-            .env("WHENLY_CONTROL_LISTEN", self.control.to_string())
+            .env("WHENLY_LISTEN", listen.to_string())
+            .env("WHENLY_CONTROL_LISTEN", control.to_string())
             .env("WHENLY_EMBEDDED_NODES", "0")
             .env_remove("WHENLY_NODES")
             .env("WHENLY_CLUSTER_CREDENTIALS", self.credentials())
-            .env("WHENLY_DATA_DIR", self.data_dir.path.join("server"))
+            .env("WHENLY_DATA_DIR", self.data_dir.path.join(data_dir))
             // Every simulated person signs up from 127.0.0.1.
             .env("WHENLY_SIGN_UPS_PER_CLIENT", "1000000")
             // Warnings and errors only, shown with the test's output.
@@ -174,6 +181,28 @@ impl Deployment {
         panic!("whenly did not become healthy within 30 s");
     }
 
+    /// Starts another `whenly` process on the same database, cluster credentials and nodes, with
+    /// its own ports and data dir, as a second server behind a load balancer runs; returns its
+    /// base URL once it is healthy. It is killed with the deployment.
+    #[allow(dead_code)]
+    pub async fn start_another_server(&mut self) -> String {
+        let listen = free_loopback_port();
+        let mut command = self.whenly_command_on(listen, free_loopback_port(), &format!("server{}", self.others.len() + 2));
+        command.env("DATABASE_URL", self.database_url());
+        self.others.push(command.spawn().expect("start another whenly"));
+        let base_url = format!("http://{listen}");
+        let client = reqwest::Client::new();
+        for _ in 0..300 {
+            if let Ok(response) = client.get(format!("{base_url}/healthz")).send().await {
+                if response.status() == StatusCode::OK {
+                    return base_url;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("another whenly did not become healthy within 30 s");
+    }
+
     /// The server process's id while it runs.
     #[allow(dead_code)]
     pub fn server_pid(&self) -> Option<u32> {
@@ -200,6 +229,10 @@ impl Deployment {
 
 impl Drop for Deployment {
     fn drop(&mut self) {
+        for mut other in self.others.drain(..) {
+            let _ = other.kill();
+            let _ = other.wait();
+        }
         self.kill_server();
     }
 }

@@ -10,3 +10,4 @@ mod faults;
 mod harness;
 mod membership;
 mod scenario;
+mod servers;

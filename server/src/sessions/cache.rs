@@ -1,12 +1,8 @@
-//! Server-side sessions in the SQL database (both dialects). tower-sessions has one store type
-//! per backend; [`SqlSessionStore`] picks the one matching [`Db`] so the session layer has one
-//! type. Every request of a signed-in person loads their session, and an open event page asks
-//! every 4 s, so [`CachedSessionStore`] keeps the sessions in use in memory in front of it:
-//! the database is written on every change and read only on a miss. Whenly runs one server
-//! process, so the copy sees every change.
-
-/// The session cookie's name.
-pub const SESSION_COOKIE: &str = "whenly_session";
+//! The sessions in use, in memory in front of the SQL store: the database is written on every
+//! change and read only on a miss. A load that missed keeps what it read only if no session
+//! changed meanwhile, so a log-out racing a load cannot leave the session behind. Changes made
+//! by other server processes arrive through [`super::changes`]; a session they name is dropped
+//! here and read again from the database on its next use.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -14,109 +10,45 @@ use std::sync::{Arc, Mutex, PoisonError};
 use async_trait::async_trait;
 use tower_sessions::cookie::time::OffsetDateTime;
 use tower_sessions::session::{Id, Record};
-use tower_sessions::session_store::{self, ExpiredDeletion, SessionStore};
-use tower_sessions_sqlx_store::{MySqlStore, SqliteStore};
+use tower_sessions::session_store::{self, SessionStore};
 
+use super::changes::{self, Changes, Follower};
+use super::SqlSessionStore;
 use crate::db::Db;
 
 /// Sessions kept in memory at most; past it, expired ones are dropped, then all.
 const CACHED_SESSIONS_MAX: usize = 100_000;
 
-/// The table holding sessions, in the application's own database.
-const SESSION_TABLE: &str = "session";
-
-#[derive(Debug, Clone)]
-pub enum SqlSessionStore {
-    MySql(MySqlStore),
-    Sqlite(SqliteStore),
-}
-
-impl SqlSessionStore {
-    /// Opens the store on `db` and creates its table if needed.
-    pub async fn open(db: &Db) -> Result<Self, sqlx::Error> {
-        match db {
-            Db::MySql(pool) => {
-                // The default schema `tower_sessions` is a separate database an app user may not
-                // create; keep the table in the application's database instead.
-                let database: Option<String> = sqlx::query_scalar("SELECT DATABASE()").fetch_one(pool).await?;
-                let database = database.ok_or_else(|| {
-                    sqlx::Error::Configuration("the MySQL URL must name a database".into())
-                })?;
-                let store = MySqlStore::new(pool.clone())
-                    .with_schema_name(database)
-                    .map_err(|e| sqlx::Error::Configuration(e.to_string().into()))?
-                    .with_table_name(SESSION_TABLE)
-                    .map_err(|e| sqlx::Error::Configuration(e.to_string().into()))?;
-                store.migrate().await?;
-                Ok(Self::MySql(store))
-            }
-            Db::Sqlite(pool) => {
-                let store = SqliteStore::new(pool.clone())
-                    .with_table_name(SESSION_TABLE)
-                    .map_err(|e| sqlx::Error::Configuration(e.to_string().into()))?;
-                store.migrate().await?;
-                Ok(Self::Sqlite(store))
-            }
-        }
-    }
-
-    /// Deletes expired sessions once an hour, for as long as the server runs.
-    pub fn spawn_expired_session_sweeper(&self) {
-        let period = tokio::time::Duration::from_secs(3600);
-        let store = self.clone();
-        tokio::spawn(async move {
-            let result = match store {
-                Self::MySql(store) => store.continuously_delete_expired(period).await,
-                Self::Sqlite(store) => store.continuously_delete_expired(period).await,
-            };
-            if let Err(error) = result {
-                tracing::error!(%error, "expired-session sweeper stopped");
-            }
-        });
-    }
-}
-
-#[async_trait]
-impl SessionStore for SqlSessionStore {
-    async fn create(&self, record: &mut Record) -> session_store::Result<()> {
-        match self {
-            Self::MySql(store) => store.create(record).await,
-            Self::Sqlite(store) => store.create(record).await,
-        }
-    }
-
-    async fn save(&self, record: &Record) -> session_store::Result<()> {
-        match self {
-            Self::MySql(store) => store.save(record).await,
-            Self::Sqlite(store) => store.save(record).await,
-        }
-    }
-
-    async fn load(&self, session_id: &Id) -> session_store::Result<Option<Record>> {
-        match self {
-            Self::MySql(store) => store.load(session_id).await,
-            Self::Sqlite(store) => store.load(session_id).await,
-        }
-    }
-
-    async fn delete(&self, session_id: &Id) -> session_store::Result<()> {
-        match self {
-            Self::MySql(store) => store.delete(session_id).await,
-            Self::Sqlite(store) => store.delete(session_id).await,
-        }
-    }
-}
-
 /// The SQL store behind an in-memory copy of the sessions in use.
 #[derive(Debug, Clone)]
 pub struct CachedSessionStore {
     sql: SqlSessionStore,
+    db: Db,
     recent: Arc<RecentSessions>,
 }
 
 impl CachedSessionStore {
-    pub fn new(sql: SqlSessionStore) -> Self {
-        Self { sql, recent: Arc::default() }
+    /// `sql` must be the store [`SqlSessionStore::open`] opened on `db`.
+    pub fn new(sql: SqlSessionStore, db: Db) -> Self {
+        Self { sql, db, recent: Arc::default() }
+    }
+
+    /// Follows the sessions other server processes change, for as long as the server runs.
+    pub fn spawn_change_follower(&self) {
+        let recent = Arc::clone(&self.recent);
+        let mut follower = Follower::new(self.db.clone());
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(changes::FOLLOW_EVERY);
+            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                every.tick().await;
+                match follower.read().await {
+                    Ok(Changes::Sessions(ids)) => ids.iter().for_each(|id| recent.forget(id)),
+                    Ok(Changes::Unknown) => recent.forget_all(),
+                    Err(error) => tracing::warn!(%error, "cannot read the session changes; retrying"),
+                }
+            }
+        });
     }
 }
 
@@ -132,6 +64,7 @@ impl SessionStore for CachedSessionStore {
     async fn save(&self, record: &Record) -> session_store::Result<()> {
         self.recent.changing();
         self.sql.save(record).await?;
+        changes::record_rewrite(&self.db, &record.id).await.map_err(|e| session_store::Error::Backend(e.to_string()))?;
         self.recent.keep(record, self.recent.changing());
         Ok(())
     }
@@ -150,13 +83,13 @@ impl SessionStore for CachedSessionStore {
 
     async fn delete(&self, session_id: &Id) -> session_store::Result<()> {
         self.recent.forget(session_id);
-        self.sql.delete(session_id).await
+        changes::delete_session(&self.db, session_id).await.map_err(|e| session_store::Error::Backend(e.to_string()))
     }
 }
 
 /// The in-memory side of [`CachedSessionStore`]. A load that missed reads the database and
-/// keeps what it read only if no session changed meanwhile (a change counter), so a log-out
-/// racing a load cannot leave the logged-out session behind in memory.
+/// keeps what it read only if no session changed meanwhile (a change counter, which the
+/// changes of other processes move too).
 #[derive(Debug, Default)]
 struct RecentSessions {
     inner: Mutex<Recent>,
@@ -213,6 +146,12 @@ impl RecentSessions {
         let mut recent = self.lock();
         recent.changes += 1;
         recent.sessions.remove(id);
+    }
+
+    fn forget_all(&self) {
+        let mut recent = self.lock();
+        recent.changes += 1;
+        recent.sessions.clear();
     }
 }
 
