@@ -261,3 +261,43 @@ test("a participant leaves: the answer is withdrawn and the event leaves their l
   await bob.page.goto(eventPath(code));
   await expect(bob.page.getByRole("button", { name: "Join event" })).toBeVisible();
 });
+
+test("an open page follows the event live: no reload, no polling, and the outcome appears by itself", async ({ browser }, testInfo) => {
+  test.setTimeout(180_000);
+  const alice = await newUser(browser, testInfo, "alice");
+  const bob = await newUser(browser, testInfo, "bob");
+  const code = await createEventByApi(alice.page, { name: "Live check", deadline: new Date(Date.now() + 40_000) });
+  const polls: string[] = [];
+  const streams: string[] = [];
+  alice.page.on("request", (request) => {
+    const path = new URL(request.url()).pathname;
+    if (path.startsWith("/api/event_page")) polls.push(path);
+    if (path === `/api/v1/events/${code}/live`) streams.push(path);
+  });
+  await openEventPage(alice.page, code);
+  await expect.poll(() => streams.length).toBe(1);
+
+  // Bob opens the link and joins on the page: only then does his page follow the event (a
+  // non-member may not), with a stream of its own.
+  const bobStreams: number[] = [];
+  bob.page.on("response", (response) => {
+    if (new URL(response.url()).pathname === `/api/v1/events/${code}/live`) bobStreams.push(response.status());
+  });
+  await joinOnEventPage(bob.page, testInfo, eventPath(code));
+  await expect.poll(() => bobStreams).toEqual([200]);
+
+  // Bob answers (through the API, from his own session): Alice's page shows it.
+  const participants = alice.page.getByTestId("participants");
+  await expect(participants).toContainText(bob.name, { timeout: 5_000 });
+  const tomorrow = new Date(Date.now() + 86_400_000);
+  const at = (hour: number) => new Date(Date.UTC(tomorrow.getUTCFullYear(), tomorrow.getUTCMonth(), tomorrow.getUTCDate(), hour)).toISOString();
+  const answer = await bob.page.request.put(`/api/v1/events/${code}/availability`, { data: { intervals: [{ start: at(14), end: at(16) }] } });
+  expect(answer.status()).toBe(200);
+  await expect(participants.locator("li", { hasText: bob.name })).toContainText("answered", { timeout: 5_000 });
+  await expect(alice.page.locator('.heat-grid [data-free="1"]').first()).toBeAttached({ timeout: 5_000 });
+
+  // The deadline passes: the decided time appears by itself.
+  await expect(alice.page.getByTestId("meeting-time")).toBeVisible({ timeout: 90_000 });
+  expect(polls, "the page never asked for its data again").toEqual([]);
+  expect(streams, "one stream for the whole time").toHaveLength(1);
+});

@@ -114,6 +114,9 @@ where
     query.execute(&mut **tx).await.map(|_| ())
 }
 
+/// The most values one `IN (…)` list binds (SQLite allows 32,766 parameters in all).
+pub(crate) const MAX_IN_LIST: usize = 500;
+
 /// `?, ?, …` for an `IN (…)` list of `count` values (`count` > 0).
 pub(crate) fn placeholders(count: usize) -> String {
     vec!["?"; count].join(", ")

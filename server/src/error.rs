@@ -96,7 +96,7 @@ fn status(error: &AppError) -> StatusCode {
         | AppError::EventCancelled
         | AppError::OrganizerCannotLeave => StatusCode::CONFLICT,
         AppError::WrongCredentials | AppError::NotLoggedIn => StatusCode::UNAUTHORIZED,
-        AppError::TooManyAttempts { .. } | AppError::TooManySignUps { .. } => StatusCode::TOO_MANY_REQUESTS,
+        AppError::TooManyAttempts { .. } | AppError::TooManySignUps { .. } | AppError::TooManyStreams => StatusCode::TOO_MANY_REQUESTS,
         AppError::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
         AppError::CrossSiteRequest | AppError::NotParticipant | AppError::NotOrganizer => StatusCode::FORBIDDEN,
         AppError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,

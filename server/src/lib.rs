@@ -12,6 +12,7 @@ pub mod db;
 pub mod error;
 pub mod events;
 pub mod http;
+pub mod live;
 pub mod sessions;
 pub mod site_key;
 pub mod state;
@@ -42,6 +43,7 @@ use crate::config::Config;
 use crate::cluster::Cluster;
 use crate::db::Db;
 use crate::events::{EventPages, EventService};
+use crate::live::LiveHub;
 use crate::sessions::{CachedSessionStore, SqlSessionStore};
 use crate::site_key::SiteKey;
 use crate::state::AppState;
@@ -106,12 +108,14 @@ impl Application {
         let hashing = HashingPool::sized_for_this_machine().map_err(StartError::Hashing)?;
         let accounts = Arc::new(AccountService::new(db.clone(), limits, hashing).await?);
         let (cluster, control) = start_cluster(config, &db).await?;
-        let events = Arc::new(EventService::new(db.clone(), Arc::clone(&cluster)));
+        let (changes, changed) = live::change_channel();
+        let events = Arc::new(EventService::new(db.clone(), Arc::clone(&cluster), changes));
+        let live = LiveHub::start(db.clone(), Arc::clone(&events), changed);
         let form_errors = Arc::new(http::form_errors::FormErrorSeal {
             key: SiteKey::load(&db, http::form_errors::PURPOSE).await?,
             cookie_secure: config.cookie_secure,
         });
-        let state = AppState { leptos_options, db, accounts, events, cluster };
+        let state = AppState { leptos_options, db, accounts, events, cluster, live, sessions: cached_sessions.clone() };
 
         let session_layer = SessionManagerLayer::new(cached_sessions)
             .with_name(SESSION_COOKIE)

@@ -10,6 +10,8 @@ use crate::accounts::AccountService;
 use crate::cluster::Cluster;
 use crate::db::Db;
 use crate::events::EventService;
+use crate::live::LiveHub;
+use crate::sessions::CachedSessionStore;
 
 #[derive(Clone, FromRef)]
 pub struct AppState {
@@ -18,4 +20,7 @@ pub struct AppState {
     pub accounts: Arc<AccountService>,
     pub events: Arc<EventService>,
     pub cluster: Arc<Cluster>,
+    pub live: Arc<LiveHub>,
+    /// The session store, for streams that must end when their session does.
+    pub sessions: CachedSessionStore,
 }

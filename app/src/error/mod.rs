@@ -47,6 +47,9 @@ pub enum AppError {
     OrganizerCannotLeave,
     #[error("Too many sign-ups from your network. Try again in {retry_after_secs} seconds.")]
     TooManySignUps { retry_after_secs: u64 },
+    /// One account holds as many live event streams open as it may.
+    #[error("Too many open pages for this account. Close some tabs and reload.")]
+    TooManyStreams,
     /// The server is at capacity for this kind of work (password hashing); nothing changed.
     #[error("Whenly is busy right now. Please try again in {retry_after_secs} seconds.")]
     Busy { retry_after_secs: u64 },

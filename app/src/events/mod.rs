@@ -254,6 +254,23 @@ pub struct EventPageData {
     pub heatmap: Option<Heatmap>,
 }
 
+/// What every member's open event page shows alike, as one message of the event's live stream
+/// (`GET /api/v1/events/{code}/live`, `event: update`, its `id` the generation). Sent when the
+/// stream opens and after each change (a join, an answer, a leave, the cancellation, the
+/// outcome), at most about four times a second; each message is the whole shared state, so a
+/// client that missed some needs only the last.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct LiveEvent {
+    /// Grows with every change; the stream's event id (`Last-Event-ID` on reconnect).
+    pub generation: i64,
+    pub status: EventStatus,
+    pub participant_count: u32,
+    pub participants: Vec<ParticipantView>,
+    pub heatmap: Heatmap,
+    pub outcome: OutcomeView,
+}
+
 /// JSON numbers as JSON Schema's `integer` reads them: `860.0` is the whole number 860 (some
 /// clients write every number with a fraction), `860.5` and out-of-range values are refused.
 mod whole_number {

@@ -9,6 +9,7 @@
 
 pub mod calendar;
 pub mod code;
+mod live;
 mod page_cache;
 mod repo;
 
@@ -28,8 +29,11 @@ use std::sync::Arc;
 use crate::accounts::AccountService;
 use crate::cluster::Cluster;
 use crate::db::Db;
+use crate::live::ChangeSender;
 use crate::error::{Error, Result};
-use page_cache::{PageCache, PageSnapshot};
+pub use live::LiveFrame;
+pub(crate) use repo::generations;
+use page_cache::PageCache;
 use repo::EventRow;
 
 /// How many times a create retries when a fresh code collides (practically never).
@@ -40,11 +44,14 @@ pub struct EventService {
     cluster: Arc<Cluster>,
     /// What the event page shows of the participants, per event and generation.
     page_cache: PageCache,
+    /// Tells the live pages of this process about a change at once (others learn of it from
+    /// the event's generation within a round).
+    changes: ChangeSender,
 }
 
 impl EventService {
-    pub fn new(db: Db, cluster: Arc<Cluster>) -> Self {
-        Self { db, cluster, page_cache: PageCache::default() }
+    pub fn new(db: Db, cluster: Arc<Cluster>, changes: ChangeSender) -> Self {
+        Self { db, cluster, page_cache: PageCache::default(), changes }
     }
 
     /// Runs `work` on the cluster after the request's commit; a failure leaves the row for the
@@ -118,6 +125,7 @@ impl EventService {
         let event = self.find(event_code).await?;
         Self::ensure_open(&event)?;
         repo::join(&self.db, &event, user_id).await?;
+        self.changes.changed(event.event_id);
         self.view(user_id, event_code).await
     }
 
@@ -129,6 +137,7 @@ impl EventService {
         }
         Self::ensure_open(&event)?;
         let participant_id = repo::leave(&self.db, &event, user_id).await?;
+        self.changes.changed(event.event_id);
         self.after_commit("withdraw answer", |cluster| async move { cluster.dispatch_answer(participant_id).await });
         Ok(())
     }
@@ -146,6 +155,7 @@ impl EventService {
             return Err(AppError::DeadlinePassed.into());
         }
         if repo::cancel(&self.db, event.event_id).await? {
+            self.changes.changed(event.event_id);
             return Ok(());
         }
         // Cancelled (nothing to do) or decided (too late) since it was read.
@@ -165,6 +175,7 @@ impl EventService {
         }
         let availability = parse_availability(input)?;
         let (participant_id, version) = repo::upsert_answer(&self.db, &event, user_id, &availability).await?;
+        self.changes.changed(event.event_id);
         self.after_commit("dispatch answer", |cluster| async move { cluster.dispatch_answer(participant_id).await });
         Ok(version)
     }
@@ -201,15 +212,7 @@ impl EventService {
     /// from the [`PageCache`] unless the event's generation moved on.
     pub async fn page(&self, user_id: i64, event_code: &str) -> Result<EventPageData> {
         let row = self.find(event_code).await?;
-        let snapshot = match self.page_cache.get(row.event_id, row.generation) {
-            Some(snapshot) => snapshot,
-            None => {
-                let (participants, answers): (Vec<_>, Vec<_>) =
-                    repo::participants_with_answers(&self.db, row.event_id).await?.into_iter().unzip();
-                let heatmap = heatmap(answers.iter().flatten());
-                self.page_cache.keep(row.event_id, row.generation, PageSnapshot { participants, answers, heatmap })
-            }
-        };
+        let snapshot = self.snapshot(&row).await?;
         let event = self.view_of(user_id, row, &snapshot.participants).await?;
         if !event.is_participant {
             return Ok(EventPageData { event, my_answer: None, heatmap: None });

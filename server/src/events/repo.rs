@@ -121,6 +121,26 @@ pub(crate) async fn insert_event(db: &Db, organizer_id: i64, code: &str, event: 
     })
 }
 
+pub(crate) async fn find_by_id(db: &Db, event_id: i64) -> Result<Option<EventRow>, sqlx::Error> {
+    let sql = format!("SELECT {EVENT_COLUMNS} FROM event e JOIN user u ON u.user_id = e.organizer_id WHERE e.event_id = ?");
+    with_pool!(db, |pool| sqlx::query_as(&sql).bind(event_id).fetch_optional(pool).await)
+}
+
+/// The generation of each of `event_ids` that exists (at most [`crate::db::MAX_IN_LIST`] ids).
+pub(crate) async fn generations(db: &Db, event_ids: &[i64]) -> Result<Vec<(i64, i64)>, sqlx::Error> {
+    if event_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!("SELECT event_id, generation FROM event WHERE event_id IN ({})", crate::db::placeholders(event_ids.len()));
+    with_pool!(db, |pool| {
+        let mut query = sqlx::query_as(&sql);
+        for id in event_ids {
+            query = query.bind(*id);
+        }
+        query.fetch_all(pool).await
+    })
+}
+
 pub(crate) async fn find_by_code(db: &Db, code: &str) -> Result<Option<EventRow>, sqlx::Error> {
     let sql = format!("SELECT {EVENT_COLUMNS} FROM event e JOIN user u ON u.user_id = e.organizer_id WHERE e.code = ?");
     with_pool!(db, |pool| sqlx::query_as(&sql).bind(code).fetch_optional(pool).await)

@@ -5,12 +5,15 @@ pub mod client;
 mod events;
 mod extract;
 pub mod form_errors;
+mod live;
 mod health;
 mod openapi;
 pub mod same_origin;
 pub mod security_headers;
 pub mod site_package;
 mod users;
+
+pub use live::STREAMS_PER_USER;
 
 use axum::http::StatusCode;
 use axum::{Json, Router};
@@ -20,7 +23,7 @@ use crate::state::AppState;
 
 /// Routes mounted at `/api/v1`; any other path there is a JSON 404, never a page.
 pub fn api_router() -> Router<AppState> {
-    Router::new().merge(users::router()).merge(events::router()).merge(openapi::router()).fallback(no_such_route)
+    Router::new().merge(users::router()).merge(events::router()).merge(live::router()).merge(openapi::router()).fallback(no_such_route)
 }
 
 async fn no_such_route() -> (StatusCode, Json<Value>) {

@@ -7,7 +7,7 @@ use axum::{Json, Router};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{events, users};
+use super::{events, live, users};
 use crate::state::AppState;
 use crate::sessions::SESSION_COOKIE;
 
@@ -17,7 +17,7 @@ use crate::sessions::SESSION_COOKIE;
     paths(
         users::sign_up, users::log_in, users::log_out, users::me,
         events::create, events::read, events::join, events::leave, events::cancel,
-        events::put_availability, events::outcome, events::calendar, events::my_events,
+        events::put_availability, events::outcome, events::calendar, events::my_events, live::live,
     ),
     tags((name = "users", description = "Accounts and sessions"), (name = "events", description = "Events, answers and outcomes")),
     modifiers(&SessionCookie)

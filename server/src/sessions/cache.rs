@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use async_trait::async_trait;
+use tokio::sync::broadcast;
 use tower_sessions::cookie::time::OffsetDateTime;
 use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store::{self, SessionStore};
@@ -19,23 +20,43 @@ use crate::db::Db;
 /// Sessions kept in memory at most; past it, expired ones are dropped, then all.
 const CACHED_SESSIONS_MAX: usize = 100_000;
 
+/// Sessions that may have ended, announced to whoever holds one open (live streams):
+/// `Some(id)` for one session, `None` when any may have.
+pub type MaybeEnded = Option<Id>;
+
+/// Announcements not yet read by the slowest listener at most; a listener that falls further
+/// behind is told so and checks its session itself.
+const ENDED_BACKLOG: usize = 1024;
+
 /// The SQL store behind an in-memory copy of the sessions in use.
 #[derive(Debug, Clone)]
 pub struct CachedSessionStore {
     sql: SqlSessionStore,
     db: Db,
     recent: Arc<RecentSessions>,
+    ended: broadcast::Sender<MaybeEnded>,
 }
 
 impl CachedSessionStore {
     /// `sql` must be the store [`SqlSessionStore::open`] opened on `db`.
     pub fn new(sql: SqlSessionStore, db: Db) -> Self {
-        Self { sql, db, recent: Arc::default() }
+        Self { sql, db, recent: Arc::default(), ended: broadcast::channel(ENDED_BACKLOG).0 }
+    }
+
+    /// Announcements of sessions that may have ended (logged out here or in another process).
+    pub fn subscribe_ended(&self) -> broadcast::Receiver<MaybeEnded> {
+        self.ended.subscribe()
+    }
+
+    /// Whether session `id` still exists.
+    pub async fn exists(&self, id: &Id) -> session_store::Result<bool> {
+        Ok(self.load(id).await?.is_some())
     }
 
     /// Follows the sessions other server processes change, for as long as the server runs.
     pub fn spawn_change_follower(&self) {
         let recent = Arc::clone(&self.recent);
+        let ended = self.ended.clone();
         let mut follower = Follower::new(self.db.clone());
         tokio::spawn(async move {
             let mut every = tokio::time::interval(changes::FOLLOW_EVERY);
@@ -43,8 +64,16 @@ impl CachedSessionStore {
             loop {
                 every.tick().await;
                 match follower.read().await {
-                    Ok(Changes::Sessions(ids)) => ids.iter().for_each(|id| recent.forget(id)),
-                    Ok(Changes::Unknown) => recent.forget_all(),
+                    Ok(Changes::Sessions(ids)) => {
+                        for id in ids {
+                            recent.forget(&id);
+                            let _ = ended.send(Some(id));
+                        }
+                    }
+                    Ok(Changes::Unknown) => {
+                        recent.forget_all();
+                        let _ = ended.send(None);
+                    }
                     Err(error) => tracing::warn!(%error, "cannot read the session changes; retrying"),
                 }
             }
@@ -83,7 +112,9 @@ impl SessionStore for CachedSessionStore {
 
     async fn delete(&self, session_id: &Id) -> session_store::Result<()> {
         self.recent.forget(session_id);
-        changes::delete_session(&self.db, session_id).await.map_err(|e| session_store::Error::Backend(e.to_string()))
+        changes::delete_session(&self.db, session_id).await.map_err(|e| session_store::Error::Backend(e.to_string()))?;
+        let _ = self.ended.send(Some(*session_id));
+        Ok(())
     }
 }
 

@@ -7,7 +7,7 @@
 mod cache;
 mod changes;
 
-pub use cache::CachedSessionStore;
+pub use cache::{CachedSessionStore, MaybeEnded};
 
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "whenly_session";

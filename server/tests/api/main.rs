@@ -5,6 +5,7 @@ mod accounts;
 mod edge;
 mod event_page;
 mod events;
+mod live;
 mod outcomes;
 mod server_functions;
 mod site_package;

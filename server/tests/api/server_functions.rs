@@ -138,7 +138,7 @@ async fn error_parameters_cause_no_redirects() {
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "the API's own answer (not logged in)");
     assert_eq!(response.headers()[CONTENT_TYPE], "application/json");
 
-    // A form post that names another site as its page is sent to our start page.
+    // A form post that names another site as its page stays on ours (the path only).
     let response = client
         .post(app.url(<app::accounts::SignUp as ServerFn>::PATH))
         .header(ACCEPT, "text/html")
@@ -149,5 +149,5 @@ async fn error_parameters_cause_no_redirects() {
         .await
         .unwrap();
     let location = response.headers()[LOCATION].to_str().unwrap();
-    assert!(location.starts_with("/?__path="), "{location}");
+    assert!(location.starts_with("/phish?__path="), "{location}");
 }

@@ -2,12 +2,12 @@
 //! and text), everyone's availability, the participants, leaving and cancelling, and after the
 //! deadline the outcome.
 //!
-//! The page loads once through a resource; after that it keeps itself current by polling the
-//! same server function (every few seconds while answers are open, faster while the time is
-//! being picked) and writing only what changed into signals, so a refresh never redraws the
-//! grid someone is painting.
+//! The page loads once through a resource; after that its live stream keeps it current
+//! ([`live`]), writing only what changed into signals, so an update never redraws the grid
+//! someone is painting.
 
 mod grid;
+mod live;
 mod outcome;
 mod text_answer;
 
@@ -25,10 +25,6 @@ use crate::time::{after_hydration, now, use_hydrated, use_viewer_zone, LocalTime
 use grid::{cells_of, intervals_of, needs_all_hours, AnswerGrid, Bounds, HeatGrid, Layout};
 use outcome::{Deadline, OutcomeSection};
 use text_answer::TextAnswer;
-
-/// Polling cadence, in ticks of one second.
-const POLL_OPEN_TICKS: u32 = 4;
-const POLL_DECIDING_TICKS: u32 = 1;
 
 #[component]
 pub fn EventPage() -> impl IntoView {
@@ -75,7 +71,7 @@ fn SignInToSee(code: String) -> impl IntoView {
     }
 }
 
-/// The loaded page, kept current by polling: the one island of the page (its data comes along
+/// The loaded page, kept current by its live stream: the one island of the page (its data comes along
 /// serialized in the HTML), so everything interactive about an event lives in here.
 #[island]
 fn EventScreen(data: EventPageData) -> impl IntoView {
@@ -103,10 +99,14 @@ fn EventScreen(data: EventPageData) -> impl IntoView {
             });
         })
     };
-    let status = Memo::new(move |_| event.with(|event| event.status));
+    // Past the deadline an open event is being decided: the clock says so, no server needed.
+    let status = Memo::new(move |_| match event.with(|event| event.status) {
+        EventStatus::Open if clock.get() >= deadline => EventStatus::Deciding,
+        status => status,
+    });
     let is_participant = Memo::new(move |_| event.with(|event| event.is_participant));
-    let open = Memo::new(move |_| status.get() == EventStatus::Open && clock.get() < deadline);
-    poll(status, deadline, refresh, set_clock);
+    let open = Memo::new(move |_| status.get() == EventStatus::Open);
+    live::follow(code.clone(), deadline, live::LiveSignals { event, heatmap, refresh, set_clock });
 
     let join = ServerAction::<JoinEvent>::new();
     let cancel = ServerAction::<CancelEvent>::new();
@@ -126,7 +126,7 @@ fn EventScreen(data: EventPageData) -> impl IntoView {
         {move || (!is_participant.get()).then(|| view! { <JoinSection code=event.with_untracked(|e| e.code.clone()) open join/> })}
 
         {move || (status.get() != EventStatus::Open).then(|| event.with(|e| view! {
-            <OutcomeSection code=e.code.clone() status=e.status outcome=e.outcome.clone()/>
+            <OutcomeSection code=e.code.clone() status=status.get() outcome=e.outcome.clone()/>
         }))}
 
         {move || is_participant.get().then(|| view! {
@@ -171,33 +171,6 @@ fn set_if_changed<T: PartialEq + Send + Sync + 'static>(signal: RwSignal<T>, val
     if signal.with_untracked(|current| *current != value) {
         signal.set(value);
     }
-}
-
-/// Ticks the clock every second and refreshes the page data: every few seconds while answers
-/// are open, every second once the deadline passed and until the outcome is in.
-fn poll(status: Memo<EventStatus>, deadline: chrono::DateTime<chrono::Utc>, refresh: Callback<()>, set_clock: WriteSignal<chrono::DateTime<chrono::Utc>>) {
-    Effect::new(move |_| {
-        let ticks = std::cell::Cell::new(0u32);
-        let handle = set_interval_with_handle(
-            move || {
-                let current = now();
-                set_clock.set(current);
-                ticks.set(ticks.get() + 1);
-                let every = match status.get_untracked() {
-                    EventStatus::Open if current < deadline => POLL_OPEN_TICKS,
-                    EventStatus::Open | EventStatus::Deciding => POLL_DECIDING_TICKS,
-                    EventStatus::Finished | EventStatus::Cancelled => return,
-                };
-                if ticks.get() % every == 0 {
-                    refresh.run(());
-                }
-            },
-            std::time::Duration::from_secs(1),
-        );
-        if let Ok(handle) = handle {
-            on_cleanup(move || handle.clear());
-        }
-    });
 }
 
 fn status_label(status: EventStatus) -> &'static str {

@@ -1,0 +1,148 @@
+//! How an open event page keeps itself current. The clock ticks in the browser every second
+//! (the countdown needs no server). The event's shared state (participants, who answered, the
+//! heatmap, the status, the outcome) arrives on the event's live stream, an `EventSource` on
+//! `/api/v1/events/{code}/live`, only when it changed; the browser reconnects a dropped stream
+//! by itself, and the server then sends what changed meanwhile. When no stream can be opened
+//! at all, the page asks for its data every few seconds instead, as it did before streams.
+
+use leptos::prelude::*;
+
+use crate::events::{EventStatus, EventView, Heatmap, LiveEvent};
+use crate::time::now;
+
+/// Polling cadence without a stream, in ticks of one second.
+const POLL_OPEN_TICKS: u32 = 4;
+const POLL_DECIDING_TICKS: u32 = 1;
+
+/// What the page keeps current.
+#[derive(Clone, Copy)]
+#[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+pub(super) struct LiveSignals {
+    pub event: RwSignal<EventView>,
+    pub heatmap: RwSignal<Option<Heatmap>>,
+    /// Reads the whole page data again (the server function).
+    pub refresh: Callback<()>,
+    pub set_clock: WriteSignal<chrono::DateTime<chrono::Utc>>,
+}
+
+/// Starts the clock, and for a member (only members may follow an event) the stream (or,
+/// failing that, polling), for as long as the island lives; a viewer who joins starts
+/// following then, one who leaves stops.
+pub(super) fn follow(code: String, deadline: chrono::DateTime<chrono::Utc>, signals: LiveSignals) {
+    let polling = RwSignal::new(false);
+    tick(deadline, signals, polling);
+    let member = Memo::new(move |_| signals.event.with(|event| event.is_participant || event.is_organizer));
+    #[cfg(feature = "hydrate")]
+    Effect::new(move |_| {
+        if member.get() {
+            stream::open(&code, signals, polling);
+        } else {
+            polling.set(false);
+        }
+    });
+    #[cfg(not(feature = "hydrate"))]
+    let _ = (code, member);
+}
+
+/// Writes a pushed state into the page's signals, each only if it changed, so a push never
+/// redraws what did not change (the grid someone is painting above all).
+#[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
+pub(super) fn apply(live: LiveEvent, signals: LiveSignals) {
+    let LiveEvent { status, participant_count, participants, heatmap, outcome, .. } = live;
+    let changed = signals.event.with_untracked(|event| {
+        event.status != status
+            || event.participant_count != participant_count
+            || event.participants.as_ref() != Some(&participants)
+            || event.outcome.as_ref() != Some(&outcome)
+    });
+    if changed {
+        signals.event.update(|event| {
+            event.status = status;
+            event.participant_count = participant_count;
+            event.participants = Some(participants);
+            event.outcome = Some(outcome);
+        });
+    }
+    if signals.heatmap.with_untracked(|current| current.as_ref() != Some(&heatmap)) {
+        signals.heatmap.set(Some(heatmap));
+    }
+}
+
+/// Ticks the clock every second; while `polling`, also refreshes the page data: every few
+/// seconds while answers are open, every second once the deadline passed until the outcome.
+fn tick(deadline: chrono::DateTime<chrono::Utc>, signals: LiveSignals, polling: RwSignal<bool>) {
+    Effect::new(move |_| {
+        let ticks = std::cell::Cell::new(0u32);
+        let handle = set_interval_with_handle(
+            move || {
+                let current = now();
+                signals.set_clock.set(current);
+                if !polling.get_untracked() {
+                    return;
+                }
+                ticks.set(ticks.get() + 1);
+                let every = match signals.event.with_untracked(|event| event.status) {
+                    EventStatus::Open if current < deadline => POLL_OPEN_TICKS,
+                    EventStatus::Open | EventStatus::Deciding => POLL_DECIDING_TICKS,
+                    EventStatus::Finished | EventStatus::Cancelled => return,
+                };
+                if ticks.get() % every == 0 {
+                    signals.refresh.run(());
+                }
+            },
+            std::time::Duration::from_secs(1),
+        );
+        if let Ok(handle) = handle {
+            on_cleanup(move || handle.clear());
+        }
+    });
+}
+
+#[cfg(feature = "hydrate")]
+mod stream {
+    use leptos::prelude::*;
+    use wasm_bindgen::closure::Closure;
+    use wasm_bindgen::JsCast;
+    use web_sys::{EventSource, MessageEvent};
+
+    use super::{apply, LiveSignals};
+    use crate::events::LiveEvent;
+
+    /// Opens the event's stream; closes it when the island goes away. Falls back to polling
+    /// when the stream cannot be opened (`EventSource` gives up: an error status, not a
+    /// stream), and reads the page again when the server says this reader may no longer
+    /// follow (left, or logged out).
+    pub(super) fn open(code: &str, signals: LiveSignals, polling: RwSignal<bool>) {
+        let Ok(source) = EventSource::new(&format!("/api/v1/events/{code}/live")) else {
+            polling.set(true);
+            return;
+        };
+        let on_update = Closure::<dyn FnMut(MessageEvent)>::new(move |message: MessageEvent| {
+            let Some(json) = message.data().as_string() else { return };
+            if let Ok(live) = serde_json::from_str::<LiveEvent>(&json) {
+                polling.set(false);
+                apply(live, signals);
+            }
+        });
+        let gone_source = source.clone();
+        let on_gone = Closure::<dyn FnMut(MessageEvent)>::new(move |_: MessageEvent| {
+            gone_source.close();
+            signals.refresh.run(());
+        });
+        let error_source = source.clone();
+        let on_error = Closure::<dyn FnMut(web_sys::Event)>::new(move |_: web_sys::Event| {
+            // CONNECTING: the browser retries by itself. CLOSED: it gave up.
+            if error_source.ready_state() == EventSource::CLOSED {
+                polling.set(true);
+            }
+        });
+        let _ = source.add_event_listener_with_callback("update", on_update.as_ref().unchecked_ref());
+        let _ = source.add_event_listener_with_callback("gone", on_gone.as_ref().unchecked_ref());
+        source.set_onerror(Some(on_error.as_ref().unchecked_ref()));
+        let closures = StoredValue::new_local((on_update, on_gone, on_error));
+        on_cleanup(move || {
+            source.close();
+            closures.dispose();
+        });
+    }
+}

@@ -1,0 +1,67 @@
+//! The event's shared state for live pages ([`crate::live`]): what every member's page shows
+//! alike, built and serialized once per change for all of them.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use app::error::AppError;
+use app::events::{LiveEvent, ParticipantView};
+use chrono::Utc;
+
+use super::page_cache::PageSnapshot;
+use super::{heatmap, repo, EventService};
+use crate::error::{Error, Result};
+
+/// One message of an event's live stream, as of one generation.
+#[derive(Debug)]
+pub struct LiveFrame {
+    pub generation: i64,
+    /// Who may receive it: the current participants and the organizer.
+    pub members: HashSet<i64>,
+    /// The [`LiveEvent`] as JSON, serialized once for every subscriber.
+    pub json: Arc<str>,
+}
+
+impl EventService {
+    /// The event `event_code` names, if `user_id` is one of its members (who may follow it).
+    pub async fn live_member(&self, user_id: i64, event_code: &str) -> Result<i64> {
+        let event = self.find(event_code).await?;
+        if event.organizer_id != user_id && !repo::is_participant(&self.db, event.event_id, user_id).await? {
+            return Err(AppError::NotParticipant.into());
+        }
+        Ok(event.event_id)
+    }
+
+    /// The shared state of `event_id` now, or `None` if there is no such event.
+    pub async fn live_frame(&self, event_id: i64) -> Result<Option<LiveFrame>> {
+        let Some(row) = repo::find_by_id(&self.db, event_id).await? else { return Ok(None) };
+        let snapshot = self.snapshot(&row).await?;
+        let participants: Vec<ParticipantView> = snapshot
+            .participants
+            .iter()
+            .map(|p| ParticipantView { username: p.username.clone(), answered: p.answered })
+            .collect();
+        let members = snapshot.participants.iter().map(|p| p.user_id).chain([row.organizer_id]).collect();
+        let live = LiveEvent {
+            generation: row.generation,
+            status: row.status(Utc::now()),
+            participant_count: u32::try_from(participants.len()).unwrap_or(u32::MAX),
+            participants,
+            heatmap: snapshot.heatmap.clone(),
+            outcome: self.outcome_of(&row, &snapshot.participants).await?,
+        };
+        let json = serde_json::to_string(&live).map_err(|e| Error::Encoding(e.to_string()))?;
+        Ok(Some(LiveFrame { generation: row.generation, members, json: json.into() }))
+    }
+
+    /// The participants, their answers and the heatmap of `row`'s event at its generation.
+    pub(super) async fn snapshot(&self, row: &repo::EventRow) -> Result<Arc<PageSnapshot>> {
+        if let Some(snapshot) = self.page_cache.get(row.event_id, row.generation) {
+            return Ok(snapshot);
+        }
+        let (participants, answers): (Vec<_>, Vec<_>) =
+            repo::participants_with_answers(&self.db, row.event_id).await?.into_iter().unzip();
+        let heatmap = heatmap(answers.iter().flatten());
+        Ok(self.page_cache.keep(row.event_id, row.generation, PageSnapshot { participants, answers, heatmap }))
+    }
+}

@@ -1,0 +1,141 @@
+//! `GET /api/v1/events/{code}/live`: an event page's live stream (Server-Sent Events).
+//!
+//! Server-Sent Events rather than a WebSocket: the page only listens, the browser's
+//! `EventSource` reconnects by itself and sends the last event id back (`Last-Event-ID`), and
+//! it is plain HTTP that proxies and the compression layer already know (SSE is never gzipped).
+//!
+//! Messages: `update` (a [`app::events::LiveEvent`], id = its generation) when the stream
+//! opens, unless `Last-Event-ID` says the client has that generation already, and after each
+//! change; `gone` when the reader may no longer follow (left the event, or the session ended:
+//! logged out here or in another server process), after which the stream ends. Only members
+//! (participants and the organizer) may open it, like every read of answers; a comment every
+//! 15 s keeps idle connections open through proxies.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use app::error::AppError;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use futures::stream::{self, StreamExt};
+use tokio::sync::{broadcast, watch};
+use tower_sessions::session::Id;
+use tower_sessions::Session;
+
+use crate::error::{ErrorBody, Result};
+use crate::events::LiveFrame;
+use crate::live::StreamSlot;
+use crate::http::extract::{ApiPath, CurrentUser};
+use crate::sessions::{CachedSessionStore, MaybeEnded};
+use crate::state::AppState;
+
+/// Streams one person may hold open at once (tabs and devices); each costs a connection.
+pub const STREAMS_PER_USER: usize = 16;
+/// How long a browser waits before reconnecting a dropped stream.
+const RECONNECT_AFTER: Duration = Duration::from_secs(2);
+const KEEP_ALIVE: Duration = Duration::from_secs(15);
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/events/{code}/live", get(live))
+}
+
+#[utoipa::path(get, path = "/api/v1/events/{code}/live", tag = "events", params(("code" = String, Path, pattern = "^[1-9A-HJ-NP-Za-km-z]{10}$", description = "The event's 10-character code")), security(("session_cookie" = [])), responses(
+    (status = 200, description = "Server-Sent Events: `update` messages (a LiveEvent as JSON, id = its generation) on opening and after each change, `gone` when the reader may no longer follow", content_type = "text/event-stream", body = app::events::LiveEvent),
+    (status = 400, description = "A path segment that is not UTF-8", body = ErrorBody),
+    (status = 401, description = "Not logged in", body = ErrorBody),
+    (status = 403, description = "Not a participant or the organizer", body = ErrorBody),
+    (status = 404, description = "No event has that code", body = ErrorBody),
+    (status = 429, description = "Too many streams open for this account", body = ErrorBody)))]
+pub async fn live(
+    State(state): State<AppState>,
+    session: Session,
+    CurrentUser(user_id): CurrentUser,
+    ApiPath(code): ApiPath<String>,
+    headers: HeaderMap,
+) -> Result<Response> {
+    let event_id = state.events.live_member(user_id, &code).await?;
+    let session_id = session.id().ok_or(AppError::NotLoggedIn)?;
+    let slot = state.live.open_stream(user_id, STREAMS_PER_USER).ok_or(AppError::TooManyStreams)?;
+    let frames = state.live.follow(event_id).await?.ok_or(AppError::EventNotFound)?;
+    let last_seen: Option<i64> = headers.get("last-event-id").and_then(|value| value.to_str().ok()).and_then(|id| id.parse().ok());
+    let current = frames.borrow().generation;
+    let follow = Follow {
+        frames,
+        ended: state.sessions.subscribe_ended(),
+        sessions: state.sessions.clone(),
+        session_id,
+        user_id,
+        send_current: last_seen != Some(current),
+        done: false,
+        _slot: slot,
+    };
+    let opening = stream::once(async { Ok::<_, Infallible>(Event::default().retry(RECONNECT_AFTER)) });
+    let messages = stream::unfold(follow, Follow::next);
+    Ok(Sse::new(opening.chain(messages)).keep_alive(KeepAlive::new().interval(KEEP_ALIVE)).into_response())
+}
+
+/// One open stream's state.
+struct Follow {
+    frames: watch::Receiver<Arc<LiveFrame>>,
+    ended: broadcast::Receiver<MaybeEnded>,
+    sessions: CachedSessionStore,
+    session_id: Id,
+    user_id: i64,
+    /// The latest frame is yet to be sent.
+    send_current: bool,
+    /// `gone` was sent: the stream ends.
+    done: bool,
+    _slot: StreamSlot,
+}
+
+impl Follow {
+    async fn next(mut self) -> Option<(Result<Event, Infallible>, Self)> {
+        if self.done {
+            return None;
+        }
+        loop {
+            if self.send_current {
+                self.send_current = false;
+                let frame = Arc::clone(&self.frames.borrow_and_update());
+                let message = self.message(&frame);
+                return Some((Ok(message), self));
+            }
+            tokio::select! {
+                changed = self.frames.changed() => {
+                    if changed.is_err() {
+                        return None;
+                    }
+                    self.send_current = true;
+                }
+                ended = self.ended.recv() => {
+                    let maybe_mine = match ended {
+                        Ok(Some(id)) => id == self.session_id,
+                        Ok(None) | Err(broadcast::error::RecvError::Lagged(_)) => true,
+                        Err(broadcast::error::RecvError::Closed) => false,
+                    };
+                    // A store that cannot answer now is not proof of a log-out.
+                    if maybe_mine && !self.sessions.exists(&self.session_id).await.unwrap_or(true) {
+                        return Some((Ok(self.gone("logged_out")), self));
+                    }
+                }
+            }
+        }
+    }
+
+    fn message(&mut self, frame: &LiveFrame) -> Event {
+        if !frame.members.contains(&self.user_id) {
+            return self.gone("not_a_participant");
+        }
+        Event::default().event("update").id(frame.generation.to_string()).data(&*frame.json)
+    }
+
+    fn gone(&mut self, why: &'static str) -> Event {
+        self.done = true;
+        Event::default().event("gone").data(why)
+    }
+}

@@ -1,0 +1,163 @@
+//! The event's live stream (Server-Sent Events): members get the shared state when they open it
+//! and after each change; others get nothing; a reader who leaves or logs out is told `gone`
+//! and the stream ends; reconnecting with the last id sent resends nothing unchanged.
+
+use std::time::Duration;
+
+use app::events::LiveEvent;
+use reqwest::StatusCode;
+
+use crate::helpers::{assert_error, event_input, intervals_tomorrow, on_both_databases, spawn_app, Backend, Browser};
+
+on_both_databases!(members_follow_changes_and_readers_who_go_are_told);
+
+/// One message of a stream.
+#[derive(Debug)]
+struct Message {
+    event: String,
+    id: Option<String>,
+    data: String,
+}
+
+/// Reads a `text/event-stream` response message by message.
+struct Stream {
+    response: reqwest::Response,
+    buffer: String,
+}
+
+impl Stream {
+    async fn open(browser: &Browser, code: &str, last_event_id: Option<&str>) -> reqwest::Response {
+        let request = browser.client.get(browser.url(&format!("/api/v1/events/{code}/live")));
+        let request = match last_event_id {
+            Some(id) => request.header("last-event-id", id),
+            None => request,
+        };
+        request.send().await.unwrap()
+    }
+
+    async fn new(browser: &Browser, code: &str, last_event_id: Option<&str>) -> Self {
+        let response = Self::open(browser, code, last_event_id).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(response.headers()["content-type"], "text/event-stream");
+        Self { response, buffer: String::new() }
+    }
+
+    /// The next message with an event name (retry hints and keep-alive comments skipped), or
+    /// `None` when the stream ended or nothing came within `within`.
+    async fn next(&mut self, within: Duration) -> Option<Message> {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            while let Some(end) = self.buffer.find("\n\n") {
+                let block: String = self.buffer.drain(..end + 2).collect();
+                let mut message = Message { event: String::new(), id: None, data: String::new() };
+                for line in block.lines() {
+                    if let Some(value) = line.strip_prefix("event: ").or_else(|| line.strip_prefix("event:")) {
+                        message.event = value.to_owned();
+                    } else if let Some(value) = line.strip_prefix("id: ").or_else(|| line.strip_prefix("id:")) {
+                        message.id = Some(value.to_owned());
+                    } else if let Some(value) = line.strip_prefix("data: ").or_else(|| line.strip_prefix("data:")) {
+                        message.data.push_str(value);
+                    }
+                }
+                if !message.event.is_empty() {
+                    return Some(message);
+                }
+            }
+            let chunk = tokio::time::timeout_at(deadline, self.response.chunk()).await.ok()?.unwrap()?;
+            self.buffer.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    }
+
+    async fn update(&mut self) -> LiveEvent {
+        let message = self.next(Duration::from_secs(10)).await.expect("an update within 10 s");
+        assert_eq!(message.event, "update", "{message:?}");
+        let live: LiveEvent = serde_json::from_str(&message.data).unwrap();
+        assert_eq!(message.id, Some(live.generation.to_string()));
+        live
+    }
+}
+
+fn answered(live: &LiveEvent) -> Vec<(&str, bool)> {
+    live.participants.iter().map(|p| (p.username.as_str(), p.answered)).collect()
+}
+
+async fn members_follow_changes_and_readers_who_go_are_told(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else { return };
+    let alice = app.new_browser().signed_up("alice").await;
+    let code = alice.create_event(&event_input(chrono::Duration::hours(2))).await;
+    let bob = app.new_browser().signed_up("bob").await;
+    assert_eq!(bob.post(&format!("/api/v1/events/{code}/join")).await.status(), StatusCode::OK);
+
+    // Not a member, not logged in: refused, nothing streamed.
+    let carol = app.new_browser().signed_up("carol").await;
+    assert_error(Stream::open(&carol, &code, None).await, StatusCode::FORBIDDEN, "not_a_participant").await;
+    assert_error(Stream::open(&app.new_browser(), &code, None).await, StatusCode::UNAUTHORIZED, "not_logged_in").await;
+
+    // The organizer and a participant follow; both are sent the state at once.
+    let mut alices = Stream::new(&alice, &code, None).await;
+    let mut bobs = Stream::new(&bob, &code, None).await;
+    let first = alices.update().await;
+    assert_eq!(answered(&first), [("alice", false), ("bob", false)]);
+    assert_eq!(bobs.update().await, first);
+
+    // Bob answers: Alice's page is told, with the heatmap.
+    assert_eq!(bob.put_availability(&code, &intervals_tomorrow(&[(9, 12)])).await.status(), StatusCode::OK);
+    let after_answer = alices.update().await;
+    assert_eq!(answered(&after_answer), [("alice", false), ("bob", true)]);
+    assert_eq!(after_answer.heatmap.answered, 1);
+    assert!(after_answer.generation > first.generation);
+    assert_eq!(bobs.update().await, after_answer);
+
+    // Carol joins: she can follow now, and the others see her.
+    assert_eq!(carol.post(&format!("/api/v1/events/{code}/join")).await.status(), StatusCode::OK);
+    assert_eq!(answered(&alices.update().await), [("alice", false), ("bob", true), ("carol", false)]);
+    let mut carols = Stream::new(&carol, &code, None).await;
+    let current = carols.update().await;
+
+    // Reconnecting with the last id seen: nothing is resent until something changes.
+    let mut again = Stream::new(&carol, &code, Some(&current.generation.to_string())).await;
+    assert!(again.next(Duration::from_millis(700)).await.is_none(), "an unchanged state is not resent");
+    drop(again);
+
+    // Carol leaves: her stream is told she is gone and ends; the others see her leave.
+    assert_eq!(carol.post(&format!("/api/v1/events/{code}/leave")).await.status(), StatusCode::NO_CONTENT);
+    let gone = carols.next(Duration::from_secs(10)).await.expect("told");
+    assert_eq!((gone.event.as_str(), gone.data.as_str()), ("gone", "not_a_participant"));
+    assert!(carols.next(Duration::from_secs(5)).await.is_none(), "the stream ended");
+    assert_eq!(answered(&alices.update().await), [("alice", false), ("bob", true)]);
+
+    // Bob logs out: his stream is told and ends.
+    assert_eq!(bob.log_out().await.status(), StatusCode::NO_CONTENT);
+    let mut told = None;
+    while let Some(message) = bobs.next(Duration::from_secs(10)).await {
+        told = Some(message);
+        if told.as_ref().is_some_and(|message| message.event == "gone") {
+            break;
+        }
+    }
+    let told = told.expect("bob's stream was told");
+    assert_eq!((told.event.as_str(), told.data.as_str()), ("gone", "logged_out"));
+    assert!(bobs.next(Duration::from_secs(5)).await.is_none(), "the stream ended");
+
+    // The organizer cancels: her stream shows it.
+    assert_eq!(alice.client.delete(alice.url(&format!("/api/v1/events/{code}"))).send().await.unwrap().status(), StatusCode::NO_CONTENT);
+    let cancelled = alices.update().await;
+    assert_eq!(cancelled.status, app::events::EventStatus::Cancelled);
+}
+
+/// One account cannot hold an unbounded number of streams open.
+#[tokio::test]
+async fn an_account_holds_a_bounded_number_of_streams() {
+    let app = spawn_app(Backend::Sqlite).await.expect("SQLite needs no service");
+    let alice = app.new_browser().signed_up("alice").await;
+    let code = alice.create_event(&event_input(chrono::Duration::hours(2))).await;
+    let mut open = Vec::new();
+    for _ in 0..server::http::STREAMS_PER_USER {
+        open.push(Stream::new(&alice, &code, None).await);
+    }
+    assert_error(Stream::open(&alice, &code, None).await, StatusCode::TOO_MANY_REQUESTS, "too_many_streams").await;
+    // Closing one frees its place.
+    drop(open.pop());
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    Stream::new(&alice, &code, None).await;
+}
