@@ -1,12 +1,17 @@
-//! DESIGN.md §3's crowd: many signed-in people at once, each with an event page open. A browser
-//! with the page open asks the `event_page` server function for fresh data every 4 s while
-//! answers are open (the page's poll), and saves an answer now and then; that is the steady load
-//! the server sees from a crowd, so this bench replays it: `WHENLY_CROWD_USERS` users (default
-//! 10,000), each its own HTTP client and keep-alive connection, spread over 100 events, for
-//! 60 s. It reports the latency of every request (sign-up, i.e. login, is excluded, as in the
-//! target) and the server's memory. The deployment is the production shape of `cluster_rest`:
-//! the release `whenly` binary, three `event-node` processes, MariaDB, all on this machine with
-//! the load generator. Run with
+//! DESIGN.md §3's crowd: many signed-in people at once, each with an event page open. An open
+//! page holds the event's live stream (`/api/v1/events/{code}/live`) and is sent the event's
+//! state when it changes; each person saves an answer from the grid once in the minute. This
+//! bench replays that: `WHENLY_CROWD_USERS` people (default 10,000), each its own HTTP client
+//! and connection, 100 per event, for 60 s. It reports the latency of every save, the push
+//! latency (a save committed → every other open page of the event has it: the first update
+//! showing the saver as answered, on the last of the event's pages to get it), the server's
+//! CPU and memory (with the streams idle, and after), and failures (a save refused, a stream
+//! that ended, a save some page never saw).
+//!
+//! The deployment is the production shape of `cluster_rest`: the release `whenly` binary,
+//! three `event-node` processes and MariaDB, on this machine with the load generator. With
+//! `WHENLY_CROWD_PIN` (default on) the server and the nodes run on CPU 0 and this load
+//! generator on CPU 1 (`taskset`); MariaDB is not pinned. Run with
 //! `cargo build --release -p event-node && cargo bench -p server --bench crowd`.
 
 #[path = "../tests/api/helpers.rs"]
@@ -16,14 +21,13 @@ mod helpers;
 #[allow(dead_code, unused_imports, unused_macros)]
 mod harness;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use app::events::calls::{EventPage, SaveAvailability};
+use app::events::LiveEvent;
 use chrono::Utc;
 use futures::{stream, StreamExt};
-use leptos::server_fn::ServerFn;
-use reqwest::header::CONTENT_TYPE;
 use reqwest::StatusCode;
 use serde_json::json;
 
@@ -31,22 +35,46 @@ use harness::{Deployment, Rng};
 use helpers::{intervals_tomorrow, rfc3339, Backend, Browser};
 
 const EVENTS: usize = 100;
-/// The page's poll while answers are open (`POLL_OPEN_TICKS` one-second ticks).
-const POLL_EVERY: Duration = Duration::from_secs(4);
 const MEASURE: Duration = Duration::from_secs(60);
+/// After the last save, how long pages may take to show it before it counts as lost.
+const GRACE: Duration = Duration::from_secs(5);
 /// Sign-ups in flight while the crowd is built: argon2 is CPU-bound, more only queue.
 const SIGN_UPS_IN_FLIGHT: usize = 8;
+/// Streams opened at once while the pages are opened.
+const OPENING_IN_FLIGHT: usize = 64;
 
-#[derive(Clone, Copy, PartialEq)]
-enum Request {
-    Poll,
-    Answer,
+/// One person: their browser, name and event.
+struct Person {
+    browser: Browser,
+    name: String,
+    code: String,
+}
+
+/// What one open page saw: when each participant first showed as answered.
+struct PageLog {
+    code: String,
+    first_answered: HashMap<String, Instant>,
+    /// The stream ended or failed before the end of the run.
+    broke: bool,
+}
+
+/// One save: who, in which event, when its response arrived, how long it took, whether 200.
+struct Save {
+    name: String,
+    code: String,
+    committed: Instant,
+    latency: Duration,
+    succeeded: bool,
 }
 
 #[tokio::main]
 async fn main() {
     let users: usize = std::env::var("WHENLY_CROWD_USERS").ok().and_then(|n| n.parse().ok()).unwrap_or(10_000);
+    let pin = std::env::var("WHENLY_CROWD_PIN").map_or(true, |value| value != "0");
     let deployment = Deployment::start(Backend::MariaDb).await.expect("MariaDB is required for this benchmark");
+    if pin {
+        pin_processes(&deployment);
+    }
     let organizer = deployment.browser();
     assert_eq!(organizer.sign_up("organizer", "password123").await.status(), StatusCode::CREATED);
     let deadline = rfc3339(Utc::now() + chrono::Duration::hours(2));
@@ -58,54 +86,124 @@ async fn main() {
 
     let started = Instant::now();
     let crowd = build_crowd(&deployment, &codes, users).await;
-    println!("{users} users signed up and joined in {:.0} s", started.elapsed().as_secs_f64());
+    println!("{users} people signed up and joined in {:.0} s", started.elapsed().as_secs_f64());
     let memory_before = deployment.server_memory();
 
-    let until = Instant::now() + MEASURE;
+    // Everyone opens the page: one stream each, read until the run ends.
+    let until = Instant::now() + Duration::from_secs(5) + MEASURE + GRACE;
+    let crowd = Arc::new(crowd);
+    let opened = Instant::now();
+    let pages: Vec<tokio::task::JoinHandle<PageLog>> = stream::iter(0..crowd.len())
+        .map(|index| {
+            let crowd = Arc::clone(&crowd);
+            async move {
+                let person = &crowd[index];
+                let response = person
+                    .browser
+                    .client
+                    .get(person.browser.url(&format!("/api/v1/events/{}/live", person.code)))
+                    .send()
+                    .await
+                    .expect("stream opened");
+                assert_eq!(response.status(), StatusCode::OK, "a stream refused");
+                tokio::spawn(read_page(response, person.code.clone(), until))
+            }
+        })
+        .buffer_unordered(OPENING_IN_FLIGHT)
+        .collect()
+        .await;
+    println!("{} pages opened in {:.1} s", pages.len(), opened.elapsed().as_secs_f64());
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let memory_idle = deployment.server_memory();
+    let cpu_before = deployment.server_cpu_seconds();
+
+    // Each person saves once, at a random moment of the minute.
+    let measured = Instant::now();
     let mut rng = Rng::from_time();
-    let tasks: Vec<_> = crowd
-        .into_iter()
-        .map(|(user, code)| {
-            let phase = Duration::from_millis(rng.below(POLL_EVERY.as_millis() as u64));
-            let answer_at_tick = rng.below(MEASURE.as_secs() / POLL_EVERY.as_secs());
-            tokio::spawn(keep_page_open(user, code, phase, answer_at_tick, until))
+    let saves: Vec<tokio::task::JoinHandle<Save>> = (0..crowd.len())
+        .map(|index| {
+            let crowd = Arc::clone(&crowd);
+            let at = Duration::from_millis(rng.below(MEASURE.as_millis() as u64));
+            let hour = 8 + rng.below(8) as u32;
+            tokio::spawn(async move {
+                tokio::time::sleep(at).await;
+                save(&crowd[index], hour).await
+            })
         })
         .collect();
-    let mut polls = Vec::new();
-    let mut answers = Vec::new();
-    let mut failed = 0;
-    for task in tasks {
-        for (request, latency, succeeded) in task.await.expect("a user's task") {
-            failed += usize::from(!succeeded);
-            match request {
-                Request::Poll => polls.push(latency),
-                Request::Answer => answers.push(latency),
-            }
-        }
+    let mut save_log = Vec::new();
+    for save in saves {
+        save_log.push(save.await.expect("a save task"));
+    }
+    let cpu_seconds = deployment.server_cpu_seconds() - cpu_before;
+    let busy_for = measured.elapsed();
+    let mut page_logs = Vec::new();
+    for page in pages {
+        page_logs.push(page.await.expect("a page task"));
     }
     let memory_after = deployment.server_memory();
 
-    let seconds = MEASURE.as_secs_f64();
-    println!("{users} concurrent users over {seconds:.0} s, {} requests/s:", (polls.len() + answers.len()) as f64 / seconds);
-    report("  event_page polls", &mut polls);
-    report("  answers saved", &mut answers);
-    let mut all: Vec<Duration> = polls.iter().chain(&answers).copied().collect();
-    report("  every request", &mut all);
-    println!("  failed requests: {failed}");
-    println!("  whenly memory: {memory_before} before the crowd moved, {memory_after} after");
+    // Push latency per save: until the last other page of its event showed it.
+    let mut pages_by_event: HashMap<&str, Vec<&PageLog>> = HashMap::new();
+    for page in &page_logs {
+        pages_by_event.entry(page.code.as_str()).or_default().push(page);
+    }
+    let mut save_latencies = Vec::new();
+    let mut push_latencies = Vec::new();
+    let (mut refused, mut unseen) = (0, 0);
+    for save in &save_log {
+        save_latencies.push(save.latency);
+        if !save.succeeded {
+            refused += 1;
+            continue;
+        }
+        let mut slowest = Duration::ZERO;
+        for page in &pages_by_event[save.code.as_str()] {
+            match page.first_answered.get(&save.name) {
+                Some(seen) => slowest = slowest.max(seen.saturating_duration_since(save.committed)),
+                None => unseen += 1,
+            }
+        }
+        push_latencies.push(slowest);
+    }
+    let broken = page_logs.iter().filter(|page| page.broke).count();
+
+    println!("{users} people with the page open, one save each over {:.0} s ({:.0} saves/s):", MEASURE.as_secs_f64(), users as f64 / MEASURE.as_secs_f64());
+    report("  save", &mut save_latencies);
+    report("  push (save committed → every other page of the event has it)", &mut push_latencies);
+    println!("  failed: {refused} saves refused, {unseen} (page, save) pairs never shown, {broken} streams broken");
+    println!("  whenly CPU: {:.1} s over {:.1} s ({:.0} % of one core)", cpu_seconds, busy_for.as_secs_f64(), 100.0 * cpu_seconds / busy_for.as_secs_f64());
+    println!("  whenly memory: {memory_before} before the pages opened, {memory_idle} with {users} streams idle, {memory_after} after");
 }
 
-/// Signs `users` users up, each in its own browser, and has each join one of `codes` in turn.
-async fn build_crowd(deployment: &Deployment, codes: &[String], users: usize) -> Vec<(Browser, String)> {
+/// Pins the server and the nodes to CPU 0 and this process to CPU 1.
+fn pin_processes(deployment: &Deployment) {
+    let mut pids: Vec<u32> = deployment.nodes.iter().filter_map(|node| node.pid()).collect();
+    pids.extend(deployment.server_pid());
+    for pid in pids {
+        taskset("0", pid);
+    }
+    taskset("1", std::process::id());
+    println!("pinned: whenly and the event nodes on CPU 0, the load generator on CPU 1 (MariaDB unpinned)");
+}
+
+fn taskset(cpu: &str, pid: u32) {
+    let status = std::process::Command::new("taskset").args(["-a", "-p", "-c", cpu, &pid.to_string()]).output().expect("taskset runs");
+    assert!(status.status.success(), "taskset failed: {}", String::from_utf8_lossy(&status.stderr));
+}
+
+/// Signs `users` people up, each in its own browser, and has each join one of `codes` in turn.
+async fn build_crowd(deployment: &Deployment, codes: &[String], users: usize) -> Vec<Person> {
     let codes = Arc::new(codes.to_vec());
     stream::iter(0..users)
         .map(|index| {
-            let user = deployment.browser();
+            let browser = deployment.browser();
             let code = codes[index % codes.len()].clone();
             async move {
-                assert_eq!(user.sign_up(&format!("crowd{index}"), "password123").await.status(), StatusCode::CREATED);
-                assert_eq!(user.post(&format!("/api/v1/events/{code}/join")).await.status(), StatusCode::OK);
-                (user, code)
+                let name = format!("crowd{index}");
+                assert_eq!(browser.sign_up(&name, "password123").await.status(), StatusCode::CREATED);
+                assert_eq!(browser.post(&format!("/api/v1/events/{code}/join")).await.status(), StatusCode::OK);
+                Person { browser, name, code }
             }
         })
         .buffer_unordered(SIGN_UPS_IN_FLIGHT)
@@ -113,50 +211,51 @@ async fn build_crowd(deployment: &Deployment, codes: &[String], users: usize) ->
         .await
 }
 
-/// One person with the event page open: a poll every `POLL_EVERY` (starting at `phase`), and
-/// at one tick an answer saved from the grid. Returns each request's latency and whether it
-/// succeeded (an overloaded server answers 500 when no database connection frees up in time).
-async fn keep_page_open(user: Browser, code: String, phase: Duration, answer_at_tick: u64, until: Instant) -> Vec<(Request, Duration, bool)> {
-    tokio::time::sleep(phase).await;
-    let mut ticks = tokio::time::interval(POLL_EVERY);
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut latencies = Vec::new();
-    for tick in 0.. {
-        ticks.tick().await;
-        if Instant::now() >= until {
-            break;
-        }
-        let sent = Instant::now();
-        let response = user
-            .client
-            .post(user.url(EventPage::PATH))
-            .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .body(format!("code={code}"))
-            .send()
-            .await
-            .expect("poll sent");
-        let succeeded = response.status() == StatusCode::OK && response.bytes().await.is_ok();
-        latencies.push((Request::Poll, sent.elapsed(), succeeded));
-        if tick == answer_at_tick {
-            let hour = 8 + (answer_at_tick % 8) as u32;
-            let body = json!({ "code": code, "intervals": intervals_tomorrow(&[(hour, hour + 3)])["intervals"] });
-            let sent = Instant::now();
-            let response = user.client.post(user.url(SaveAvailability::PATH)).json(&body).send().await.expect("answer sent");
-            let succeeded = response.status() == StatusCode::OK && response.bytes().await.is_ok();
-            latencies.push((Request::Answer, sent.elapsed(), succeeded));
+/// Reads one page's stream until `until`, noting when each participant first showed as
+/// answered.
+async fn read_page(mut response: reqwest::Response, code: String, until: Instant) -> PageLog {
+    let mut log = PageLog { code, first_answered: HashMap::new(), broke: false };
+    let mut buffer = String::new();
+    loop {
+        let chunk = match tokio::time::timeout_at(until.into(), response.chunk()).await {
+            Err(_) => return log,
+            Ok(Ok(Some(chunk))) => chunk,
+            Ok(_) => {
+                log.broke = true;
+                return log;
+            }
+        };
+        let arrived = Instant::now();
+        buffer.push_str(&String::from_utf8_lossy(&chunk));
+        while let Some(end) = buffer.find("\n\n") {
+            let block: String = buffer.drain(..end + 2).collect();
+            let Some(data) = block.lines().find_map(|line| line.strip_prefix("data: ")) else { continue };
+            if !block.contains("event: update") {
+                continue;
+            }
+            let Ok(live) = serde_json::from_str::<LiveEvent>(data) else { continue };
+            for participant in live.participants.iter().filter(|p| p.answered) {
+                log.first_answered.entry(participant.username.clone()).or_insert(arrived);
+            }
         }
     }
-    latencies
+}
+
+/// Saves an answer as the grid does (REST), `hour`..`hour + 3` tomorrow.
+async fn save(person: &Person, hour: u32) -> Save {
+    let sent = Instant::now();
+    let response = person.browser.put_availability(&person.code, &intervals_tomorrow(&[(hour, hour + 3)])).await;
+    let succeeded = response.status() == StatusCode::OK && response.bytes().await.is_ok();
+    let committed = Instant::now();
+    Save { name: person.name.clone(), code: person.code.clone(), committed, latency: committed - sent, succeeded }
 }
 
 fn report(label: &str, latencies: &mut [Duration]) {
+    if latencies.is_empty() {
+        println!("{label}: none");
+        return;
+    }
     latencies.sort();
     let at = |fraction: f64| latencies[((latencies.len() as f64 * fraction).ceil() as usize).clamp(1, latencies.len()) - 1];
-    println!(
-        "{label}: {} requests, p50 {:?} p99 {:?} max {:?}",
-        latencies.len(),
-        at(0.50),
-        at(0.99),
-        latencies.last().expect("at least one request")
-    );
+    println!("{label}: {} measured, p50 {:?} p99 {:?} max {:?}", latencies.len(), at(0.50), at(0.99), latencies.last().expect("one"));
 }

@@ -237,6 +237,7 @@ async fn the_openapi_document_describes_every_route(backend: Backend) {
             "delete /api/v1/events/{code}",
             "get /api/v1/events/{code}",
             "get /api/v1/events/{code}/calendar.ics",
+            "get /api/v1/events/{code}/live",
             "get /api/v1/events/{code}/outcome",
             "get /api/v1/me/events",
             "get /api/v1/users/me",

@@ -218,6 +218,18 @@ impl Deployment {
         format!("RSS {} (peak {})", field("VmRSS:"), field("VmHWM:"))
     }
 
+    /// CPU time the server process has used so far, user and system, in seconds (for the
+    /// benches; `/proc/<pid>/stat` counts in ticks of 1/100 s on Linux).
+    #[allow(dead_code)]
+    pub fn server_cpu_seconds(&self) -> f64 {
+        let pid = self.server_pid().expect("whenly runs");
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        // Fields after the parenthesized command name: state is field 3, utime 14, stime 15.
+        let fields: Vec<&str> = stat.rsplit_once(')').map(|(_, rest)| rest.split_whitespace().collect()).unwrap_or_default();
+        let ticks = |index: usize| fields.get(index - 3).and_then(|value| value.parse::<f64>().ok()).unwrap_or_default();
+        (ticks(14) + ticks(15)) / 100.0
+    }
+
     /// SIGKILLs the server process.
     pub fn kill_server(&mut self) {
         if let Some(mut server) = self.server.take() {

@@ -1,0 +1,113 @@
+//! The input rules of events and answers, checked before any work: what a create may hold, and
+//! an answer's two shapes (intervals, or the text format) turned into an interval set.
+
+use app::error::{excerpt, AppError, LineProblem};
+use app::events::{AvailabilityInput, CreateEventInput, CAPACITY_MAX, DESCRIPTION_MAX, NAME_MAX};
+use chrono::{DateTime, Utc};
+use scheduling::{text, EventSpec, Interval, IntervalSet, Minute, SpecError};
+
+/// A create input that passed every rule.
+pub(crate) struct ValidEvent {
+    pub name: String,
+    pub description: String,
+    pub spec: EventSpec,
+    pub capacity: Option<u32>,
+    pub time_zone: String,
+}
+
+pub(super) fn validate(input: CreateEventInput, now: DateTime<Utc>) -> Result<ValidEvent, AppError> {
+    let name = input.name.trim().to_owned();
+    if name.is_empty() {
+        return Err(AppError::invalid("name", "Give the event a name."));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(AppError::invalid("name", "The name cannot contain tabs, line breaks or other control characters."));
+    }
+    if name.chars().count() > NAME_MAX {
+        return Err(AppError::invalid("name", format!("The name can be at most {NAME_MAX} characters long.")));
+    }
+    // Browsers send a textarea's line breaks as CRLF: kept as LF.
+    let description = input.description.unwrap_or_default().replace("\r\n", "\n").trim().to_owned();
+    if description.chars().any(|character| character.is_control() && character != '\n' && character != '\t') {
+        return Err(AppError::invalid("description", "The description cannot contain control characters (line breaks and tabs are fine)."));
+    }
+    if description.chars().count() > DESCRIPTION_MAX {
+        return Err(AppError::invalid("description", format!("The description can be at most {DESCRIPTION_MAX} characters long.")));
+    }
+    if input.deadline <= now {
+        return Err(AppError::invalid("deadline", "The response deadline must be in the future."));
+    }
+    if !Minute::ceil(input.deadline).is_supported() {
+        return Err(AppError::invalid("deadline", "The response deadline is too far in the future."));
+    }
+    let window = match (input.window_start, input.window_end) {
+        (None, None) => None,
+        (Some(start), Some(end)) => {
+            let (start, end) = (Minute::ceil(start), Minute::floor(end));
+            if !(start.is_supported() && end.is_supported()) {
+                return Err(AppError::invalid("window_start", "The window must lie between the years 2000 and 2199."));
+            }
+            Some(Interval::new(start, end).ok_or_else(|| AppError::invalid("window_end", "The window must end after it starts."))?)
+        }
+        _ => return Err(AppError::invalid("window_start", "Give both the start and the end of the window, or neither.")),
+    };
+    let spec = EventSpec::new(input.deadline, input.duration_minutes, window).map_err(|error| match error {
+        SpecError::Duration => AppError::invalid("duration_minutes", "The meeting length must be between 5 minutes and 24 hours."),
+        SpecError::WindowTooShort => AppError::invalid("window_end", "The window is shorter than the meeting."),
+        SpecError::WindowBeforeDeadline => {
+            AppError::invalid("window_end", "The window ends too soon: a meeting must fit in it after the deadline.")
+        }
+    })?;
+    if let Some(capacity) = input.capacity {
+        if !(1..=CAPACITY_MAX).contains(&capacity) {
+            return Err(AppError::invalid("capacity", format!("The capacity must be between 1 and {CAPACITY_MAX}.")));
+        }
+    }
+    let time_zone = input.time_zone.unwrap_or_else(|| "UTC".to_owned());
+    if time_zone.parse::<chrono_tz::Tz>().is_err() {
+        return Err(AppError::invalid("time_zone", format!("Unknown time zone {}; use an IANA name such as Europe/Berlin.", excerpt(&time_zone))));
+    }
+    Ok(ValidEvent { name, description, spec, capacity: input.capacity, time_zone })
+}
+
+pub(super) fn parse_availability(input: AvailabilityInput) -> Result<IntervalSet, AppError> {
+    match input {
+        AvailabilityInput::Text { text, time_zone } => {
+            let zone: chrono_tz::Tz = time_zone
+                .parse()
+                .map_err(|_| AppError::invalid("time_zone", format!("Unknown time zone {}.", excerpt(&time_zone))))?;
+            if text.len() > text::MAX_TEXT_BYTES {
+                return Err(AppError::invalid("text", format!("An answer can be at most {} KB of text.", text::MAX_TEXT_BYTES / 1024)));
+            }
+            if text.lines().filter(|line| !line.trim().is_empty()).nth(text::MAX_INTERVALS).is_some() {
+                return Err(AppError::invalid("text", format!("An answer can have at most {} lines, one interval each.", text::MAX_INTERVALS)));
+            }
+            text::parse(&text, zone).map_err(|errors| AppError::InvalidLines {
+                lines: errors
+                    .0
+                    .into_iter()
+                    .map(|error| LineProblem { line: u32::try_from(error.line).unwrap_or(u32::MAX), message: error.kind.to_string() })
+                    .collect(),
+            })
+        }
+        AvailabilityInput::Intervals { intervals } => {
+            if intervals.len() > text::MAX_INTERVALS {
+                return Err(AppError::invalid("intervals", format!("At most {} intervals.", text::MAX_INTERVALS)));
+            }
+            intervals
+                .iter()
+                .enumerate()
+                .map(|(index, interval)| {
+                    // Only the whole minutes inside what was given count as free.
+                    let (start, end) = (Minute::ceil(interval.start), Minute::floor(interval.end));
+                    if !(start.is_supported() && end.is_supported()) {
+                        return Err(AppError::invalid("intervals", format!("Interval {}: outside the supported dates.", index + 1)));
+                    }
+                    Interval::new(start, end).ok_or_else(|| {
+                        AppError::invalid("intervals", format!("Interval {}: the end must be at least a minute after the start.", index + 1))
+                    })
+                })
+                .collect()
+        }
+    }
+}
