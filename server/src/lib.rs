@@ -75,6 +75,12 @@ pub enum StartError {
     Hashing(std::io::Error),
 }
 
+/// A peer that stops acknowledging (a phone that lost its network, a pulled cable) is dropped
+/// after this, not after the kernel's ~15 minutes of retransmissions: a live stream's
+/// keep-alive comment every 15 s is data that must be acknowledged, so such a stream frees its
+/// place (and its memory) within about a minute.
+const UNACKED_DATA_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(45);
+
 /// A server bound to its port, ready to serve.
 pub struct Application {
     listener: TcpListener,
@@ -136,7 +142,16 @@ impl Application {
             .layer(axum::middleware::map_response(http::security_headers::add))
             .layer(axum::middleware::from_fn_with_state(proxies, http::client::resolve)).layer(CompressionLayer::new()).layer(trace_layer);
         let listener = TcpListener::bind(config.listen).await.map_err(|e| StartError::Bind(config.listen, e))?;
+        socket2::SockRef::from(&listener)
+            .set_tcp_user_timeout(Some(UNACKED_DATA_TIMEOUT))
+            .map_err(|e| StartError::Bind(config.listen, e))?;
         Ok(Self { listener, router, control })
+    }
+
+    /// How long a connection may leave data unacknowledged before the kernel drops it (the
+    /// listener's `TCP_USER_TIMEOUT`, which every accepted connection inherits).
+    pub fn unacked_data_timeout(&self) -> std::io::Result<Option<std::time::Duration>> {
+        socket2::SockRef::from(&self.listener).tcp_user_timeout()
     }
 
     pub fn local_addr(&self) -> SocketAddr {

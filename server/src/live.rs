@@ -96,10 +96,21 @@ impl LiveHub {
     }
 
     /// The frames of `event_id`, starting with the current one; `None` if there is no such
-    /// event.
+    /// event. The topic's frame may be a round old, and a reader who has just joined (here or
+    /// in another process) would not be among its members: it is brought up to the event's
+    /// generation first.
     pub async fn follow(&self, event_id: i64) -> Result<Option<watch::Receiver<Arc<LiveFrame>>>> {
-        if let Some(topic) = self.topics().get(&event_id) {
-            return Ok(Some(topic.frames.subscribe()));
+        let published = self.topics().get(&event_id).map(|topic| topic.frames.borrow().generation);
+        if let Some(published) = published {
+            let current = crate::events::generations(&self.db, &[event_id]).await?.first().map(|(_, generation)| *generation);
+            if current.is_some_and(|current| current > published) {
+                if let Some(frame) = self.events.live_frame(event_id).await? {
+                    self.publish(event_id, frame);
+                }
+            }
+            if let Some(topic) = self.topics().get(&event_id) {
+                return Ok(Some(topic.frames.subscribe()));
+            }
         }
         let Some(frame) = self.events.live_frame(event_id).await? else { return Ok(None) };
         let mut topics = self.topics();
@@ -108,6 +119,17 @@ impl LiveHub {
             .entry(event_id)
             .or_insert_with(|| Topic { frames: watch::Sender::new(Arc::new(frame)), published_at: Instant::now() });
         Ok(Some(topic.frames.subscribe()))
+    }
+
+    /// Sends `frame` to the event's readers, unless they have a later one already.
+    fn publish(&self, event_id: i64, frame: LiveFrame) {
+        let mut topics = self.topics();
+        if let Some(topic) = topics.get_mut(&event_id) {
+            if frame.generation > topic.frames.borrow().generation {
+                topic.frames.send_replace(Arc::new(frame));
+                topic.published_at = Instant::now();
+            }
+        }
     }
 
     /// A place for one more stream of `user_id`, unless they hold `most` already.
@@ -171,17 +193,9 @@ impl LiveHub {
             .buffer_unordered(BUILDS_AT_ONCE)
             .collect()
             .await;
-        let mut topics = self.topics();
         for (event_id, frame) in built {
             match frame {
-                Ok(Some(frame)) => {
-                    if let Some(topic) = topics.get_mut(&event_id) {
-                        if frame.generation > topic.frames.borrow().generation {
-                            topic.frames.send_replace(Arc::new(frame));
-                            topic.published_at = Instant::now();
-                        }
-                    }
-                }
+                Ok(Some(frame)) => self.publish(event_id, frame),
                 Ok(None) => {}
                 Err(error) => tracing::warn!(%error, event_id, "live pages: cannot build the event's state"),
             }

@@ -32,6 +32,12 @@ impl EventService {
         Ok(event.event_id)
     }
 
+    /// Whether `user_id` is a member of `event_id` now (a participant or the organizer).
+    pub async fn live_member_by_id(&self, user_id: i64, event_id: i64) -> Result<bool> {
+        let Some(event) = repo::find_by_id(&self.db, event_id).await? else { return Ok(false) };
+        Ok(event.organizer_id == user_id || repo::is_participant(&self.db, event_id, user_id).await?)
+    }
+
     /// The shared state of `event_id` now, or `None` if there is no such event.
     pub async fn live_frame(&self, event_id: i64) -> Result<Option<LiveFrame>> {
         let Some(row) = repo::find_by_id(&self.db, event_id).await? else { return Ok(None) };

@@ -28,7 +28,7 @@ use tower_sessions::session::Id;
 use tower_sessions::Session;
 
 use crate::error::{ErrorBody, Result};
-use crate::events::LiveFrame;
+use crate::events::{EventService, LiveFrame};
 use crate::live::StreamSlot;
 use crate::http::extract::{ApiPath, CurrentUser};
 use crate::sessions::{CachedSessionStore, MaybeEnded};
@@ -65,6 +65,8 @@ pub async fn live(
     let last_seen: Option<i64> = headers.get("last-event-id").and_then(|value| value.to_str().ok()).and_then(|id| id.parse().ok());
     let current = frames.borrow().generation;
     let follow = Follow {
+        events: Arc::clone(&state.events),
+        event_id,
         frames,
         ended: state.sessions.subscribe_ended(),
         sessions: state.sessions.clone(),
@@ -81,6 +83,8 @@ pub async fn live(
 
 /// One open stream's state.
 struct Follow {
+    events: Arc<EventService>,
+    event_id: i64,
     frames: watch::Receiver<Arc<LiveFrame>>,
     ended: broadcast::Receiver<MaybeEnded>,
     sessions: CachedSessionStore,
@@ -102,8 +106,17 @@ impl Follow {
             if self.send_current {
                 self.send_current = false;
                 let frame = Arc::clone(&self.frames.borrow_and_update());
-                let message = self.message(&frame);
-                return Some((Ok(message), self));
+                if frame.members.contains(&self.user_id) {
+                    let message = Event::default().event("update").id(frame.generation.to_string()).data(&*frame.json);
+                    return Some((Ok(message), self));
+                }
+                // Not among this frame's members: gone, unless the frame predates a join (a
+                // later one will have them). The database decides; if it cannot, wait.
+                let member = self.events.live_member_by_id(self.user_id, self.event_id).await;
+                if matches!(member, Ok(false)) {
+                    return Some((Ok(self.gone("not_a_participant")), self));
+                }
+                continue;
             }
             tokio::select! {
                 changed = self.frames.changed() => {
@@ -125,13 +138,6 @@ impl Follow {
                 }
             }
         }
-    }
-
-    fn message(&mut self, frame: &LiveFrame) -> Event {
-        if !frame.members.contains(&self.user_id) {
-            return self.gone("not_a_participant");
-        }
-        Event::default().event("update").id(frame.generation.to_string()).data(&*frame.json)
     }
 
     fn gone(&mut self, why: &'static str) -> Event {

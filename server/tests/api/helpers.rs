@@ -41,6 +41,8 @@ pub struct TestApp {
     browser: Browser,
     /// The control plane the embedded nodes call (tests may call it too).
     pub control: std::net::SocketAddr,
+    /// The listener's `TCP_USER_TIMEOUT`, as the server set it.
+    pub unacked_data_timeout: Option<std::time::Duration>,
     _database: TestDatabase,
     _data_dir: TempDir,
 }
@@ -134,8 +136,9 @@ pub async fn spawn_app_with(backend: Backend, settings: TestSettings) -> Option<
     let application = Application::build(&config, leptos_options).await.expect("server starts");
     let base_url = format!("http://{}", application.local_addr());
     let control = application.control_addr();
+    let unacked_data_timeout = application.unacked_data_timeout().expect("getsockopt");
     tokio::spawn(application.serve_until(std::future::pending()));
-    Some(TestApp { browser: Browser::new(base_url), control, _database: database, _data_dir: data_dir })
+    Some(TestApp { browser: Browser::new(base_url), control, unacked_data_timeout, _database: database, _data_dir: data_dir })
 }
 
 pub fn new_client() -> reqwest::Client {

@@ -32,16 +32,19 @@ pub(super) fn follow(code: String, deadline: chrono::DateTime<chrono::Utc>, sign
     let polling = RwSignal::new(false);
     tick(deadline, signals, polling);
     let member = Memo::new(move |_| signals.event.with(|event| event.is_participant || event.is_organizer));
+    // Bumped to open the stream again (the server said "gone" but the page still says member).
+    let reopen = RwSignal::new(0u32);
     #[cfg(feature = "hydrate")]
     Effect::new(move |_| {
+        reopen.track();
         if member.get() {
-            stream::open(&code, signals, polling);
+            stream::open(&code, signals, polling, reopen);
         } else {
             polling.set(false);
         }
     });
     #[cfg(not(feature = "hydrate"))]
-    let _ = (code, member);
+    let _ = (code, member, reopen);
 }
 
 /// Writes a pushed state into the page's signals, each only if it changed, so a push never
@@ -106,28 +109,42 @@ mod stream {
     use web_sys::{EventSource, MessageEvent};
 
     use super::{apply, LiveSignals};
-    use crate::events::LiveEvent;
+    use crate::events::{EventStatus, LiveEvent};
 
-    /// Opens the event's stream; closes it when the island goes away. Falls back to polling
-    /// when the stream cannot be opened (`EventSource` gives up: an error status, not a
-    /// stream), and reads the page again when the server says this reader may no longer
-    /// follow (left, or logged out).
-    pub(super) fn open(code: &str, signals: LiveSignals, polling: RwSignal<bool>) {
+    /// Opens the event's stream; closes it when the island goes away, and once the event is
+    /// decided or cancelled (nothing changes after that). Falls back to polling when the
+    /// stream cannot be opened (`EventSource` gives up: an error status, not a stream). When
+    /// the server says this reader may no longer follow: logged out, the page is loaded again
+    /// (it then asks to log in); not a participant, the page data is read again, and if it
+    /// still says member (the leave was undone meanwhile) the stream opens again.
+    pub(super) fn open(code: &str, signals: LiveSignals, polling: RwSignal<bool>, reopen: RwSignal<u32>) {
         let Ok(source) = EventSource::new(&format!("/api/v1/events/{code}/live")) else {
             polling.set(true);
             return;
         };
+        let update_source = source.clone();
         let on_update = Closure::<dyn FnMut(MessageEvent)>::new(move |message: MessageEvent| {
             let Some(json) = message.data().as_string() else { return };
             if let Ok(live) = serde_json::from_str::<LiveEvent>(&json) {
                 polling.set(false);
+                let settled = matches!(live.status, EventStatus::Finished | EventStatus::Cancelled);
                 apply(live, signals);
+                if settled {
+                    update_source.close();
+                }
             }
         });
         let gone_source = source.clone();
-        let on_gone = Closure::<dyn FnMut(MessageEvent)>::new(move |_: MessageEvent| {
+        let on_gone = Closure::<dyn FnMut(MessageEvent)>::new(move |message: MessageEvent| {
             gone_source.close();
+            if message.data().as_string().as_deref() == Some("logged_out") {
+                if let Some(window) = web_sys::window() {
+                    let _ = window.location().reload();
+                }
+                return;
+            }
             signals.refresh.run(());
+            reopen.update(|epoch| *epoch += 1);
         });
         let error_source = source.clone();
         let on_error = Closure::<dyn FnMut(web_sys::Event)>::new(move |_: web_sys::Event| {
