@@ -301,3 +301,26 @@ test("an open page follows the event live: no reload, no polling, and the outcom
   expect(polls, "the page never asked for its data again").toEqual([]);
   expect(streams, "one stream for the whole time").toHaveLength(1);
 });
+
+test("an answer posted before the page came alive shows its error there, and the page still comes alive", async ({ browser }, testInfo) => {
+  const alice = await newUser(browser, testInfo, "alice");
+  const failures: string[] = [];
+  alice.page.on("pageerror", (error) => failures.push(error.message));
+  const code = await createEventByApi(alice.page, { name: "Early post", deadline: new Date(Date.now() + 3_600_000) });
+  // The text form posted as a plain form (what a click does before the wasm has loaded): the
+  // server sends the browser back to the page with the error in the address, sealed for it.
+  const page = await (await alice.page.request.get(eventPath(code))).text();
+  const action = page.match(/action="(\/api\/save_availability_text[^"]*)"/)![1];
+  const posted = await alice.page.request.post(action, {
+    form: { code, text: "not a time at all", time_zone: "UTC" },
+    headers: { Accept: "text/html", Referer: new URL(eventPath(code), alice.page.url()).toString() },
+    maxRedirects: 0,
+  });
+  expect(posted.status()).toBe(302);
+  const location = posted.headers()["location"];
+  expect(location).toContain("__seal=");
+  await alice.page.goto(location);
+  await expect(alice.page.locator(".answer-grid")).toBeVisible({ timeout: 30_000 });
+  await expect(alice.page.locator(".line-errors li[data-line='1']")).toBeAttached();
+  expect(failures, "the page hydrated without errors").toEqual([]);
+});

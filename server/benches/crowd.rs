@@ -25,7 +25,6 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use app::events::LiveEvent;
 use chrono::Utc;
 use futures::{stream, StreamExt};
 use reqwest::StatusCode;
@@ -43,10 +42,12 @@ const SIGN_UPS_IN_FLIGHT: usize = 8;
 /// Streams opened at once while the pages are opened.
 const OPENING_IN_FLIGHT: usize = 64;
 
-/// One person: their browser, name and event.
+/// One person: their browser, name, session cookie and event.
 struct Person {
     browser: Browser,
     name: String,
+    /// `whenly_session=…`, for saves sent on a connection of their own.
+    cookie: String,
     code: String,
 }
 
@@ -90,12 +91,13 @@ async fn main() {
     let memory_before = deployment.server_memory();
 
     // Everyone opens the page: one stream each, read until the run ends.
-    let until = Instant::now() + Duration::from_secs(5) + MEASURE + GRACE;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
     let crowd = Arc::new(crowd);
     let opened = Instant::now();
     let pages: Vec<tokio::task::JoinHandle<PageLog>> = stream::iter(0..crowd.len())
         .map(|index| {
             let crowd = Arc::clone(&crowd);
+            let stopped = stopped.clone();
             async move {
                 let person = &crowd[index];
                 let response = person
@@ -106,7 +108,7 @@ async fn main() {
                     .await
                     .expect("stream opened");
                 assert_eq!(response.status(), StatusCode::OK, "a stream refused");
-                tokio::spawn(read_page(response, person.code.clone(), until))
+                tokio::spawn(read_page(response, person.code.clone(), stopped))
             }
         })
         .buffer_unordered(OPENING_IN_FLIGHT)
@@ -116,18 +118,24 @@ async fn main() {
     tokio::time::sleep(Duration::from_secs(5)).await;
     let memory_idle = deployment.server_memory();
     let cpu_before = deployment.server_cpu_seconds();
+    let own_cpu_before = own_cpu_seconds();
 
-    // Each person saves once, at a random moment of the minute.
+    // Each person saves once, at a random moment of the minute, on a connection of its own
+    // that closes after the answer (a browser would keep it idle, but this machine allows
+    // 20,000 open files per process: 10,000 streams and 10,000 idle second connections do
+    // not fit, see docs/BENCHMARKS.md).
+    let saver = reqwest::Client::builder().pool_max_idle_per_host(0).build().expect("a client");
     let measured = Instant::now();
     let mut rng = Rng::from_time();
     let saves: Vec<tokio::task::JoinHandle<Save>> = (0..crowd.len())
         .map(|index| {
             let crowd = Arc::clone(&crowd);
+            let saver = saver.clone();
             let at = Duration::from_millis(rng.below(MEASURE.as_millis() as u64));
             let hour = 8 + rng.below(8) as u32;
             tokio::spawn(async move {
                 tokio::time::sleep(at).await;
-                save(&crowd[index], hour).await
+                save(&saver, &crowd[index], hour).await
             })
         })
         .collect();
@@ -136,7 +144,10 @@ async fn main() {
         save_log.push(save.await.expect("a save task"));
     }
     let cpu_seconds = deployment.server_cpu_seconds() - cpu_before;
+    let own_cpu_seconds = own_cpu_seconds() - own_cpu_before;
     let busy_for = measured.elapsed();
+    tokio::time::sleep(GRACE).await;
+    stop.send_replace(true);
     let mut page_logs = Vec::new();
     for page in pages {
         page_logs.push(page.await.expect("a page task"));
@@ -173,6 +184,7 @@ async fn main() {
     report("  push (save committed → every other page of the event has it)", &mut push_latencies);
     println!("  failed: {refused} saves refused, {unseen} (page, save) pairs never shown, {broken} streams broken");
     println!("  whenly CPU: {:.1} s over {:.1} s ({:.0} % of one core)", cpu_seconds, busy_for.as_secs_f64(), 100.0 * cpu_seconds / busy_for.as_secs_f64());
+    println!("  load generator CPU: {:.1} s ({:.0} % of one core)", own_cpu_seconds, 100.0 * own_cpu_seconds / busy_for.as_secs_f64());
     println!("  whenly memory: {memory_before} before the pages opened, {memory_idle} with {users} streams idle, {memory_after} after");
 }
 
@@ -201,9 +213,11 @@ async fn build_crowd(deployment: &Deployment, codes: &[String], users: usize) ->
             let code = codes[index % codes.len()].clone();
             async move {
                 let name = format!("crowd{index}");
-                assert_eq!(browser.sign_up(&name, "password123").await.status(), StatusCode::CREATED);
+                let signed_up = browser.sign_up(&name, "password123").await;
+                assert_eq!(signed_up.status(), StatusCode::CREATED);
+                let cookie = signed_up.headers()[reqwest::header::SET_COOKIE].to_str().unwrap().split(';').next().unwrap().to_owned();
                 assert_eq!(browser.post(&format!("/api/v1/events/{code}/join")).await.status(), StatusCode::OK);
-                Person { browser, name, code }
+                Person { browser, name, cookie, code }
             }
         })
         .buffer_unordered(SIGN_UPS_IN_FLIGHT)
@@ -211,40 +225,58 @@ async fn build_crowd(deployment: &Deployment, codes: &[String], users: usize) ->
         .await
 }
 
-/// Reads one page's stream until `until`, noting when each participant first showed as
-/// answered.
-async fn read_page(mut response: reqwest::Response, code: String, until: Instant) -> PageLog {
+/// Reads one page's stream until told to stop, noting when each participant first showed as
+/// answered. The JSON is scanned, not parsed: 10,000 pages parsing every frame would make
+/// the load generator the bottleneck it measures.
+async fn read_page(mut response: reqwest::Response, code: String, mut stop: tokio::sync::watch::Receiver<bool>) -> PageLog {
     let mut log = PageLog { code, first_answered: HashMap::new(), broke: false };
     let mut buffer = String::new();
     loop {
-        let chunk = match tokio::time::timeout_at(until.into(), response.chunk()).await {
-            Err(_) => return log,
-            Ok(Ok(Some(chunk))) => chunk,
-            Ok(_) => {
-                log.broke = true;
-                return log;
-            }
+        let chunk = tokio::select! {
+            _ = stop.wait_for(|stop| *stop) => return log,
+            chunk = response.chunk() => chunk,
+        };
+        let Ok(Some(chunk)) = chunk else {
+            log.broke = true;
+            return log;
         };
         let arrived = Instant::now();
         buffer.push_str(&String::from_utf8_lossy(&chunk));
         while let Some(end) = buffer.find("\n\n") {
             let block: String = buffer.drain(..end + 2).collect();
-            let Some(data) = block.lines().find_map(|line| line.strip_prefix("data: ")) else { continue };
             if !block.contains("event: update") {
                 continue;
             }
-            let Ok(live) = serde_json::from_str::<LiveEvent>(data) else { continue };
-            for participant in live.participants.iter().filter(|p| p.answered) {
-                log.first_answered.entry(participant.username.clone()).or_insert(arrived);
+            for (at, _) in block.match_indices("\"answered\":true") {
+                const NAME: &str = "\"username\":\"";
+                let Some(start) = block[..at].rfind(NAME).map(|start| start + NAME.len()) else { continue };
+                let Some(name) = block[start..at].split('"').next() else { continue };
+                if !log.first_answered.contains_key(name) {
+                    log.first_answered.insert(name.to_owned(), arrived);
+                }
             }
         }
     }
 }
 
+/// CPU time this process has used so far, in seconds.
+fn own_cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let fields: Vec<&str> = stat.rsplit_once(')').map(|(_, rest)| rest.split_whitespace().collect()).unwrap_or_default();
+    let ticks = |index: usize| fields.get(index - 3).and_then(|value| value.parse::<f64>().ok()).unwrap_or_default();
+    (ticks(14) + ticks(15)) / 100.0
+}
+
 /// Saves an answer as the grid does (REST), `hour`..`hour + 3` tomorrow.
-async fn save(person: &Person, hour: u32) -> Save {
+async fn save(saver: &reqwest::Client, person: &Person, hour: u32) -> Save {
     let sent = Instant::now();
-    let response = person.browser.put_availability(&person.code, &intervals_tomorrow(&[(hour, hour + 3)])).await;
+    let response = saver
+        .put(person.browser.url(&format!("/api/v1/events/{}/availability", person.code)))
+        .header(reqwest::header::COOKIE, &person.cookie)
+        .json(&intervals_tomorrow(&[(hour, hour + 3)]))
+        .send()
+        .await
+        .expect("save sent");
     let succeeded = response.status() == StatusCode::OK && response.bytes().await.is_ok();
     let committed = Instant::now();
     Save { name: person.name.clone(), code: person.code.clone(), committed, latency: committed - sent, succeeded }

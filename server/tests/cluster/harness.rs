@@ -118,6 +118,10 @@ impl Deployment {
             .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
             // What cargo-leptos would set; the rest of the site configuration has defaults.
             .env("LEPTOS_OUTPUT_NAME", "whenly")
+            // No site package: these servers are driven through the API, and a package built
+            // for another profile (hashed names, its hash.txt beside another binary) would
+            // rightly be refused at start.
+            .env("LEPTOS_SITE_ROOT", self.data_dir.path.join("no-site"))
             .env("WHENLY_LISTEN", listen.to_string())
             .env("WHENLY_CONTROL_LISTEN", control.to_string())
             .env("WHENLY_EMBEDDED_NODES", "0")

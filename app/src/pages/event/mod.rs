@@ -31,13 +31,18 @@ pub fn EventPage() -> impl IntoView {
     let params = use_params_map();
     let code = move || params.with(|params| params.get("code").unwrap_or_default());
     let data = Resource::new(code, event_page);
+    // The error of a form posted without script (checked by the server: see
+    // `server::http::form_errors`), handed to the island, which keeps no context of the page.
+    let posted = StoredValue::new(
+        use_context::<leptos::server::ServerActionError>().map(|posted| (posted.path().to_owned(), posted.err().to_owned())),
+    );
     view! {
         <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match data.await {
                     Ok(data) => view! {
                         <Title text=format!("{} · Whenly", data.event.name)/>
-                        <EventScreen data/>
+                        <EventScreen data posted=posted.get_value()/>
                     }.into_any(),
                     Err(AppError::NotLoggedIn) => view! { <SignInToSee code=code()/> }.into_any(),
                     Err(AppError::EventNotFound) => view! {
@@ -74,9 +79,14 @@ fn SignInToSee(code: String) -> impl IntoView {
 /// The loaded page, kept current by its live stream: the one island of the page (its data comes along
 /// serialized in the HTML), so everything interactive about an event lives in here.
 #[island]
-fn EventScreen(data: EventPageData) -> impl IntoView {
-    // An island keeps no context from the server-rendered page around it.
+fn EventScreen(data: EventPageData, posted: Option<(String, String)>) -> impl IntoView {
+    // An island keeps no context from the server-rendered page around it: the time, and the
+    // error of a form posted before the wasm loaded (so that the browser shows it as the
+    // server did, instead of failing to hydrate).
     crate::time::provide_time_context();
+    if let Some((path, error)) = posted {
+        provide_context(leptos::server::ServerActionError::new(&path, &error));
+    }
     let EventPageData { event: initial, my_answer: initial_answer, heatmap: initial_heatmap } = data;
     let code = initial.code.clone();
     let deadline = initial.deadline;
