@@ -20,6 +20,9 @@ mod helpers;
 #[path = "../tests/cluster/harness.rs"]
 #[allow(dead_code, unused_imports, unused_macros)]
 mod harness;
+#[path = "support/load.rs"]
+#[allow(dead_code)]
+mod load;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -31,6 +34,7 @@ use reqwest::StatusCode;
 use serde_json::json;
 
 use harness::{Deployment, Rng};
+use load::own_cpu_seconds;
 use helpers::{intervals_tomorrow, rfc3339, Backend, Browser};
 
 const EVENTS: usize = 100;
@@ -74,7 +78,7 @@ async fn main() {
     let pin = std::env::var("WHENLY_CROWD_PIN").map_or(true, |value| value != "0");
     let deployment = Deployment::start(Backend::MariaDb).await.expect("MariaDB is required for this benchmark");
     if pin {
-        pin_processes(&deployment);
+        load::pin(&deployment);
     }
     let organizer = deployment.browser();
     assert_eq!(organizer.sign_up("organizer", "password123").await.status(), StatusCode::CREATED);
@@ -189,21 +193,6 @@ async fn main() {
 }
 
 /// Pins the server and the nodes to CPU 0 and this process to CPU 1.
-fn pin_processes(deployment: &Deployment) {
-    let mut pids: Vec<u32> = deployment.nodes.iter().filter_map(|node| node.pid()).collect();
-    pids.extend(deployment.server_pid());
-    for pid in pids {
-        taskset("0", pid);
-    }
-    taskset("1", std::process::id());
-    println!("pinned: whenly and the event nodes on CPU 0, the load generator on CPU 1 (MariaDB unpinned)");
-}
-
-fn taskset(cpu: &str, pid: u32) {
-    let status = std::process::Command::new("taskset").args(["-a", "-p", "-c", cpu, &pid.to_string()]).output().expect("taskset runs");
-    assert!(status.status.success(), "taskset failed: {}", String::from_utf8_lossy(&status.stderr));
-}
-
 /// Signs `users` people up, each in its own browser, and has each join one of `codes` in turn.
 async fn build_crowd(deployment: &Deployment, codes: &[String], users: usize) -> Vec<Person> {
     let codes = Arc::new(codes.to_vec());
@@ -260,13 +249,6 @@ async fn read_page(mut response: reqwest::Response, code: String, mut stop: toki
 }
 
 /// CPU time this process has used so far, in seconds.
-fn own_cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let fields: Vec<&str> = stat.rsplit_once(')').map(|(_, rest)| rest.split_whitespace().collect()).unwrap_or_default();
-    let ticks = |index: usize| fields.get(index - 3).and_then(|value| value.parse::<f64>().ok()).unwrap_or_default();
-    (ticks(14) + ticks(15)) / 100.0
-}
-
 /// Saves an answer as the grid does (REST), `hour`..`hour + 3` tomorrow.
 async fn save(saver: &reqwest::Client, person: &Person, hour: u32) -> Save {
     let sent = Instant::now();

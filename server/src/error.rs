@@ -17,6 +17,9 @@ pub enum Error {
     MalformedRequest(String),
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
+    /// The failure of a transaction that wrote several requests' changes (a group commit).
+    #[error("database: {0}")]
+    SharedDatabase(std::sync::Arc<sqlx::Error>),
     #[error("session store: {0}")]
     Session(#[from] tower_sessions::session::Error),
     #[error("password hashing: {0}")]

@@ -265,12 +265,41 @@ impl Cluster {
         if !row.needs_dispatch {
             return Ok(());
         }
+        if let Some(placed) = self.send(&row).await? {
+            repo::mark_dispatched(&self.db, &[placed]).await?;
+        }
+        Ok(())
+    }
+
+    /// Sends each of `rows` (answers or withdrawals as just read or written), [`IN_PARALLEL`]
+    /// at a time, and records what the nodes acknowledged in one statement; a row that could
+    /// not be sent stays for the reconciler.
+    pub(crate) async fn dispatch_rows(&self, rows: Vec<repo::AnswerRow>) {
+        let placed: Vec<repo::Placed> = futures::stream::iter(rows)
+            .map(|row| async move {
+                self.send(&row).await.unwrap_or_else(|error| {
+                    tracing::debug!(participant_id = row.participant_id, %error, "cannot dispatch yet");
+                    None
+                })
+            })
+            .buffer_unordered(IN_PARALLEL)
+            .filter_map(|placed| async move { placed })
+            .collect()
+            .await;
+        if let Err(error) = repo::mark_dispatched(&self.db, &placed).await {
+            tracing::debug!(%error, "acknowledged dispatches not recorded; the reconciler sends them again");
+        }
+    }
+
+    /// Sends `row` to its node: where it went and which version, to record; `None` when there
+    /// is nothing to record (a newer version overtook it).
+    async fn send(&self, row: &repo::AnswerRow) -> Result<Option<repo::Placed>> {
+        let participant_id = row.participant_id;
         let sticky = row.assigned_node.as_deref().and_then(|id| self.live_node(id));
         let withdrawn = row.withdrawn_at.is_some();
         if withdrawn && sticky.is_none() {
             // No live node holds it (never sent, or its node's work moved): nothing to withdraw.
-            repo::mark_dispatched(&self.db, participant_id, None, row.version).await?;
-            return Ok(());
+            return Ok(Some(repo::Placed { participant_id, node: None, version: row.version }));
         }
         let node = match sticky {
             Some(node) => node,
@@ -287,13 +316,11 @@ impl Cluster {
         };
         match sent {
             // Sealed: the event is decided, nothing more to send.
-            Ok(Ok(())) | Ok(Err(NodeError::Sealed)) => {}
-            Ok(Err(NodeError::StaleVersion { held })) => return self.stale_version(participant_id, &node.id, held).await,
-            Ok(Err(error)) => return Err(Error::Cluster(format!("{}: {error}", node.id))),
-            Err(error) => return Err(Error::Cluster(format!("{}: {error}", node.id))),
+            Ok(Ok(())) | Ok(Err(NodeError::Sealed)) => Ok(Some(repo::Placed { participant_id, node: Some(node.id.clone()), version: row.version })),
+            Ok(Err(NodeError::StaleVersion { held })) => self.stale_version(participant_id, &node.id, held).await.map(|()| None),
+            Ok(Err(error)) => Err(Error::Cluster(format!("{}: {error}", node.id))),
+            Err(error) => Err(Error::Cluster(format!("{}: {error}", node.id))),
         }
-        repo::mark_dispatched(&self.db, participant_id, Some(&node.id), row.version).await?;
-        Ok(())
     }
 
     /// A node refused a version because it holds `held`. Usually a newer version of the row
@@ -333,14 +360,7 @@ impl Cluster {
     /// often past their deadline, and a new coordinator finalizes at once, so its answers
     /// should be on a live node by then rather than fetched on a retry.
     async fn reconcile(&self) -> Result<()> {
-        let answers = repo::undispatched(&self.db, DISPATCH_BATCH).await?;
-        futures::stream::iter(answers)
-            .for_each_concurrent(IN_PARALLEL, |answer| async move {
-                if let Err(error) = self.dispatch_answer(answer.participant_id).await {
-                    tracing::debug!(participant_id = answer.participant_id, %error, "cannot dispatch yet");
-                }
-            })
-            .await;
+        self.dispatch_rows(repo::undispatched(&self.db, DISPATCH_BATCH).await?).await;
         let events = repo::events_without_coordinator(&self.db, DISPATCH_BATCH).await?;
         self.assign_all(events.iter().map(|event| event.event_id)).await;
         self.attend_to_late_events().await

@@ -3,12 +3,13 @@
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
+use event_node::protocol::NodeId;
 use scheduling::{Answer, EventSpec, Interval, IntervalSet, Minute, Outcome, ParticipantId};
 
-use crate::db::{lock_events, placeholders, with_pool, BeginWrite, Db};
+use crate::db::{lock_events, placeholders, with_pool, BeginWrite, Db, MAX_IN_LIST};
 use crate::error::{Error, Result};
 
-#[derive(sqlx::FromRow)]
+#[derive(Clone, sqlx::FromRow)]
 pub(crate) struct AnswerRow {
     pub participant_id: i64,
     pub event_id: i64,
@@ -47,11 +48,42 @@ pub(crate) async fn undispatched(db: &Db, limit: i64) -> Result<Vec<AnswerRow>, 
     with_pool!(db, |pool| sqlx::query_as(&sql).bind(limit).fetch_all(pool).await)
 }
 
-/// Records that `node` acknowledged `version` (`None`: nothing to send anywhere), unless a
-/// newer version arrived meanwhile, which the reconciler then dispatches.
-pub(crate) async fn mark_dispatched(db: &Db, participant_id: i64, node: Option<&str>, version: i64) -> Result<(), sqlx::Error> {
-    const SQL: &str = "UPDATE answer SET assigned_node = ?, needs_dispatch = FALSE WHERE participant_id = ? AND version = ?";
-    with_pool!(db, |pool| sqlx::query(SQL).bind(node).bind(participant_id).bind(version).execute(pool).await.map(|_| ()))
+/// An answer (or withdrawal) a node acknowledged: which version went where (`node` `None`:
+/// nothing had to be sent anywhere).
+pub(crate) struct Placed {
+    pub participant_id: i64,
+    pub node: Option<NodeId>,
+    pub version: i64,
+}
+
+/// Records each of `placed`, unless a newer version of the row arrived meanwhile, which the
+/// reconciler then dispatches. One statement per [`MAX_IN_LIST`] rows, in participant order
+/// (the order every statement locking several answers takes).
+pub(crate) async fn mark_dispatched(db: &Db, placed: &[Placed]) -> Result<(), sqlx::Error> {
+    let mut placed: Vec<&Placed> = placed.iter().collect();
+    placed.sort_by_key(|placed| placed.participant_id);
+    for chunk in placed.chunks(MAX_IN_LIST) {
+        let cases = " WHEN ? THEN ?".repeat(chunk.len());
+        let sql = format!(
+            "UPDATE answer SET assigned_node = CASE participant_id{cases} END, needs_dispatch = FALSE \
+             WHERE participant_id IN ({}) AND version = CASE participant_id{cases} END",
+            placeholders(chunk.len())
+        );
+        with_pool!(db, |pool| {
+            let mut query = sqlx::query(&sql);
+            for placed in chunk {
+                query = query.bind(placed.participant_id).bind(placed.node.as_deref());
+            }
+            for placed in chunk {
+                query = query.bind(placed.participant_id);
+            }
+            for placed in chunk {
+                query = query.bind(placed.participant_id).bind(placed.version);
+            }
+            query.execute(pool).await.map(|_| ())
+        })?;
+    }
+    Ok(())
 }
 
 /// Moves the participant's version past `held` (a node holds a version the database does not

@@ -7,6 +7,7 @@
 //! The REST handlers call [`EventService`] directly; the pages reach it through
 //! [`EventPages`], the [`EventsPort`] that resolves the caller's session first.
 
+mod answers;
 pub mod calendar;
 pub mod code;
 mod heatmap;
@@ -29,8 +30,10 @@ use crate::cluster::Cluster;
 use crate::db::Db;
 use crate::error::{Error, Result};
 use crate::live::ChangeSender;
+use answers::AnswerQueue;
 use heatmap::heatmap;
 pub use live::LiveFrame;
+use code::EventIds;
 use page_cache::PageCache;
 pub use pages::EventPages;
 pub(crate) use repo::generations;
@@ -45,7 +48,11 @@ pub struct EventService {
     db: Db,
     cluster: Arc<Cluster>,
     /// What the event page shows of the participants, per event and generation.
-    page_cache: PageCache,
+    page_cache: Arc<PageCache>,
+    /// Writes answers, grouping those that arrive together for one event.
+    answers: AnswerQueue,
+    /// Event ids by code, for the answer path.
+    event_ids: EventIds,
     /// Tells the live pages of this process about a change at once (others learn of it from
     /// the event's generation within a round).
     changes: ChangeSender,
@@ -53,7 +60,9 @@ pub struct EventService {
 
 impl EventService {
     pub fn new(db: Db, cluster: Arc<Cluster>, changes: ChangeSender) -> Self {
-        Self { db, cluster, page_cache: PageCache::default(), changes }
+        let page_cache = Arc::new(PageCache::default());
+        let answers = AnswerQueue::new(db.clone(), Arc::clone(&cluster), Arc::clone(&page_cache), changes.clone());
+        Self { db, cluster, page_cache, answers, event_ids: EventIds::default(), changes }
     }
 
     /// Runs `work` on the cluster after the request's commit; a failure leaves the row for the
@@ -167,19 +176,36 @@ impl EventService {
         }
     }
 
-    /// Stores the participant's answer (a new version) and returns the version.
+    /// Stores the participant's answer (a new version) and returns the version. Nothing is read
+    /// of the event here beyond its id: whether it still takes answers, and from this user, is
+    /// checked under its lock when the answer is written.
     pub async fn put_availability(&self, user_id: i64, event_code: &str, input: AvailabilityInput) -> Result<u64> {
-        let event = self.find(event_code).await?;
-        Self::ensure_open(&event)?;
-        // Only a participant's answer is worth reading (the upsert checks again, under the lock).
-        if !repo::is_participant(&self.db, event.event_id, user_id).await? {
+        let event_id = self.event_id(event_code).await?;
+        // Only a participant's answer is worth reading.
+        if !self.may_answer(event_id, user_id).await? {
             return Err(AppError::NotParticipant.into());
         }
         let availability = parse_availability(input)?;
-        let (participant_id, version) = repo::upsert_answer(&self.db, &event, user_id, &availability).await?;
-        self.changes.changed(event.event_id);
-        self.after_commit("dispatch answer", |cluster| async move { cluster.dispatch_answer(participant_id).await });
-        Ok(version)
+        self.answers.save(event_id, user_id, availability).await
+    }
+
+    /// The id of the event `event_code` names. A code names one event for good (codes are
+    /// unique and never reused), so the answer is kept.
+    async fn event_id(&self, event_code: &str) -> Result<i64> {
+        if let Some(event_id) = self.event_ids.get(event_code) {
+            return Ok(event_id);
+        }
+        let event_id = self.find(event_code).await?.event_id;
+        self.event_ids.keep(event_code, event_id);
+        Ok(event_id)
+    }
+
+    /// Whether `user_id` is, or was a moment ago, a current participant of `event_id`: from the
+    /// newest page snapshot kept (a busy event's pages keep one), else asked. Someone who never
+    /// joined is never in a snapshot, so their answer is never read.
+    async fn may_answer(&self, event_id: i64, user_id: i64) -> Result<bool> {
+        let cached = self.page_cache.latest(event_id).is_some_and(|snapshot| snapshot.participants.iter().any(|p| p.user_id == user_id));
+        Ok(cached || repo::is_participant(&self.db, event_id, user_id).await?)
     }
 
     /// The event's outcome, for its participants and organizer.

@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use app::events::Heatmap;
 use scheduling::IntervalSet;
 
+use super::heatmap::heatmap;
 use super::repo::Participant;
 
 /// Events kept at most; past it, those not read for [`IDLE`] are dropped.
@@ -51,6 +52,13 @@ impl PageCache {
         Some(Arc::clone(&slot.snapshot))
     }
 
+    /// The newest snapshot of `event_id` kept, whatever its generation: for a quick answer that
+    /// is checked again where it matters.
+    pub fn latest(&self, event_id: i64) -> Option<Arc<PageSnapshot>> {
+        let slots = self.slots.lock().unwrap_or_else(PoisonError::into_inner);
+        slots.get(&event_id).map(|slot| Arc::clone(&slot.snapshot))
+    }
+
     /// Keeps `snapshot`, made after reading `generation`, unless a later one is kept already.
     pub fn keep(&self, event_id: i64, generation: i64, snapshot: PageSnapshot) -> Arc<PageSnapshot> {
         let snapshot = Arc::new(snapshot);
@@ -66,6 +74,26 @@ impl PageCache {
         }
         slots.insert(event_id, Slot { generation, snapshot: Arc::clone(&snapshot), read_at: Instant::now() });
         snapshot
+    }
+
+    /// Keeps the snapshot of `generation`, made from the kept one of `generation - 1` by
+    /// storing `answers` (participant id, availability): the change that moved the event from
+    /// one to the other, under its lock. Without the previous one nothing is kept; the next
+    /// reader reads the database.
+    pub fn apply_answers<'a>(&self, event_id: i64, generation: i64, answers: impl Iterator<Item = (i64, &'a IntervalSet)>) {
+        let Some(previous) = self.get(event_id, generation - 1) else { return };
+        let mut participants = previous.participants.clone();
+        let mut stored = previous.answers.clone();
+        let index: HashMap<i64, usize> = participants.iter().enumerate().map(|(at, p)| (p.participant_id, at)).collect();
+        for (participant_id, availability) in answers {
+            // Absent: the snapshot already holds a later change (they left); it stays as read.
+            if let Some(&at) = index.get(&participant_id) {
+                participants[at].answered = true;
+                stored[at] = Some(availability.clone());
+            }
+        }
+        let heatmap = heatmap(stored.iter().flatten());
+        self.keep(event_id, generation, PageSnapshot { participants, answers: stored, heatmap });
     }
 }
 
@@ -99,6 +127,29 @@ mod tests {
         assert_eq!(cache.keep(7, 4, snapshot(1)).heatmap.answered, 1);
         assert_eq!(cached_answered(&cache, 7, 5), Some(2));
         assert_eq!(cached_answered(&cache, 7, 4), None);
+    }
+
+    #[test]
+    fn answers_are_applied_to_the_previous_generation_only() {
+        let cache = PageCache::default();
+        let person = |participant_id| Participant { participant_id, user_id: participant_id, username: String::new(), answered: false };
+        let mut first = snapshot(0);
+        first.participants = vec![person(10), person(11)];
+        first.answers = vec![None, None];
+        cache.keep(7, 3, first);
+        let minute = |m: i64| scheduling::Minute::floor(chrono::DateTime::from_timestamp(m * 60, 0).unwrap());
+        let free = IntervalSet::from_intervals(vec![scheduling::Interval::new(minute(0), minute(60)).unwrap()]);
+        // Participant 12 is not in the snapshot (it was read after they left): skipped.
+        cache.apply_answers(7, 4, [(11, &free), (12, &free)].into_iter());
+        let applied = cache.get(7, 4).expect("generation 4 derived from 3");
+        assert_eq!(applied.participants.iter().map(|p| p.answered).collect::<Vec<_>>(), [false, true]);
+        assert_eq!(applied.answers[1].as_ref(), Some(&free));
+        assert_eq!(applied.heatmap.answered, 1);
+        assert_eq!(applied.heatmap.segments.len(), 1);
+        // Generation 5 was never seen here: 6 cannot be derived.
+        cache.apply_answers(7, 6, [(10, &free)].into_iter());
+        assert!(cache.get(7, 6).is_none());
+        assert!(cache.get(7, 4).is_some());
     }
 
     #[test]

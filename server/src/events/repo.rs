@@ -1,12 +1,15 @@
 //! The SQL behind events, in the dialect-common subset. Writes that depend on a rule (capacity,
 //! membership, the deadline) check it inside their transaction.
 
+use std::collections::HashMap;
+
 use app::error::AppError;
 use app::events::EventStatus;
 use chrono::{DateTime, Utc};
 use scheduling::IntervalSet;
 
-use crate::db::{lock_event_for_change, with_pool, BeginWrite, Db, InsertedId};
+use crate::cluster::repo::AnswerRow;
+use crate::db::{lock_event_for_change, placeholders, with_pool, BeginWrite, Db, InsertedId};
 use crate::error::{Error, Result};
 use crate::events::ValidEvent;
 
@@ -72,6 +75,7 @@ impl From<ParticipantRow> for Participant {
     }
 }
 
+#[derive(Clone)]
 pub(crate) struct Participant {
     pub participant_id: i64,
     pub user_id: i64,
@@ -268,41 +272,128 @@ pub(crate) async fn is_participant(db: &Db, event_id: i64, user_id: i64) -> Resu
     Ok(found.is_some())
 }
 
-/// Stores a new version of the participant's answer. Membership and the deadline are checked
-/// in the same transaction, so an accepted answer is always one accepted before the deadline.
-/// Returns the participant id and the new version.
-pub(crate) async fn upsert_answer(db: &Db, event: &EventRow, user_id: i64, availability: &IntervalSet) -> Result<(i64, u64)> {
-    // One statement per dialect. On MySQL an UPDATE that finds no row gap-locks, and two
-    // first answers in the same gap then deadlock on their INSERTs; an upsert does not. The
-    // version only grows: a withdrawn row (the participant left and came back) goes on from it.
-    const UPSERT_MYSQL: &str = "INSERT INTO answer (participant_id, event_id, intervals, version, accepted_at, needs_dispatch) \
-         VALUES (?, ?, ?, 1, ?, TRUE) \
-         ON DUPLICATE KEY UPDATE intervals = VALUES(intervals), version = version + 1, accepted_at = VALUES(accepted_at), \
-         withdrawn_at = NULL, needs_dispatch = TRUE";
-    const UPSERT_SQLITE: &str = "INSERT INTO answer (participant_id, event_id, intervals, version, accepted_at, needs_dispatch) \
-         VALUES (?, ?, ?, 1, ?, TRUE) ON CONFLICT (participant_id) DO UPDATE SET \
-         intervals = excluded.intervals, version = answer.version + 1, accepted_at = excluded.accepted_at, \
-         withdrawn_at = NULL, needs_dispatch = TRUE";
-    const VERSION: &str = "SELECT version FROM answer WHERE participant_id = ?";
-    let intervals = serde_json::to_string(availability).map_err(|e| Error::Encoding(e.to_string()))?;
-    let upsert = match db {
+/// One answer of a batch for [`upsert_answers`].
+pub(crate) struct NewAnswer<'a> {
+    pub user_id: i64,
+    /// The availability as stored (JSON).
+    pub intervals: &'a str,
+}
+
+/// What [`upsert_answers`] reads of the event under its lock: whether it still takes answers.
+#[derive(sqlx::FromRow)]
+struct EventState {
+    generation: i64,
+    deadline: DateTime<Utc>,
+    cancelled_at: Option<DateTime<Utc>>,
+    outcome_stored_at: Option<DateTime<Utc>>,
+}
+
+/// What [`upsert_answers`] did: each answer's row as stored, or why it was refused, in the
+/// batch's order; and the event's generation after the batch, if anything was stored.
+pub(crate) struct WrittenAnswers {
+    pub generation: Option<i64>,
+    pub results: Vec<Result<AnswerRow, AppError>>,
+}
+
+/// Stores a new version of each answer of `batch` (at most one per user) in one transaction.
+/// Everything an answer depends on (the event exists, is not cancelled or decided, the deadline
+/// is ahead, the user is a current participant) is checked in it under the event's lock, so an
+/// accepted answer is always one accepted before the deadline; a refused answer leaves the
+/// others stored.
+pub(crate) async fn upsert_answers(db: &Db, event_id: i64, batch: &[NewAnswer<'_>]) -> Result<WrittenAnswers, sqlx::Error> {
+    // On MySQL an UPDATE that finds no row gap-locks, and two first answers in the same gap
+    // then deadlock on their INSERTs; an upsert does not. The version only grows: a withdrawn
+    // row (the participant left and came back) goes on from it. Rows go in participant order,
+    // like every other statement locking several answers.
+    const UPSERT_MYSQL: &str = " ON DUPLICATE KEY UPDATE intervals = VALUES(intervals), version = version + 1, \
+         accepted_at = VALUES(accepted_at), withdrawn_at = NULL, needs_dispatch = TRUE";
+    const UPSERT_SQLITE: &str = " ON CONFLICT (participant_id) DO UPDATE SET intervals = excluded.intervals, \
+         version = answer.version + 1, accepted_at = excluded.accepted_at, withdrawn_at = NULL, needs_dispatch = TRUE";
+    const STATE: &str = "SELECT generation, deadline, cancelled_at, outcome_stored_at FROM event WHERE event_id = ?";
+    let on_conflict = match db {
         Db::MySql(_) => UPSERT_MYSQL,
         Db::Sqlite(_) => UPSERT_SQLITE,
     };
+    let members_sql = format!(
+        "SELECT participant_id, user_id FROM participant WHERE event_id = ? AND left_at IS NULL AND user_id IN ({})",
+        placeholders(batch.len())
+    );
     with_pool!(db, |pool| {
         let mut tx = pool.begin_write().await?;
-        lock_event_for_change(&mut tx, event.event_id).await?;
-        let participant: Option<i64> =
-            sqlx::query_scalar(CURRENT_PARTICIPANT).bind(event.event_id).bind(user_id).fetch_optional(&mut *tx).await?;
-        let participant = participant.ok_or(AppError::NotParticipant)?;
+        lock_event_for_change(&mut tx, event_id).await?;
+        let state: Option<EventState> = sqlx::query_as(STATE).bind(event_id).fetch_optional(&mut *tx).await?;
         let now = Utc::now();
-        if now >= event.deadline {
-            return Err(AppError::DeadlinePassed.into());
+        let closed = match &state {
+            None => Some(AppError::EventNotFound),
+            Some(event) if event.cancelled_at.is_some() => Some(AppError::EventCancelled),
+            Some(event) if event.outcome_stored_at.is_some() || now >= event.deadline => Some(AppError::DeadlinePassed),
+            Some(_) => None,
+        };
+        if let Some(refusal) = closed {
+            return Ok(WrittenAnswers { generation: None, results: vec![Err(refusal); batch.len()] });
         }
-        sqlx::query(upsert).bind(participant).bind(event.event_id).bind(&intervals).bind(now).execute(&mut *tx).await?;
-        let version: i64 = sqlx::query_scalar(VERSION).bind(participant).fetch_one(&mut *tx).await?;
-        tx.commit().await?;
-        Ok((participant, u64::try_from(version).unwrap_or_default()))
+        let mut members = sqlx::query_as::<_, (i64, i64)>(&members_sql).bind(event_id);
+        for answer in batch {
+            members = members.bind(answer.user_id);
+        }
+        let members: HashMap<i64, i64> = members.fetch_all(&mut *tx).await?.into_iter().map(|(participant, user)| (user, participant)).collect();
+        let mut accepted: Vec<(i64, &NewAnswer<'_>)> = Vec::new();
+        let mut results: Vec<Result<i64, AppError>> = Vec::with_capacity(batch.len());
+        for answer in batch {
+            results.push(match members.get(&answer.user_id) {
+                None => Err(AppError::NotParticipant),
+                Some(&participant) => {
+                    accepted.push((participant, answer));
+                    Ok(participant)
+                }
+            });
+        }
+        let (generation, stored) = match accepted.is_empty() {
+            // Nothing to store: the rollback takes the generation bump back.
+            true => (None, HashMap::new()),
+            false => {
+                accepted.sort_by_key(|(participant, _)| *participant);
+                let upsert = format!(
+                    "INSERT INTO answer (participant_id, event_id, intervals, version, accepted_at, needs_dispatch) VALUES {}{on_conflict}",
+                    vec!["(?, ?, ?, 1, ?, TRUE)"; accepted.len()].join(", ")
+                );
+                let mut query = sqlx::query(&upsert);
+                for (participant, answer) in &accepted {
+                    query = query.bind(*participant).bind(event_id).bind(answer.intervals).bind(now);
+                }
+                query.execute(&mut *tx).await?;
+                let stored_sql = format!(
+                    "SELECT participant_id, version, assigned_node FROM answer WHERE participant_id IN ({})",
+                    placeholders(accepted.len())
+                );
+                let mut stored = sqlx::query_as::<_, (i64, i64, Option<String>)>(&stored_sql);
+                for (participant, _) in &accepted {
+                    stored = stored.bind(*participant);
+                }
+                let stored: HashMap<i64, (i64, Option<String>)> =
+                    stored.fetch_all(&mut *tx).await?.into_iter().map(|(participant, version, node)| (participant, (version, node))).collect();
+                tx.commit().await?;
+                (state.map(|event| event.generation), stored)
+            }
+        };
+        let results = results
+            .into_iter()
+            .zip(batch)
+            .map(|(result, answer)| {
+                let participant_id = result?;
+                let (version, assigned_node) = stored.get(&participant_id).cloned().unwrap_or_default();
+                Ok(AnswerRow {
+                    participant_id,
+                    event_id,
+                    intervals: answer.intervals.to_owned(),
+                    version,
+                    assigned_node,
+                    withdrawn_at: None,
+                    needs_dispatch: true,
+                })
+            })
+            .collect();
+        Ok(WrittenAnswers { generation, results })
     })
 }
 

@@ -13,6 +13,7 @@ on_both_databases!(
     nobody_answered_is_undefined,
     cancelled_stays_cancelled_past_the_deadline,
     wrong_reports_change_nothing_and_quarantine_the_node,
+    answers_sent_at_once_each_get_a_version_and_decide,
 );
 
 const DEADLINE_IN: Duration = Duration::seconds(3);
@@ -215,4 +216,62 @@ async fn wrong_reports_change_nothing_and_quarantine_the_node(backend: Backend) 
     let mut expected = json!({ "n1": "live", "n2": "live", "n3": "live" });
     expected[coordinator] = json!("quarantined");
     assert_eq!(nodes, expected, "only the node that reported wrongly is out");
+}
+
+/// Many answers to one event at once, several from the same participant and one from someone
+/// who did not join, as a crowd saving together sends them: each is stored as its own version,
+/// the outsider alone is refused, the page shows the latest answers (the same as read afresh
+/// from the database), and the nodes decide on the latest versions.
+async fn answers_sent_at_once_each_get_a_version_and_decide(backend: Backend) {
+    const PEOPLE: usize = 12;
+    const CHOICES: [(u32, u32); 3] = [(9, 12), (10, 13), (11, 14)];
+    let Some(app) = spawn_app(backend).await else { return };
+    let alice = app.new_browser().signed_up("alice").await;
+    let outsider = app.new_browser().signed_up("outsider").await;
+    let latecomer = app.new_browser().signed_up("latecomer").await;
+    let mut people = Vec::new();
+    for index in 0..PEOPLE {
+        people.push(app.new_browser().signed_up(&format!("person{index}")).await);
+    }
+    let code = alice.create_event(&event_input(Duration::seconds(6))).await;
+    for person in &people {
+        assert_eq!(person.post(&format!("/api/v1/events/{code}/join")).await.status(), StatusCode::OK);
+    }
+    // A page read before the burst: the snapshot later answers are applied to.
+    assert_eq!(people[0].event_page(&code).await.heatmap.unwrap().answered, 0);
+
+    let code = code.as_str();
+    let saves = people.iter().flat_map(|person| CHOICES.iter().map(move |&choice| (person, choice))).map(|(person, choice)| async move {
+        let response = person.put_availability(code, &intervals_tomorrow(&[choice])).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        (response.json::<Value>().await.unwrap()["version"].as_u64().unwrap(), choice)
+    });
+    let outsider_answer = intervals_tomorrow(&[(9, 12)]);
+    let outsider_save = outsider.put_availability(code, &outsider_answer);
+    let (saved, refused) = futures::join!(futures::future::join_all(saves), outsider_save);
+    assert_error(refused, StatusCode::FORBIDDEN, "not_a_participant").await;
+
+    let mut latest = Vec::new();
+    for answers in saved.chunks(CHOICES.len()) {
+        let mut versions: Vec<u64> = answers.iter().map(|(version, _)| *version).collect();
+        versions.sort_unstable();
+        assert_eq!(versions, [1, 2, 3], "each answer of one person is its own version");
+        latest.push(answers.iter().max_by_key(|(version, _)| *version).unwrap().1);
+    }
+    for (person, &(start, end)) in people.iter().zip(&latest) {
+        let mine = person.event_page(code).await.my_answer.unwrap();
+        assert_eq!(serde_json::to_value(&mine).unwrap(), intervals_tomorrow(&[(start, end)])["intervals"]);
+    }
+    let page = people[0].event_page(code).await;
+    let heatmap = page.heatmap.unwrap();
+    assert_eq!(heatmap.answered, PEOPLE as u32);
+    assert!(page.event.participants.unwrap().iter().filter(|p| p.username != "alice").all(|p| p.answered));
+    // A join moves the generation without deriving: the page is read afresh from the database.
+    assert_eq!(latecomer.post(&format!("/api/v1/events/{code}/join")).await.status(), StatusCode::OK);
+    assert_eq!(people[0].event_page(code).await.heatmap.unwrap(), heatmap, "the applied answers match the stored ones");
+
+    let start = latest.iter().map(|&(start, _)| start).max().unwrap();
+    let end = latest.iter().map(|&(_, end)| end).min().unwrap();
+    let outcome = alice.decided_outcome(code).await;
+    assert_eq!(outcome, json!({ "status": "scheduled", "slot": slot(start, start + 1), "common": [slot(start, end)] }));
 }

@@ -226,12 +226,7 @@ impl Deployment {
     /// benches; `/proc/<pid>/stat` counts in ticks of 1/100 s on Linux).
     #[allow(dead_code)]
     pub fn server_cpu_seconds(&self) -> f64 {
-        let pid = self.server_pid().expect("whenly runs");
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-        // Fields after the parenthesized command name: state is field 3, utime 14, stime 15.
-        let fields: Vec<&str> = stat.rsplit_once(')').map(|(_, rest)| rest.split_whitespace().collect()).unwrap_or_default();
-        let ticks = |index: usize| fields.get(index - 3).and_then(|value| value.parse::<f64>().ok()).unwrap_or_default();
-        (ticks(14) + ticks(15)) / 100.0
+        cpu_seconds(&self.server_pid().expect("whenly runs").to_string())
     }
 
     /// SIGKILLs the server process.
@@ -275,4 +270,13 @@ impl Rng {
         self.0 ^= self.0 >> 27;
         self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) % bound
     }
+}
+
+/// CPU seconds (user and system) process `pid` has used, from `/proc/{pid}/stat`.
+pub fn cpu_seconds(pid: &str) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the parenthesized command name: state is field 3, utime 14, stime 15.
+    let fields: Vec<&str> = stat.rsplit_once(')').map(|(_, rest)| rest.split_whitespace().collect()).unwrap_or_default();
+    let ticks = |index: usize| fields.get(index - 3).and_then(|value| value.parse::<f64>().ok()).unwrap_or_default();
+    (ticks(14) + ticks(15)) / 100.0
 }
