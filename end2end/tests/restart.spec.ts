@@ -101,7 +101,7 @@ test("an open page survives a server restart: its stream comes back by itself an
     // never reloaded, shows it once its stream is back.
     const tomorrow = new Date(Date.now() + 86_400_000);
     const at = (hour: number) => new Date(Date.UTC(tomorrow.getUTCFullYear(), tomorrow.getUTCMonth(), tomorrow.getUTCDate(), hour)).toISOString();
-    const answer = await bob.request.put(`/api/v1/events/${code}/availability`, { data: { intervals: [{ start: at(9), end: at(11) }] } });
+    const answer = await bob.request.put(`/api/v1/events/${code}/availability`, { data: { intervals: [{ start: at(14), end: at(16) }] } });
     expect(answer.status()).toBe(200);
     await expect(page.getByTestId("participants").locator("li", { hasText: bobName })).toContainText("answered", { timeout: 30_000 });
     await expect(page.locator('.heat-grid [data-free="1"]').first()).toBeAttached();

@@ -272,10 +272,11 @@ impl Cluster {
     }
 
     /// Sends each of `rows` (answers or withdrawals as just read or written), [`IN_PARALLEL`]
-    /// at a time, and records what the nodes acknowledged in one statement; a row that could
+    /// at a time, and records what the nodes acknowledged, one statement for whatever
+    /// acknowledgements have arrived (a slow node holds back only its own); a row that could
     /// not be sent stays for the reconciler.
     pub(crate) async fn dispatch_rows(&self, rows: Vec<repo::AnswerRow>) {
-        let placed: Vec<repo::Placed> = futures::stream::iter(rows)
+        let acknowledged = futures::stream::iter(rows)
             .map(|row| async move {
                 self.send(&row).await.unwrap_or_else(|error| {
                     tracing::debug!(participant_id = row.participant_id, %error, "cannot dispatch yet");
@@ -284,10 +285,12 @@ impl Cluster {
             })
             .buffer_unordered(IN_PARALLEL)
             .filter_map(|placed| async move { placed })
-            .collect()
-            .await;
-        if let Err(error) = repo::mark_dispatched(&self.db, &placed).await {
-            tracing::debug!(%error, "acknowledged dispatches not recorded; the reconciler sends them again");
+            .ready_chunks(IN_PARALLEL);
+        let mut acknowledged = std::pin::pin!(acknowledged);
+        while let Some(placed) = acknowledged.next().await {
+            if let Err(error) = repo::mark_dispatched(&self.db, &placed).await {
+                tracing::debug!(%error, "acknowledged dispatches not recorded; the reconciler sends them again");
+            }
         }
     }
 

@@ -58,7 +58,8 @@ pub(crate) struct Placed {
 
 /// Records each of `placed`, unless a newer version of the row arrived meanwhile, which the
 /// reconciler then dispatches. One statement per [`MAX_IN_LIST`] rows, in participant order
-/// (the order every statement locking several answers takes).
+/// (as the answer upsert takes them; a release of a decided event's answers takes them by
+/// event, and a deadlock between the two on MySQL rolls one back, to be retried).
 pub(crate) async fn mark_dispatched(db: &Db, placed: &[Placed]) -> Result<(), sqlx::Error> {
     let mut placed: Vec<&Placed> = placed.iter().collect();
     placed.sort_by_key(|placed| placed.participant_id);

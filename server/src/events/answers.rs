@@ -35,6 +35,10 @@ use crate::live::ChangeSender;
 
 /// Answers one transaction writes at most (four values each in the upsert).
 const MAX_BATCH: usize = 256;
+/// Answers one event may have waiting, and one participant of it; past these an answer is
+/// refused as busy (503, retry after a second) rather than queued without bound.
+const MAX_WAITING: usize = 1024;
+const MAX_WAITING_PER_USER: usize = 4;
 
 pub(crate) struct AnswerQueue {
     writer: Arc<Writer>,
@@ -71,7 +75,11 @@ impl AnswerQueue {
         let pending = Pending { user_id, availability, intervals, reply };
         let idle = match self.writer.waiting.lock().unwrap_or_else(PoisonError::into_inner).entry(event_id) {
             Entry::Occupied(mut queue) => {
-                queue.get_mut().push_back(pending);
+                let queue = queue.get_mut();
+                if queue.len() >= MAX_WAITING || queue.iter().filter(|waiting| waiting.user_id == user_id).count() >= MAX_WAITING_PER_USER {
+                    return Err(Error::Busy { retry_after_secs: 1 });
+                }
+                queue.push_back(pending);
                 false
             }
             Entry::Vacant(slot) => {
@@ -157,7 +165,8 @@ impl Drop for Unfinished<'_> {
 }
 
 /// Takes up to [`MAX_BATCH`] answers off the front of `queue`, at most one per participant;
-/// the others keep their order for the next batch.
+/// the others keep their order for the next batch. An answer whose request is gone is dropped
+/// unwritten, as it would have been before it reached the queue.
 fn next_batch(queue: &mut VecDeque<Pending>) -> Vec<Pending> {
     let mut batch = Vec::with_capacity(queue.len().min(MAX_BATCH));
     let mut users = HashSet::new();
@@ -167,6 +176,9 @@ fn next_batch(queue: &mut VecDeque<Pending>) -> Vec<Pending> {
             later.push_back(pending);
             later.append(queue);
             break;
+        }
+        if pending.reply.is_closed() {
+            continue;
         }
         match users.insert(pending.user_id) {
             true => batch.push(pending),
@@ -181,9 +193,14 @@ fn next_batch(queue: &mut VecDeque<Pending>) -> Vec<Pending> {
 mod tests {
     use super::*;
 
-    fn pending(user_id: i64) -> Pending {
-        let (reply, _) = oneshot::channel();
-        Pending { user_id, availability: IntervalSet::default(), intervals: String::new(), reply }
+    /// A waiting answer, and the receiver its caller would hold (dropped: the caller left).
+    fn pending(user_id: i64) -> (Pending, oneshot::Receiver<Result<u64>>) {
+        let (reply, replied) = oneshot::channel();
+        (Pending { user_id, availability: IntervalSet::default(), intervals: String::new(), reply }, replied)
+    }
+
+    fn queue_of(users: impl IntoIterator<Item = i64>) -> (VecDeque<Pending>, Vec<oneshot::Receiver<Result<u64>>>) {
+        users.into_iter().map(pending).unzip()
     }
 
     fn users(batch: &[Pending]) -> Vec<i64> {
@@ -192,7 +209,7 @@ mod tests {
 
     #[test]
     fn a_batch_holds_one_answer_per_participant_in_arrival_order() {
-        let mut queue: VecDeque<Pending> = [1, 2, 1, 3, 1, 2].into_iter().map(pending).collect();
+        let (mut queue, _callers) = queue_of([1, 2, 1, 3, 1, 2]);
         assert_eq!(users(&next_batch(&mut queue)), [1, 2, 3]);
         assert_eq!(users(&next_batch(&mut queue)), [1, 2]);
         assert_eq!(users(&next_batch(&mut queue)), [1]);
@@ -201,8 +218,16 @@ mod tests {
 
     #[test]
     fn a_batch_is_bounded() {
-        let mut queue: VecDeque<Pending> = (0..MAX_BATCH as i64 + 3).map(pending).collect();
+        let (mut queue, _callers) = queue_of(0..MAX_BATCH as i64 + 3);
         assert_eq!(next_batch(&mut queue).len(), MAX_BATCH);
         assert_eq!(users(&Vec::from(std::mem::take(&mut queue))), [256, 257, 258]);
+    }
+
+    #[test]
+    fn answers_whose_callers_left_are_not_written() {
+        let (mut queue, mut callers) = queue_of([1, 2, 3]);
+        drop(callers.remove(1));
+        assert_eq!(users(&next_batch(&mut queue)), [1, 3]);
+        assert!(queue.is_empty());
     }
 }

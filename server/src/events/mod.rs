@@ -182,11 +182,18 @@ impl EventService {
     pub async fn put_availability(&self, user_id: i64, event_code: &str, input: AvailabilityInput) -> Result<u64> {
         let event_id = self.event_id(event_code).await?;
         // Only a participant's answer is worth reading.
-        if !self.may_answer(event_id, user_id).await? {
-            return Err(AppError::NotParticipant.into());
+        let availability = match self.may_answer(event_id, user_id).await? {
+            true => parse_availability(input).map_err(Error::from),
+            false => Err(AppError::NotParticipant.into()),
+        };
+        match availability {
+            Ok(availability) => self.answers.save(event_id, user_id, availability).await,
+            // Refused before the write: a closed event says so first, as the write would.
+            Err(error) => {
+                Self::ensure_open(&self.find(event_code).await?)?;
+                Err(error)
+            }
         }
-        let availability = parse_availability(input)?;
-        self.answers.save(event_id, user_id, availability).await
     }
 
     /// The id of the event `event_code` names. A code names one event for good (codes are

@@ -330,6 +330,7 @@ pub(crate) async fn upsert_answers(db: &Db, event_id: i64, batch: &[NewAnswer<'_
             Some(_) => None,
         };
         if let Some(refusal) = closed {
+            tx.rollback().await?;
             return Ok(WrittenAnswers { generation: None, results: vec![Err(refusal); batch.len()] });
         }
         let mut members = sqlx::query_as::<_, (i64, i64)>(&members_sql).bind(event_id);
@@ -349,8 +350,11 @@ pub(crate) async fn upsert_answers(db: &Db, event_id: i64, batch: &[NewAnswer<'_
             });
         }
         let (generation, stored) = match accepted.is_empty() {
-            // Nothing to store: the rollback takes the generation bump back.
-            true => (None, HashMap::new()),
+            // Nothing to store: the rollback takes the generation bump back (and frees the lock now).
+            true => {
+                tx.rollback().await?;
+                (None, HashMap::new())
+            }
             false => {
                 accepted.sort_by_key(|(participant, _)| *participant);
                 let upsert = format!(

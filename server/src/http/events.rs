@@ -91,7 +91,8 @@ pub async fn cancel(State(state): State<AppState>, CurrentUser(user): CurrentUse
     (status = 404, description = "No event has that code", body = ErrorBody),
     (status = 409, description = "Past the deadline or cancelled", body = ErrorBody),
     (status = 413, description = "Body over 2 MB", body = ErrorBody),
-    (status = 422, description = "Both shapes at once, or names the interval or the text line at fault (at most 20)", body = ErrorBody)))]
+    (status = 422, description = "Both shapes at once, or names the interval or the text line at fault (at most 20)", body = ErrorBody),
+    (status = 503, description = "Too many answers waiting for this event (or from this participant); `Retry-After` says when to try again", body = ErrorBody)))]
 pub async fn put_availability(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,

@@ -96,6 +96,13 @@ async fn a_stranger_cannot_make_the_server_read_an_answer(backend: Backend) {
     // Membership comes first: a bad answer from a stranger is refused as a stranger's.
     let bad = json!({ "text": "x\n".repeat(150), "time_zone": "UTC" });
     assert_error(mallory.put_availability(&code, &bad).await, StatusCode::FORBIDDEN, "not_a_participant").await;
+    // A closed event says so before anything else, whoever asks and whatever they send.
+    let delete = alice.client.delete(alice.url(&format!("/api/v1/events/{code}"))).send().await.unwrap();
+    assert_eq!(delete.status(), StatusCode::NO_CONTENT);
+    assert_error(mallory.put_availability(&code, &bad).await, StatusCode::CONFLICT, "event_cancelled").await;
+    assert_error(alice.put_availability(&code, &bad).await, StatusCode::CONFLICT, "event_cancelled").await;
+    let good = crate::helpers::intervals_tomorrow(&[(9, 10)]);
+    assert_error(alice.put_availability(&code, &good).await, StatusCode::CONFLICT, "event_cancelled").await;
 }
 
 async fn event_codes_and_usernames_compare_exactly(backend: Backend) {

@@ -268,7 +268,7 @@ async fn the_openapi_document_describes_every_route(backend: Backend) {
         document["paths"][path][method]["responses"].as_object().unwrap().keys().cloned().collect()
     };
     assert_eq!(statuses("post", "/api/v1/users/signup"), ["201", "400", "403", "409", "413", "422", "429", "503"]);
-    assert_eq!(statuses("put", "/api/v1/events/{code}/availability"), ["200", "400", "401", "403", "404", "409", "413", "422"]);
+    assert_eq!(statuses("put", "/api/v1/events/{code}/availability"), ["200", "400", "401", "403", "404", "409", "413", "422", "503"]);
     for (method, path) in [("get", "/api/v1/events/{code}"), ("post", "/api/v1/events"), ("get", "/api/v1/me/events")] {
         assert_eq!(document["paths"][path][method]["security"][0]["session_cookie"], json!([]), "{method} {path}");
     }
