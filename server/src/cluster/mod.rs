@@ -274,24 +274,40 @@ impl Cluster {
     /// Sends each of `rows` (answers or withdrawals as just read or written), [`IN_PARALLEL`]
     /// at a time, and records what the nodes acknowledged, one statement for whatever
     /// acknowledgements have arrived (a slow node holds back only its own); a row that could
-    /// not be sent stays for the reconciler.
+    /// not be sent stays for the reconciler. Sending and recording run side by side: a send
+    /// may read the database (a refused stale version), and a send left unpolled while its
+    /// task waited for a connection to record would hold one connection and wait for another,
+    /// which enough such tasks at once turn into a pool deadlock.
     pub(crate) async fn dispatch_rows(&self, rows: Vec<repo::AnswerRow>) {
-        let acknowledged = futures::stream::iter(rows)
-            .map(|row| async move {
-                self.send(&row).await.unwrap_or_else(|error| {
-                    tracing::debug!(participant_id = row.participant_id, %error, "cannot dispatch yet");
-                    None
+        let (acknowledgements, mut acknowledged) = tokio::sync::mpsc::unbounded_channel();
+        let sending = async move {
+            futures::stream::iter(rows)
+                .for_each_concurrent(IN_PARALLEL, |row| {
+                    let acknowledgements = acknowledgements.clone();
+                    async move {
+                        match self.send(&row).await {
+                            Ok(Some(placed)) => {
+                                let _ = acknowledgements.send(placed);
+                            }
+                            Ok(None) => {}
+                            Err(error) => tracing::debug!(participant_id = row.participant_id, %error, "cannot dispatch yet"),
+                        }
+                    }
                 })
-            })
-            .buffer_unordered(IN_PARALLEL)
-            .filter_map(|placed| async move { placed })
-            .ready_chunks(IN_PARALLEL);
-        let mut acknowledged = std::pin::pin!(acknowledged);
-        while let Some(placed) = acknowledged.next().await {
-            if let Err(error) = repo::mark_dispatched(&self.db, &placed).await {
-                tracing::debug!(%error, "acknowledged dispatches not recorded; the reconciler sends them again");
+                .await;
+        };
+        let recording = async {
+            while let Some(first) = acknowledged.recv().await {
+                let mut placed = vec![first];
+                while let Ok(more) = acknowledged.try_recv() {
+                    placed.push(more);
+                }
+                if let Err(error) = repo::mark_dispatched(&self.db, &placed).await {
+                    tracing::debug!(%error, "acknowledged dispatches not recorded; the reconciler sends them again");
+                }
             }
-        }
+        };
+        futures::join!(sending, recording);
     }
 
     /// Sends `row` to its node: where it went and which version, to record; `None` when there
