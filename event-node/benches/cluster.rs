@@ -49,7 +49,7 @@ async fn main() {
     }
     summary("health round trip", round_trips);
 
-    // Put throughput: 10,000 answers over 100 events, 64 in flight.
+    // Put throughput: 10,000 answers over 100 events, 64 calls of one answer in flight.
     let started = Instant::now();
     let total = 10_000u64;
     futures::stream::iter(0..total)
@@ -57,7 +57,8 @@ async fn main() {
             let client = &clients[(index % 3) as usize];
             async move {
                 let answer = answer_for(index, 1, deadline_in(3600));
-                client.put_answer(rpc_context(DEFAULT_RPC_TIMEOUT), EventId(1_000_000 + index % 100), answer).await.unwrap().unwrap();
+                let put = client.put_answers(rpc_context(DEFAULT_RPC_TIMEOUT), vec![(EventId(1_000_000 + index % 100), answer)]).await;
+                assert_eq!(put.unwrap(), Ok(vec![Ok(())]));
             }
         })
         .await;

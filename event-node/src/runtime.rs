@@ -125,9 +125,9 @@ impl EventNode for NodeServer {
         Ok(())
     }
 
-    async fn put_answer(self, _: context::Context, event: EventId, answer: Answer) -> Result<(), NodeError> {
+    async fn put_answers(self, _: context::Context, answers: Vec<(EventId, Answer)>) -> Result<Vec<Result<(), NodeError>>, NodeError> {
         self.taking_work()?;
-        self.node.store.put_answer(event, answer).await
+        Ok(self.node.store.put_answers(answers).await)
     }
 
     async fn withdraw(self, _: context::Context, event: EventId, participant: ParticipantId, version: u64) -> Result<(), NodeError> {

@@ -70,19 +70,34 @@ impl NodeStore {
         if self.is_sealed(event)? { Err(NodeError::Sealed) } else { Ok(()) }
     }
 
-    /// Stores `answer` unless a newer or equal version is held (atomically per participant).
-    pub async fn put_answer(&self, event: EventId, answer: Answer) -> Result<(), NodeError> {
-        let version = answer.version;
-        let stored = StoredAnswer { version, availability: Some(answer.availability) };
-        self.write_versioned(event, answer.participant, stored).await.map(|_| ())
+    /// Stores each of `answers` unless a newer or equal version of it is held (atomically per
+    /// participant), with one flush for all of them before it returns; one result per answer,
+    /// in order.
+    pub async fn put_answers(&self, answers: Vec<(EventId, Answer)>) -> Vec<Result<(), NodeError>> {
+        let results: Vec<Result<(), NodeError>> = answers.into_iter().map(|(event, answer)| self.store_answer(event, answer)).collect();
+        if results.iter().any(Result::is_ok) {
+            if let Err(error) = self.flush().await {
+                return results.into_iter().map(|result| result.and(Err(error.clone()))).collect();
+            }
+        }
+        results
+    }
+
+    fn store_answer(&self, event: EventId, answer: Answer) -> Result<(), NodeError> {
+        let stored = StoredAnswer { version: answer.version, availability: Some(answer.availability) };
+        self.store_versioned(event, answer.participant, stored)
     }
 
     /// Records that `participant` left as of `version`.
     pub async fn withdraw(&self, event: EventId, participant: ParticipantId, version: u64) -> Result<(), NodeError> {
-        self.write_versioned(event, participant, StoredAnswer { version, availability: None }).await.map(|_| ())
+        self.store_versioned(event, participant, StoredAnswer { version, availability: None })?;
+        self.flush().await
     }
 
-    async fn write_versioned(&self, event: EventId, participant: ParticipantId, new: StoredAnswer) -> Result<(), NodeError> {
+    /// Writes `new` unless a newer or equal version is held; not flushed. The same version
+    /// again counts as stored: flushing covers a first write of it that is still in flight on
+    /// another request.
+    fn store_versioned(&self, event: EventId, participant: ParticipantId, new: StoredAnswer) -> Result<(), NodeError> {
         self.refuse_if_sealed(event)?;
         let encoded = serde_json::to_vec(&new).map_err(storage)?;
         let mut held_version = None;
@@ -103,9 +118,7 @@ impl NodeStore {
             .map_err(storage)?;
         match held_version {
             Some(held) if held > new.version => Err(NodeError::StaleVersion { held }),
-            // The same version again: stored already; flushing covers a first write of it that
-            // is still in flight on another request.
-            Some(_) | None => self.flush().await,
+            Some(_) | None => Ok(()),
         }
     }
 

@@ -47,9 +47,11 @@ pub trait EventNode {
     /// Makes this node the event's coordinator: it stores the spec and finalizes the event at
     /// its deadline (at once if the deadline has passed). Assigning twice is harmless.
     async fn assign_event(event: EventId, spec: EventSpec) -> Result<(), NodeError>;
-    /// Stores a participant's answer (flushed before the reply). The same version again is a
-    /// no-op; an older one is refused with `StaleVersion` and changes nothing.
-    async fn put_answer(event: EventId, answer: Answer) -> Result<(), NodeError>;
+    /// Stores participants' answers, one result per answer in order, all flushed before the
+    /// reply (one flush for the call). For each, the same version again is a no-op; an older
+    /// one is refused with `StaleVersion` and changes nothing; an answer to a sealed event gets
+    /// `Sealed`. The call as a whole is refused while draining.
+    async fn put_answers(answers: Vec<(EventId, Answer)>) -> Result<Vec<Result<(), NodeError>>, NodeError>;
     /// Removes a participant's answer as of `version` (they left); older puts stay refused.
     async fn withdraw(event: EventId, participant: ParticipantId, version: u64) -> Result<(), NodeError>;
     /// The summary of this node's answers for the event (empty if it holds none).

@@ -3,7 +3,7 @@ use std::time::Duration;
 use event_node::protocol::{rpc_context, EventId, NodeError, DEFAULT_RPC_TIMEOUT};
 use scheduling::{outcome, EventSpec, Outcome, ParticipantId};
 
-use crate::util::{answer_for, deadline_in, spread_answers, three_nodes, TestControl};
+use crate::util::{answer_for, deadline_in, put_answer, spread_answers, three_nodes, TestControl};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_nodes_report_the_outcome_of_all_answers() {
@@ -49,16 +49,21 @@ async fn duplicated_and_reordered_writes_are_harmless_and_sealed_events_refuse_w
     let v2 = scheduling::Answer { participant: ParticipantId(7), ..v2 };
     control.accept_answer(event, &v2, &nodes[1]).await;
     // The same version again: accepted, nothing changes. An older one: refused.
-    holder.put_answer(ctx(), event, v2.clone()).await.unwrap().unwrap();
-    assert_eq!(holder.put_answer(ctx(), event, v1.clone()).await.unwrap(), Err(NodeError::StaleVersion { held: 2 }));
+    put_answer(&holder, event, v2.clone()).await.unwrap();
+    assert_eq!(put_answer(&holder, event, v1.clone()).await, Err(NodeError::StaleVersion { held: 2 }));
+    // In one call, each answer gets its own result.
+    let other = answer_for(10, 1, deadline);
+    let batch = vec![(event, v1.clone()), (event, other.clone()), (event, v2.clone())];
+    assert_eq!(holder.put_answers(ctx(), batch).await.unwrap(), Ok(vec![Err(NodeError::StaleVersion { held: 2 }), Ok(()), Ok(())]));
+    holder.withdraw(ctx(), event, other.participant, 2).await.unwrap().unwrap();
     let partial = holder.fetch_partial(ctx(), event).await.unwrap().unwrap();
     assert_eq!(partial.answers().cloned().collect::<Vec<_>>(), vec![v2.clone()]);
 
     // A participant who left: withdrawn at version 3, an older put cannot bring them back.
     let leaver = answer_for(9, 1, deadline);
-    holder.put_answer(ctx(), event, leaver.clone()).await.unwrap().unwrap();
+    put_answer(&holder, event, leaver.clone()).await.unwrap();
     holder.withdraw(ctx(), event, leaver.participant, 2).await.unwrap().unwrap();
-    assert_eq!(holder.put_answer(ctx(), event, leaver).await.unwrap(), Err(NodeError::StaleVersion { held: 2 }));
+    assert_eq!(put_answer(&holder, event, leaver).await, Err(NodeError::StaleVersion { held: 2 }));
 
     let stored = control.wait_for_outcome(event, Duration::from_secs(15)).await;
     assert_eq!(stored, outcome(&spec, [&v2]));
@@ -79,7 +84,7 @@ async fn duplicated_and_reordered_writes_are_harmless_and_sealed_events_refuse_w
     }
     assert_eq!(holder.sealed_outcome(ctx(), event).await.unwrap(), Ok(Some(stored.clone())), "sealed with the outcome");
     let late = answer_for(7, 5, deadline);
-    assert_eq!(holder.put_answer(ctx(), event, late.clone()).await.unwrap(), Err(NodeError::Sealed));
-    assert_eq!(coordinator.put_answer(ctx(), event, late).await.unwrap(), Err(NodeError::Sealed));
+    assert_eq!(put_answer(&holder, event, late.clone()).await, Err(NodeError::Sealed));
+    assert_eq!(put_answer(&coordinator, event, late).await, Err(NodeError::Sealed));
     assert_eq!(control.report_count(event), 1);
 }

@@ -11,7 +11,7 @@ use event_node::protocol::{rpc_context, EventId, EventNodeClient, NodeError, Pee
 use scheduling::EventSpec;
 use tarpc::tokio_serde::formats::Bincode;
 
-use crate::util::{answer_for, deadline_in, three_nodes, Blackhole, NodeProcess, TempDir, TestControl};
+use crate::util::{answer_for, deadline_in, put_answer, three_nodes, Blackhole, NodeProcess, TempDir, TestControl};
 
 #[tokio::test]
 async fn a_client_without_a_cluster_certificate_gets_nothing() {
@@ -66,8 +66,7 @@ async fn a_node_cannot_pose_as_another_or_as_the_server() {
     let peer = EventNodeClient::connect(&honest, target.address, &Peer::Node("n1".into())).await.unwrap();
     let event = EventId(7);
     let spec = EventSpec::new(deadline_in(30), 60, None).unwrap();
-    let put = peer.put_answer(rpc_context(DEFAULT_RPC_TIMEOUT), event, answer_for(1, u64::MAX, deadline_in(30))).await.unwrap();
-    assert_eq!(put, Err(NodeError::Forbidden));
+    assert_eq!(put_answer(&peer, event, answer_for(1, u64::MAX, deadline_in(30))).await, Err(NodeError::Forbidden));
     assert_eq!(peer.assign_event(rpc_context(DEFAULT_RPC_TIMEOUT), event, spec).await.unwrap(), Err(NodeError::Forbidden));
     assert_eq!(peer.retire(rpc_context(DEFAULT_RPC_TIMEOUT)).await.unwrap(), Err(NodeError::Forbidden));
     assert!(peer.fetch_partial(rpc_context(DEFAULT_RPC_TIMEOUT), event).await.unwrap().unwrap().is_empty());
@@ -106,7 +105,7 @@ async fn a_blackholed_answer_holder_costs_the_coordinator_seconds_not_minutes() 
     let moved = Instant::now();
     let holder = Arc::new(nodes[1].client().await);
     for answer in answers.iter().skip(1).step_by(2) {
-        holder.put_answer(rpc_context(DEFAULT_RPC_TIMEOUT), event, answer.clone()).await.unwrap().unwrap();
+        put_answer(&holder, event, answer.clone()).await.unwrap();
         control.reassign(event, answer.participant, answer.version, "n2");
     }
     let decided = control.wait_for_outcome(event, Duration::from_secs(15)).await;

@@ -188,7 +188,7 @@ impl TestControl {
 
     /// Puts the answer on `node` and, once acknowledged, records it in the manifest.
     pub async fn accept_answer(&self, event: EventId, answer: &Answer, node: &NodeProcess) {
-        node.client().await.put_answer(rpc_context(DEFAULT_RPC_TIMEOUT), event, answer.clone()).await.unwrap().unwrap();
+        put_answer(&node.client().await, event, answer.clone()).await.unwrap();
         self.with(|state| {
             state.events.get_mut(&event).unwrap().entries.insert(answer.participant, (answer.version, node.id.clone()));
         });
@@ -350,6 +350,13 @@ impl TestControl {
 }
 
 /// A deadline `seconds` from now.
+/// One answer through `put_answers`: the call's refusal, or the answer's own result.
+pub async fn put_answer(client: &EventNodeClient, event: EventId, answer: Answer) -> Result<(), event_node::protocol::NodeError> {
+    let mut results = client.put_answers(rpc_context(DEFAULT_RPC_TIMEOUT), vec![(event, answer)]).await.expect("the call")?;
+    assert_eq!(results.len(), 1, "one result per answer");
+    results.remove(0)
+}
+
 pub fn deadline_in(seconds: i64) -> DateTime<Utc> {
     Utc::now() + chrono::Duration::seconds(seconds)
 }

@@ -52,6 +52,8 @@ const DISPATCH_BATCH: i64 = 500;
 /// Dispatches and assignments one reconcile pass runs at once: a slow node costs one
 /// timeout per batch, not one per row.
 const IN_PARALLEL: usize = 32;
+/// Answers one `put_answers` call carries at most.
+const ANSWERS_PER_CALL: usize = 256;
 
 /// What the server believes of a node; only live nodes get work.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -262,45 +264,39 @@ impl Cluster {
     /// ones round-robin) and records the acknowledged version.
     pub async fn dispatch_answer(&self, participant_id: i64) -> Result<()> {
         let Some(row) = repo::answer(&self.db, participant_id).await? else { return Ok(()) };
-        if !row.needs_dispatch {
-            return Ok(());
-        }
-        if let Some(placed) = self.send(&row).await? {
-            repo::mark_dispatched(&self.db, &[placed]).await?;
+        if row.needs_dispatch {
+            self.dispatch_rows(vec![row]).await;
         }
         Ok(())
     }
 
-    /// Sends each of `rows` (answers or withdrawals as just read or written), [`IN_PARALLEL`]
-    /// at a time, and records what the nodes acknowledged, one statement for whatever
-    /// acknowledgements have arrived (a slow node holds back only its own); a row that could
-    /// not be sent stays for the reconciler. Sending and recording run side by side: a send
-    /// may read the database (a refused stale version), and a send left unpolled while its
-    /// task waited for a connection to record would hold one connection and wait for another,
-    /// which enough such tasks at once turn into a pool deadlock.
+    /// Sends each of `rows` (answers or withdrawals as just read or written) to its node
+    /// (sticky; new ones round-robin): a node's answers go in `put_answers` calls of up to
+    /// [`ANSWERS_PER_CALL`], withdrawals one by one, [`IN_PARALLEL`] calls at a time. What the
+    /// nodes acknowledged is recorded as it arrives, one statement for whatever has arrived (a
+    /// slow node holds back only its own); a row that could not be sent stays for the
+    /// reconciler. Sending and recording run side by side: a call may read the database (a
+    /// refused stale version), and a call left unpolled while its task waited for a connection
+    /// to record would hold one connection and wait for another, which enough such tasks at
+    /// once turn into a pool deadlock.
     pub(crate) async fn dispatch_rows(&self, rows: Vec<repo::AnswerRow>) {
+        let (calls, nothing_to_send) = self.plan_calls(rows);
         let (acknowledgements, mut acknowledged) = tokio::sync::mpsc::unbounded_channel();
+        let _ = acknowledgements.send(nothing_to_send);
         let sending = async move {
-            futures::stream::iter(rows)
-                .for_each_concurrent(IN_PARALLEL, |row| {
+            futures::stream::iter(calls)
+                .for_each_concurrent(IN_PARALLEL, |(node, rows)| {
                     let acknowledgements = acknowledgements.clone();
                     async move {
-                        match self.send(&row).await {
-                            Ok(Some(placed)) => {
-                                let _ = acknowledgements.send(placed);
-                            }
-                            Ok(None) => {}
-                            Err(error) => tracing::debug!(participant_id = row.participant_id, %error, "cannot dispatch yet"),
-                        }
+                        let _ = acknowledgements.send(self.call(&node, rows).await);
                     }
                 })
                 .await;
         };
         let recording = async {
-            while let Some(first) = acknowledged.recv().await {
-                let mut placed = vec![first];
+            while let Some(mut placed) = acknowledged.recv().await {
                 while let Ok(more) = acknowledged.try_recv() {
-                    placed.push(more);
+                    placed.extend(more);
                 }
                 if let Err(error) = repo::mark_dispatched(&self.db, &placed).await {
                     tracing::debug!(%error, "acknowledged dispatches not recorded; the reconciler sends them again");
@@ -310,35 +306,87 @@ impl Cluster {
         futures::join!(sending, recording);
     }
 
-    /// Sends `row` to its node: where it went and which version, to record; `None` when there
-    /// is nothing to record (a newer version overtook it).
-    async fn send(&self, row: &repo::AnswerRow) -> Result<Option<repo::Placed>> {
-        let participant_id = row.participant_id;
-        let sticky = row.assigned_node.as_deref().and_then(|id| self.live_node(id));
-        let withdrawn = row.withdrawn_at.is_some();
-        if withdrawn && sticky.is_none() {
-            // No live node holds it (never sent, or its node's work moved): nothing to withdraw.
-            return Ok(Some(repo::Placed { participant_id, node: None, version: row.version }));
+    /// Which node gets which rows, in calls: each node's answers in chunks, each withdrawal on
+    /// its own. Withdrawals no live node holds need no call: they are returned as placed.
+    fn plan_calls(&self, rows: Vec<repo::AnswerRow>) -> (Vec<(Arc<NodeHandle>, Vec<repo::AnswerRow>)>, Vec<repo::Placed>) {
+        let mut answers: HashMap<NodeId, (Arc<NodeHandle>, Vec<repo::AnswerRow>)> = HashMap::new();
+        let mut calls = Vec::new();
+        let mut nothing_to_send = Vec::new();
+        for row in rows {
+            let sticky = row.assigned_node.as_deref().and_then(|id| self.live_node(id));
+            let node = match (sticky, row.withdrawn_at.is_some()) {
+                (Some(node), _) => node,
+                // No live node holds it (never sent, or its node's work moved): nothing to withdraw.
+                (None, true) => {
+                    nothing_to_send.push(repo::Placed { participant_id: row.participant_id, node: None, version: row.version });
+                    continue;
+                }
+                (None, false) => match self.round_robin() {
+                    Ok(node) => node,
+                    Err(error) => {
+                        tracing::debug!(participant_id = row.participant_id, %error, "cannot dispatch yet");
+                        continue;
+                    }
+                },
+            };
+            match row.withdrawn_at {
+                Some(_) => calls.push((node, vec![row])),
+                None => answers.entry(node.id.clone()).or_insert_with(|| (node, Vec::new())).1.push(row),
+            }
         }
-        let node = match sticky {
-            Some(node) => node,
-            None => self.round_robin()?,
+        for (node, rows) in answers.into_values() {
+            let mut rows = rows.into_iter().peekable();
+            while rows.peek().is_some() {
+                calls.push((Arc::clone(&node), rows.by_ref().take(ANSWERS_PER_CALL).collect()));
+            }
+        }
+        (calls, nothing_to_send)
+    }
+
+    /// Sends `rows` to `node` in one call (answers) or one withdrawal: what to record as placed.
+    async fn call(&self, node: &NodeHandle, rows: Vec<repo::AnswerRow>) -> Vec<repo::Placed> {
+        let results: Vec<std::result::Result<(), NodeError>> = match self.send(node, &rows).await {
+            Ok(results) => results,
+            Err(error) => {
+                tracing::debug!(node = %node.id, rows = rows.len(), %error, "cannot dispatch yet");
+                return Vec::new();
+            }
         };
-        let event = EventId(row.event_id as u64);
-        let version = row.version as u64;
-        let sent = if withdrawn {
-            let participant = ParticipantId(participant_id as u64);
-            node.link.call(async |client| client.withdraw(rpc_context(DEFAULT_RPC_TIMEOUT), event, participant, version).await).await
-        } else {
-            let answer = row.answer()?;
-            node.link.call(async |client| client.put_answer(rpc_context(DEFAULT_RPC_TIMEOUT), event, answer).await).await
-        };
+        let mut placed = Vec::new();
+        for (row, result) in rows.iter().zip(results) {
+            match result {
+                // Sealed: the event is decided, nothing more to send.
+                Ok(()) | Err(NodeError::Sealed) => {
+                    placed.push(repo::Placed { participant_id: row.participant_id, node: Some(node.id.clone()), version: row.version })
+                }
+                Err(NodeError::StaleVersion { held }) => {
+                    if let Err(error) = self.stale_version(row.participant_id, &node.id, held).await {
+                        tracing::debug!(participant_id = row.participant_id, %error, "stale version");
+                    }
+                }
+                Err(error) => tracing::debug!(participant_id = row.participant_id, node = %node.id, %error, "cannot dispatch yet"),
+            }
+        }
+        placed
+    }
+
+    /// One call to `node`: a withdrawal (a single row), or `put_answers`; one result per row.
+    async fn send(&self, node: &NodeHandle, rows: &[repo::AnswerRow]) -> Result<Vec<std::result::Result<(), NodeError>>> {
+        let refused = |error: &dyn std::fmt::Display| Error::Cluster(format!("{}: {error}", node.id));
+        if let [row] = rows {
+            if row.withdrawn_at.is_some() {
+                let (event, participant, version) = (EventId(row.event_id as u64), ParticipantId(row.participant_id as u64), row.version as u64);
+                let sent = node.link.call(async |client| client.withdraw(rpc_context(DEFAULT_RPC_TIMEOUT), event, participant, version).await).await;
+                return sent.map(|result| vec![result]).map_err(|error| refused(&error));
+            }
+        }
+        let answers = rows.iter().map(|row| Ok((EventId(row.event_id as u64), row.answer()?))).collect::<Result<Vec<_>>>()?;
+        let sent = node.link.call(async |client| client.put_answers(rpc_context(DEFAULT_RPC_TIMEOUT), answers).await).await;
         match sent {
-            // Sealed: the event is decided, nothing more to send.
-            Ok(Ok(())) | Ok(Err(NodeError::Sealed)) => Ok(Some(repo::Placed { participant_id, node: Some(node.id.clone()), version: row.version })),
-            Ok(Err(NodeError::StaleVersion { held })) => self.stale_version(participant_id, &node.id, held).await.map(|()| None),
-            Ok(Err(error)) => Err(Error::Cluster(format!("{}: {error}", node.id))),
-            Err(error) => Err(Error::Cluster(format!("{}: {error}", node.id))),
+            Ok(Ok(results)) if results.len() == rows.len() => Ok(results),
+            Ok(Ok(results)) => Err(Error::Cluster(format!("{}: {} results for {} answers", node.id, results.len(), rows.len()))),
+            Ok(Err(error)) => Err(refused(&error)),
+            Err(error) => Err(refused(&error)),
         }
     }
 
