@@ -345,7 +345,32 @@ impl Cluster {
 
     /// Sends `rows` to `node` in one call (answers) or one withdrawal: what to record as placed.
     async fn call(&self, node: &NodeHandle, rows: Vec<repo::AnswerRow>) -> Vec<repo::Placed> {
-        let results: Vec<std::result::Result<(), NodeError>> = match self.send(node, &rows).await {
+        let (rows, sent) = match rows.as_slice() {
+            [row] if row.withdrawn_at.is_some() => {
+                let sent = self.withdraw_on(node, row).await.map(|result| vec![result]);
+                (rows, sent)
+            }
+            _ => {
+                // An answer that cannot be read is logged and left for the reconciler; it does
+                // not hold back the rest of its call.
+                let (rows, answers): (Vec<_>, Vec<_>) = rows
+                    .into_iter()
+                    .filter_map(|row| match row.answer() {
+                        Ok(answer) => {
+                            let event = EventId(row.event_id as u64);
+                            Some((row, (event, answer)))
+                        }
+                        Err(error) => {
+                            tracing::error!(participant_id = row.participant_id, %error, "an answer in the database cannot be read");
+                            None
+                        }
+                    })
+                    .unzip();
+                let sent = self.put_answers_on(node, answers).await;
+                (rows, sent)
+            }
+        };
+        let results = match sent {
             Ok(results) => results,
             Err(error) => {
                 tracing::debug!(node = %node.id, rows = rows.len(), %error, "cannot dispatch yet");
@@ -370,23 +395,22 @@ impl Cluster {
         placed
     }
 
-    /// One call to `node`: a withdrawal (a single row), or `put_answers`; one result per row.
-    async fn send(&self, node: &NodeHandle, rows: &[repo::AnswerRow]) -> Result<Vec<std::result::Result<(), NodeError>>> {
-        let refused = |error: &dyn std::fmt::Display| Error::Cluster(format!("{}: {error}", node.id));
-        if let [row] = rows {
-            if row.withdrawn_at.is_some() {
-                let (event, participant, version) = (EventId(row.event_id as u64), ParticipantId(row.participant_id as u64), row.version as u64);
-                let sent = node.link.call(async |client| client.withdraw(rpc_context(DEFAULT_RPC_TIMEOUT), event, participant, version).await).await;
-                return sent.map(|result| vec![result]).map_err(|error| refused(&error));
-            }
-        }
-        let answers = rows.iter().map(|row| Ok((EventId(row.event_id as u64), row.answer()?))).collect::<Result<Vec<_>>>()?;
+    /// One `withdraw` call to `node` for `row`.
+    async fn withdraw_on(&self, node: &NodeHandle, row: &repo::AnswerRow) -> Result<std::result::Result<(), NodeError>> {
+        let (event, participant, version) = (EventId(row.event_id as u64), ParticipantId(row.participant_id as u64), row.version as u64);
+        let sent = node.link.call(async |client| client.withdraw(rpc_context(DEFAULT_RPC_TIMEOUT), event, participant, version).await).await;
+        sent.map_err(|error| Error::Cluster(format!("{}: {error}", node.id)))
+    }
+
+    /// One `put_answers` call to `node`: one result per answer, in order.
+    async fn put_answers_on(&self, node: &NodeHandle, answers: Vec<(EventId, scheduling::Answer)>) -> Result<Vec<std::result::Result<(), NodeError>>> {
+        let count = answers.len();
         let sent = node.link.call(async |client| client.put_answers(rpc_context(DEFAULT_RPC_TIMEOUT), answers).await).await;
         match sent {
-            Ok(Ok(results)) if results.len() == rows.len() => Ok(results),
-            Ok(Ok(results)) => Err(Error::Cluster(format!("{}: {} results for {} answers", node.id, results.len(), rows.len()))),
-            Ok(Err(error)) => Err(refused(&error)),
-            Err(error) => Err(refused(&error)),
+            Ok(Ok(results)) if results.len() == count => Ok(results),
+            Ok(Ok(results)) => Err(Error::Cluster(format!("{}: {} results for {count} answers", node.id, results.len()))),
+            Ok(Err(error)) => Err(Error::Cluster(format!("{}: {error}", node.id))),
+            Err(error) => Err(Error::Cluster(format!("{}: {error}", node.id))),
         }
     }
 
