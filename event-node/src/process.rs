@@ -190,11 +190,33 @@ impl NodeProcess {
     pub fn signal(&self, signal: &str) -> std::io::Result<()> {
         let pid = self.pid().ok_or_else(|| std::io::Error::other("not running"))?;
         let status = Command::new("kill").arg(format!("-{signal}")).arg(pid.to_string()).status()?;
-        if status.success() {
-            Ok(())
-        } else {
-            Err(std::io::Error::other(format!("kill -{signal} {pid} failed")))
+        if !status.success() {
+            return Err(std::io::Error::other(format!("kill -{signal} {pid} failed")));
         }
+        if signal == "STOP" {
+            // `kill` returns once the signal is queued; a caller testing a hung node must not
+            // race the stop itself.
+            wait_until_stopped(pid)?;
+        }
+        Ok(())
+    }
+}
+
+/// Waits (up to 5 s) until `/proc` shows `pid` stopped.
+fn wait_until_stopped(pid: u32) -> std::io::Result<()> {
+    let path = format!("/proc/{pid}/stat");
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let stat = std::fs::read_to_string(&path)?;
+        // `pid (comm) state …`: the state follows the last `)`.
+        let state = stat.rsplit_once(')').and_then(|(_, rest)| rest.trim_start().chars().next());
+        if matches!(state, Some('T' | 't')) {
+            return Ok(());
+        }
+        if std::time::Instant::now() > deadline {
+            return Err(std::io::Error::other(format!("{pid} not stopped after SIGSTOP (state {state:?})")));
+        }
+        std::thread::sleep(Duration::from_millis(1));
     }
 }
 

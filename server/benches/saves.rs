@@ -8,7 +8,7 @@
 //!
 //! The deployment is the production shape (release `whenly`, three release `event-node`
 //! processes), on SQLite and on MariaDB (`WHENLY_SAVES_DB`: `sqlite`, `mariadb` or `both`, the
-//! default). With `WHENLY_SAVES_PIN` (default on) `whenly` and the nodes run on CPU 0 and the
+//! default; `WHENLY_SAVES_CONNECTIONS`, e.g. `16,64`, runs only those). With `WHENLY_SAVES_PIN` (default on) `whenly` and the nodes run on CPU 0 and the
 //! load generator on CPU 1. Run with
 //! `cargo build --release -p event-node && cargo bench -p server --bench saves`.
 
@@ -43,6 +43,10 @@ const SIGN_UPS_IN_FLIGHT: usize = 8;
 async fn main() {
     let choice = std::env::var("WHENLY_SAVES_DB").unwrap_or_else(|_| "both".into());
     let pin = std::env::var("WHENLY_SAVES_PIN").map_or(true, |value| value != "0");
+    let connection_counts: Vec<usize> = match std::env::var("WHENLY_SAVES_CONNECTIONS") {
+        Ok(list) => list.split(',').map(|count| count.trim().parse().expect("WHENLY_SAVES_CONNECTIONS: numbers")).collect(),
+        Err(_) => CONNECTIONS.to_vec(),
+    };
     println!("| database | connections | saves/s | p50 | p99 | max | failed | whenly CPU per save | nodes CPU per save | load generator CPU |");
     println!("|---|---|---|---|---|---|---|---|---|---|");
     for (name, backend) in [("SQLite", Backend::Sqlite), ("MariaDB", Backend::MariaDb)] {
@@ -54,7 +58,7 @@ async fn main() {
             load::pin(&deployment);
         }
         let (code, cookies) = one_event(&deployment).await;
-        for connections in CONNECTIONS {
+        for &connections in &connection_counts {
             let run = run(&deployment, &code, &cookies, connections).await;
             println!(
                 "| {name} | {connections} | {:.0} | {:.1} ms | {:.1} ms | {:.1} ms | {} | {:.0} µs | {:.0} µs | {:.0} % of a core |",

@@ -23,6 +23,7 @@ use std::sync::Arc;
 
 use app::ports::{AccountsPort, EventsPort};
 use app::{shell, App};
+use axum::serve::ListenerExt;
 use axum::Router;
 use leptos::config::LeptosOptions;
 use leptos::prelude::provide_context;
@@ -166,7 +167,14 @@ impl Application {
     /// Serves until `shutdown` completes, then finishes in-flight requests.
     pub async fn serve_until(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> Result<(), StartError> {
         let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(self.listener, service).with_graceful_shutdown(shutdown).await.map_err(StartError::Serve)
+        // No Nagle delay: a live page's frames and a streamed response's parts are small
+        // writes, each of which the reader wants now, not after the previous one's ACK.
+        let listener = self.listener.tap_io(|tcp| {
+            if let Err(error) = tcp.set_nodelay(true) {
+                tracing::debug!(%error, "cannot set TCP_NODELAY on a connection");
+            }
+        });
+        axum::serve(listener, service).with_graceful_shutdown(shutdown).await.map_err(StartError::Serve)
     }
 }
 

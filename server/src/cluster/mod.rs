@@ -21,7 +21,7 @@ mod control;
 mod monitor;
 pub(crate) mod repo;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU32, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -377,13 +377,18 @@ impl Cluster {
                 return Vec::new();
             }
         };
+        let open = self.falsely_sealed(node, &rows, &results).await;
         let mut placed = Vec::new();
         for (row, result) in rows.iter().zip(results) {
             match result {
-                // Sealed: the event is decided, nothing more to send.
-                Ok(()) | Err(NodeError::Sealed) => {
+                Ok(()) => placed.push(repo::Placed { participant_id: row.participant_id, node: Some(node.id.clone()), version: row.version }),
+                // Sealed: the event is decided, nothing more to send; unless the database says
+                // it is not, and then the answer stays to be sent (and the event stalls loudly
+                // rather than decide without it).
+                Err(NodeError::Sealed) if !open.contains(&row.event_id) => {
                     placed.push(repo::Placed { participant_id: row.participant_id, node: Some(node.id.clone()), version: row.version })
                 }
+                Err(NodeError::Sealed) => {}
                 Err(NodeError::StaleVersion { held }) => {
                     if let Err(error) = self.stale_version(row.participant_id, &node.id, held).await {
                         tracing::debug!(participant_id = row.participant_id, %error, "stale version");
@@ -393,6 +398,31 @@ impl Cluster {
             }
         }
         placed
+    }
+
+    /// The events `node` called sealed that the database holds open (no outcome stored, not
+    /// cancelled): only a coordinator seals, and only with the stored outcome, so the node is
+    /// wrong (a bug, a database restored under running nodes, or a peer that sealed what it
+    /// should not). Logged as an error; empty when no answer was refused as sealed.
+    async fn falsely_sealed(&self, node: &NodeHandle, rows: &[repo::AnswerRow], results: &[std::result::Result<(), NodeError>]) -> HashSet<i64> {
+        let mut sealed: Vec<i64> = rows.iter().zip(results).filter(|(_, result)| matches!(result, Err(NodeError::Sealed))).map(|(row, _)| row.event_id).collect();
+        if sealed.is_empty() {
+            return HashSet::new();
+        }
+        sealed.sort_unstable();
+        sealed.dedup();
+        let open = match repo::open_events(&self.db, &sealed).await {
+            Ok(open) => open,
+            Err(error) => {
+                // Unknown: nothing is recorded, the reconciler sends them again.
+                tracing::debug!(node = %node.id, %error, "cannot check sealed events");
+                return sealed.into_iter().collect();
+            }
+        };
+        for event_id in &open {
+            tracing::error!(node = %node.id, event_id, "a node says an event is sealed that has no outcome stored; its answers stay to be sent");
+        }
+        open
     }
 
     /// One `withdraw` call to `node` for `row`.

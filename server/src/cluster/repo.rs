@@ -272,6 +272,22 @@ pub(crate) async fn stored_outcomes(db: &Db, event_ids: &[i64]) -> Result<HashMa
     Ok(rows.into_iter().map(|row| (row.event_id, row)).collect())
 }
 
+/// Which of `event_ids` (at most [`MAX_IN_LIST`]) are open: no outcome stored, not cancelled.
+pub(crate) async fn open_events(db: &Db, event_ids: &[i64]) -> Result<HashSet<i64>, sqlx::Error> {
+    let sql = format!(
+        "SELECT event_id FROM event WHERE event_id IN ({}) AND outcome_stored_at IS NULL AND cancelled_at IS NULL",
+        placeholders(event_ids.len())
+    );
+    let rows: Vec<(i64,)> = with_pool!(db, |pool| {
+        let mut query = sqlx::query_as(&sql);
+        for id in event_ids {
+            query = query.bind(*id);
+        }
+        query.fetch_all(pool).await
+    })?;
+    Ok(rows.into_iter().map(|(id,)| id).collect())
+}
+
 /// Stores each event's outcome unless one is stored, the event was cancelled, or `node` no
 /// longer coordinates it (it may have been moved since it was read), and ends
 /// the events' answers' assignments: the nodes drop them when sealed, and nothing is to be

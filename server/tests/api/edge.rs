@@ -16,6 +16,7 @@ on_both_databases!(
     control_characters_are_refused_in_names_and_descriptions,
     a_window_outside_the_supported_years_is_a_422,
     an_invalid_utf8_path_segment_gets_the_json_error_shape,
+    answers_piling_up_behind_a_stalled_write_are_refused_past_the_bound,
 );
 
 fn availability_url(code: &str) -> String {
@@ -250,4 +251,72 @@ async fn cross_site_posts_are_refused_and_pages_cannot_be_framed() {
     assert_ne!(nonces[0], nonces[1], "a nonce is used once");
     let api = app.get("/api/v1/openapi.json").await;
     assert!(api.headers()["content-security-policy"].to_str().unwrap().starts_with("frame-ancestors"));
+}
+
+/// A participant's answers that pile up behind a stalled write (here another connection holds
+/// the event's row, as a long transaction would) wait, four at most; the next is refused at
+/// once with 503 and `Retry-After`, and the waiting ones are all written, each its own
+/// version, once the write can go on.
+async fn answers_piling_up_behind_a_stalled_write_are_refused_past_the_bound(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else { return };
+    let alice = app.new_browser().signed_up("alice").await;
+    let code = alice.create_event(&event_input(chrono::Duration::hours(2))).await;
+    let db = server::db::Db::connect(&app.database_url()).await.unwrap();
+    const HOLD: &str = "UPDATE event SET generation = generation WHERE code = ?";
+    // Held well under the server's SQLite busy timeout (5 s).
+    let holder = match &db {
+        server::db::Db::MySql(pool) => {
+            let mut tx = pool.begin().await.unwrap();
+            sqlx::query(HOLD).bind(&code).execute(&mut *tx).await.unwrap();
+            Held::MySql(tx)
+        }
+        server::db::Db::Sqlite(pool) => {
+            let mut tx = pool.begin().await.unwrap();
+            sqlx::query(HOLD).bind(&code).execute(&mut *tx).await.unwrap();
+            Held::Sqlite(tx)
+        }
+    };
+    let save = |hour: u32| {
+        let alice = alice.clone();
+        let code = code.clone();
+        tokio::spawn(async move {
+            let response = alice.put_availability(&code, &intervals_tomorrow(&[(hour, hour + 1)])).await;
+            let retry_after = response.headers().get("retry-after").map(|value| value.to_str().unwrap().to_owned());
+            (response.status(), retry_after, response.json::<Value>().await.unwrap())
+        })
+    };
+    // The first is taken by the event's writer, which waits for the row.
+    let first = save(8);
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let more: Vec<_> = (9..14).map(save).collect();
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    match holder {
+        Held::MySql(tx) => tx.rollback().await.unwrap(),
+        Held::Sqlite(tx) => tx.rollback().await.unwrap(),
+    }
+    let mut versions = Vec::new();
+    let mut refused = 0;
+    for saved in std::iter::once(first).chain(more) {
+        let (status, retry_after, body) = saved.await.unwrap();
+        match status {
+            StatusCode::OK => versions.push(body["version"].as_u64().unwrap()),
+            StatusCode::SERVICE_UNAVAILABLE => {
+                refused += 1;
+                assert_eq!(body["error"]["code"], "busy", "{body}");
+                assert_eq!(retry_after.as_deref(), Some("1"));
+            }
+            other => panic!("unexpected {other}: {body}"),
+        }
+    }
+    versions.sort_unstable();
+    assert_eq!(refused, 1, "one past the four waiting is refused");
+    assert_eq!(versions, [1, 2, 3, 4, 5], "the first and the four waiting are each written");
+    // And the event takes answers as before.
+    let response = alice.put_availability(&code, &intervals_tomorrow(&[(9, 12)])).await;
+    assert_eq!(response.json::<Value>().await.unwrap()["version"], 6);
+}
+
+enum Held {
+    MySql(sqlx::Transaction<'static, sqlx::MySql>),
+    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
 }

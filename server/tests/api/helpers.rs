@@ -75,6 +75,12 @@ impl std::ops::Deref for TestApp {
 }
 
 impl TestApp {
+    /// The database the server uses, for tests that reach past it.
+    #[allow(dead_code)]
+    pub fn database_url(&self) -> String {
+        self._database.url().unwrap_or_else(|| format!("sqlite://{}/whenly.db", self._data_dir.path.display()))
+    }
+
     /// Another browser (a fresh cookie jar) on the same server.
     pub fn new_browser(&self) -> Browser {
         Browser::new(self.base_url.clone())

@@ -130,8 +130,9 @@ impl Deployment {
             .env("WHENLY_DATA_DIR", self.data_dir.path.join(data_dir))
             // Every simulated person signs up from 127.0.0.1.
             .env("WHENLY_SIGN_UPS_PER_CLIENT", "1000000")
-            // Warnings and errors only, shown with the test's output.
-            .env("WHENLY_LOG", "warn");
+            // Warnings and errors only, shown with the test's output (a bench profiling the
+            // server may ask for more with `WHENLY_BENCH_SERVER_LOG`).
+            .env("WHENLY_LOG", std::env::var("WHENLY_BENCH_SERVER_LOG").unwrap_or_else(|_| "warn".to_owned()));
         match self.database.url() {
             Some(url) => command.env("DATABASE_URL", url),
             None => command.env_remove("DATABASE_URL"),

@@ -11,7 +11,7 @@ use std::time::Duration;
 use chrono::Utc;
 use event_node::credentials::CredentialDir;
 use event_node::protocol::link::Connect;
-use event_node::protocol::{rpc_context, ControlPlaneClient, EventId, Peer};
+use event_node::protocol::{rpc_context, ControlPlaneClient, EventId, EventNodeClient, Peer};
 use reqwest::StatusCode;
 use server::db::Db;
 use tarpc::tokio_serde::formats::Bincode;
@@ -28,7 +28,8 @@ on_both_databases!(
     a_node_whose_host_drops_packets_delays_outcomes_by_seconds,
     a_stalled_event_is_counted_and_a_quarantine_is_lifted_by_command,
     a_node_back_with_an_empty_store_gets_its_answers_again,
-    the_control_port_lets_in_only_the_cluster
+    the_control_port_lets_in_only_the_cluster,
+    a_node_calling_an_open_event_sealed_does_not_swallow_its_answers
 );
 
 async fn count(deployment: &Deployment, sql: &str) -> i64 {
@@ -266,4 +267,34 @@ async fn the_control_port_lets_in_only_the_cluster(backend: Backend) {
     n1.hello(rpc_context(Duration::from_secs(2)), deployment.nodes[0].address).await.unwrap().unwrap();
     assert_eq!(deployment.admin(&["node", "list"]).await, before, "a hello changed another node");
     assert_eq!(deployment.browser().get("/healthz").await.status(), StatusCode::OK);
+}
+
+/// Only a coordinator seals, and only with the outcome the server stored. A node that says an
+/// event is sealed while the database holds it open (a peer sealed it wrongly, or the database
+/// was restored under running nodes) does not get the event's answers counted as delivered:
+/// they stay to be sent, so the event stalls where the overdue count shows it instead of being
+/// decided without them.
+async fn a_node_calling_an_open_event_sealed_does_not_swallow_its_answers(backend: Backend) {
+    let Some(deployment) = Deployment::start_with(backend, &["n1"]).await else { return };
+    let alice = deployment.browser();
+    assert_eq!(alice.sign_up("alice", "password123").await.status(), StatusCode::CREATED);
+    let bob = deployment.browser();
+    assert_eq!(bob.sign_up("bob", "password123").await.status(), StatusCode::CREATED);
+    let code = alice.create_event(&crate::helpers::event_input(chrono::Duration::hours(2))).await;
+    assert_eq!(bob.post(&format!("/api/v1/events/{code}/join")).await.status(), StatusCode::OK);
+    let event_id = count(&deployment, &format!("SELECT event_id FROM event WHERE code = '{code}'")).await;
+
+    // A peer with this cluster's certificate seals the open event on n1.
+    deployment.admin(&["cluster", "issue", "n9"]).await;
+    let n9 = CredentialDir::new(deployment.credentials_path()).load(Peer::Node("n9".into())).unwrap();
+    let n1 = EventNodeClient::connect(&n9, deployment.nodes[0].address, &Peer::Node("n1".into())).await.unwrap();
+    n1.seal(rpc_context(Duration::from_secs(2)), EventId(event_id as u64), scheduling::Outcome::Undefined).await.unwrap().unwrap();
+
+    let answer = crate::helpers::intervals_tomorrow(&[(9, 12)]);
+    assert_eq!(bob.put_availability(&code, &answer).await.status(), StatusCode::OK);
+    let undelivered = format!("SELECT COUNT(*) FROM answer WHERE event_id = {event_id} AND needs_dispatch = TRUE");
+    // Several reconciler passes (every 500 ms) find it still to be sent.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(count(&deployment, &undelivered).await, 1, "an answer refused as sealed was counted as delivered");
+    assert_eq!(count(&deployment, &format!("SELECT COUNT(*) FROM event WHERE event_id = {event_id} AND outcome_stored_at IS NULL")).await, 1);
 }
