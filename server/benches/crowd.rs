@@ -37,7 +37,8 @@ use harness::{Deployment, Rng};
 use load::own_cpu_seconds;
 use helpers::{intervals_tomorrow, rfc3339, Backend, Browser};
 
-const EVENTS: usize = 100;
+/// People per event: the crowd is `users / PER_EVENT` events of this many.
+const PER_EVENT: usize = 100;
 const MEASURE: Duration = Duration::from_secs(60);
 /// After the last save, how long pages may take to show it before it counts as lost.
 const GRACE: Duration = Duration::from_secs(5);
@@ -84,7 +85,7 @@ async fn main() {
     assert_eq!(organizer.sign_up("organizer", "password123").await.status(), StatusCode::CREATED);
     let deadline = rfc3339(Utc::now() + chrono::Duration::hours(2));
     let mut codes = Vec::new();
-    for index in 0..EVENTS {
+    for index in 0..users.div_ceil(PER_EVENT) {
         let input = json!({ "name": format!("Crowd {index}"), "deadline": deadline, "duration_minutes": 60 });
         codes.push(organizer.create_event(&input).await);
     }

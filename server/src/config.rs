@@ -76,6 +76,11 @@ pub struct Config {
     /// How many event nodes to run in-process when `--nodes` is empty.
     #[arg(long, env = "WHENLY_EMBEDDED_NODES", default_value_t = 3)]
     pub embedded_nodes: u16,
+
+    /// Live page streams this process holds open at most (past it a page polls instead).
+    /// Default: the open-file limit, raised to its maximum at start, less 1,024.
+    #[arg(long, env = "WHENLY_MAX_LIVE_STREAMS")]
+    pub max_live_streams: Option<usize>,
 }
 
 /// What `whenly <command>` does instead of serving.

@@ -13,6 +13,7 @@ pub mod error;
 pub mod events;
 pub mod http;
 pub mod live;
+pub mod open_files;
 pub mod sessions;
 pub mod site_key;
 pub mod state;
@@ -117,7 +118,10 @@ impl Application {
         let (cluster, control) = start_cluster(config, &db).await?;
         let (changes, changed) = live::change_channel();
         let events = Arc::new(EventService::new(db.clone(), Arc::clone(&cluster), changes));
-        let live = LiveHub::start(db.clone(), Arc::clone(&events), changed);
+        let open_files = open_files::raise_limit();
+        let max_streams = config.max_live_streams.unwrap_or_else(|| open_files.map_or(usize::MAX, open_files::streams_within));
+        tracing::info!(?open_files, max_streams, "open-file limit and live streams");
+        let live = LiveHub::start(db.clone(), Arc::clone(&events), changed, max_streams);
         let form_errors = Arc::new(http::form_errors::FormErrorSeal {
             key: SiteKey::load(&db, http::form_errors::PURPOSE).await?,
             cookie_secure: config.cookie_secure,

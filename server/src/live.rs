@@ -14,6 +14,7 @@
 //! follows any more are dropped in the same pass.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -63,6 +64,18 @@ pub struct LiveHub {
     topics: Mutex<HashMap<i64, Topic>>,
     /// Open streams per user.
     streams: Mutex<HashMap<i64, usize>>,
+    /// Open streams in all, and the most this process holds ([`crate::open_files`]).
+    open: AtomicUsize,
+    max_streams: usize,
+}
+
+/// Why a stream was refused a place.
+#[derive(Debug, PartialEq, Eq)]
+pub enum NoPlace {
+    /// The user holds as many as one user may.
+    ForUser,
+    /// The process holds as many as it may.
+    Full,
 }
 
 /// One of a user's open streams; frees its place when dropped.
@@ -73,6 +86,7 @@ pub struct StreamSlot {
 
 impl Drop for StreamSlot {
     fn drop(&mut self) {
+        self.hub.open.fetch_sub(1, Ordering::Relaxed);
         let mut streams = self.hub.streams.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(count) = streams.get_mut(&self.user_id) {
             *count -= 1;
@@ -84,9 +98,10 @@ impl Drop for StreamSlot {
 }
 
 impl LiveHub {
-    /// Starts the hub and its round task, for as long as the server runs.
-    pub fn start(db: Db, events: Arc<EventService>, changes: ChangeReceiver) -> Arc<Self> {
-        let hub = Arc::new(Self { db, events, topics: Mutex::default(), streams: Mutex::default() });
+    /// Starts the hub and its round task, for as long as the server runs; it holds at most
+    /// `max_streams` streams open.
+    pub fn start(db: Db, events: Arc<EventService>, changes: ChangeReceiver, max_streams: usize) -> Arc<Self> {
+        let hub = Arc::new(Self { db, events, topics: Mutex::default(), streams: Mutex::default(), open: AtomicUsize::new(0), max_streams });
         tokio::spawn(Arc::clone(&hub).run(changes.0));
         hub
     }
@@ -132,15 +147,24 @@ impl LiveHub {
         }
     }
 
-    /// A place for one more stream of `user_id`, unless they hold `most` already.
-    pub fn open_stream(self: &Arc<Self>, user_id: i64, most: usize) -> Option<StreamSlot> {
+    /// A place for one more stream of `user_id`, unless they hold `most` already or the
+    /// process is full.
+    pub fn open_stream(self: &Arc<Self>, user_id: i64, most: usize) -> std::result::Result<StreamSlot, NoPlace> {
         let mut streams = self.streams.lock().unwrap_or_else(PoisonError::into_inner);
         let count = streams.entry(user_id).or_default();
         if *count >= most {
-            return None;
+            return Err(NoPlace::ForUser);
         }
+        // Counted under the lock, so the cap is exact.
+        if self.open.load(Ordering::Relaxed) >= self.max_streams {
+            if *count == 0 {
+                streams.remove(&user_id);
+            }
+            return Err(NoPlace::Full);
+        }
+        self.open.fetch_add(1, Ordering::Relaxed);
         *count += 1;
-        Some(StreamSlot { hub: Arc::clone(self), user_id })
+        Ok(StreamSlot { hub: Arc::clone(self), user_id })
     }
 
     /// How many events are followed, and by how many streams in all.

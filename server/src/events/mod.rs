@@ -12,6 +12,7 @@ pub mod calendar;
 pub mod code;
 mod heatmap;
 mod live;
+mod members;
 mod page_cache;
 mod pages;
 mod repo;
@@ -34,6 +35,7 @@ use answers::AnswerQueue;
 use heatmap::heatmap;
 pub use live::LiveFrame;
 use code::EventIds;
+use members::KnownMembers;
 use page_cache::PageCache;
 pub use pages::EventPages;
 pub(crate) use repo::generations;
@@ -53,6 +55,8 @@ pub struct EventService {
     answers: AnswerQueue,
     /// Event ids by code, for the answer path.
     event_ids: EventIds,
+    /// Who has been seen a participant, for the answer path.
+    known_members: KnownMembers,
     /// Tells the live pages of this process about a change at once (others learn of it from
     /// the event's generation within a round).
     changes: ChangeSender,
@@ -62,7 +66,7 @@ impl EventService {
     pub fn new(db: Db, cluster: Arc<Cluster>, changes: ChangeSender) -> Self {
         let page_cache = Arc::new(PageCache::default());
         let answers = AnswerQueue::new(db.clone(), Arc::clone(&cluster), Arc::clone(&page_cache), changes.clone());
-        Self { db, cluster, page_cache, answers, event_ids: EventIds::default(), changes }
+        Self { db, cluster, page_cache, answers, event_ids: EventIds::default(), known_members: KnownMembers::default(), changes }
     }
 
     /// Runs `work` on the cluster after the request's commit; a failure leaves the row for the
@@ -207,12 +211,20 @@ impl EventService {
         Ok(event_id)
     }
 
-    /// Whether `user_id` is, or was a moment ago, a current participant of `event_id`: from the
-    /// newest page snapshot kept (a busy event's pages keep one), else asked. Someone who never
-    /// joined is never in a snapshot, so their answer is never read.
+    /// Whether `user_id` is, or was, a participant of `event_id`: known from an earlier check
+    /// or the newest page snapshot kept (a busy event's pages keep one), else asked. Someone
+    /// who never joined is never known, so their answer is never read.
     async fn may_answer(&self, event_id: i64, user_id: i64) -> Result<bool> {
-        let cached = self.page_cache.latest(event_id).is_some_and(|snapshot| snapshot.participants.iter().any(|p| p.user_id == user_id));
-        Ok(cached || repo::is_participant(&self.db, event_id, user_id).await?)
+        if self.known_members.contains(event_id, user_id)
+            || self.page_cache.latest(event_id).is_some_and(|snapshot| snapshot.participants.iter().any(|p| p.user_id == user_id))
+        {
+            return Ok(true);
+        }
+        let member = repo::is_participant(&self.db, event_id, user_id).await?;
+        if member {
+            self.known_members.keep(event_id, user_id);
+        }
+        Ok(member)
     }
 
     /// The event's outcome, for its participants and organizer.

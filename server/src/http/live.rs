@@ -29,7 +29,7 @@ use tower_sessions::Session;
 
 use crate::error::{ErrorBody, Result};
 use crate::events::{EventService, LiveFrame};
-use crate::live::StreamSlot;
+use crate::live::{NoPlace, StreamSlot};
 use crate::http::extract::{ApiPath, CurrentUser};
 use crate::sessions::{CachedSessionStore, MaybeEnded};
 use crate::state::AppState;
@@ -39,6 +39,8 @@ pub const STREAMS_PER_USER: usize = 16;
 /// How long a browser waits before reconnecting a dropped stream.
 const RECONNECT_AFTER: Duration = Duration::from_secs(2);
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
+/// When a full server asks a page to try its stream again (it polls meanwhile).
+const FULL_RETRY_AFTER_SECS: u64 = 30;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/events/{code}/live", get(live))
@@ -50,7 +52,8 @@ pub fn router() -> Router<AppState> {
     (status = 401, description = "Not logged in", body = ErrorBody),
     (status = 403, description = "Not a participant or the organizer", body = ErrorBody),
     (status = 404, description = "No event has that code", body = ErrorBody),
-    (status = 429, description = "Too many streams open for this account", body = ErrorBody)))]
+    (status = 429, description = "Too many streams open for this account", body = ErrorBody),
+    (status = 503, description = "The server holds as many streams as it may: poll instead, or retry after `Retry-After` seconds", body = ErrorBody)))]
 pub async fn live(
     State(state): State<AppState>,
     session: Session,
@@ -60,7 +63,10 @@ pub async fn live(
 ) -> Result<Response> {
     let event_id = state.events.live_member(user_id, &code).await?;
     let session_id = session.id().ok_or(AppError::NotLoggedIn)?;
-    let slot = state.live.open_stream(user_id, STREAMS_PER_USER).ok_or(AppError::TooManyStreams)?;
+    let slot = state.live.open_stream(user_id, STREAMS_PER_USER).map_err(|refused| match refused {
+        NoPlace::ForUser => AppError::TooManyStreams,
+        NoPlace::Full => AppError::Busy { retry_after_secs: FULL_RETRY_AFTER_SECS },
+    })?;
     let frames = state.live.follow(event_id).await?.ok_or(AppError::EventNotFound)?;
     let last_seen: Option<i64> = headers.get("last-event-id").and_then(|value| value.to_str().ok()).and_then(|id| id.parse().ok());
     let current = frames.borrow().generation;

@@ -95,13 +95,15 @@ pub struct TestSettings {
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// The site dir (cargo-leptos's `target/site`); the default names one that need not exist.
     pub site_root: Option<std::path::PathBuf>,
+    /// `--max-live-streams`; the default derives it from the open-file limit.
+    pub max_live_streams: Option<usize>,
 }
 
 impl Default for TestSettings {
     fn default() -> Self {
         // Sign-ups are throttled per client, and every test client is 127.0.0.1: tests that do
         // not test that throttle get room for all the users they need.
-        Self { login_failures_per_account: 5, login_failures_per_client: 20, sign_ups_per_client: 1000, trusted_proxies: Vec::new(), site_root: None }
+        Self { login_failures_per_account: 5, login_failures_per_client: 20, sign_ups_per_client: 1000, trusted_proxies: Vec::new(), site_root: None, max_live_streams: None }
     }
 }
 
@@ -132,6 +134,7 @@ pub async fn spawn_app_with(backend: Backend, settings: TestSettings) -> Option<
         cluster_credentials: None,
         nodes: Vec::new(),
         embedded_nodes: 3,
+        max_live_streams: settings.max_live_streams,
         command: None,
     };
     server::telemetry::init(&config.log);

@@ -175,3 +175,30 @@ async fn an_account_holds_a_bounded_number_of_streams() {
     tokio::time::sleep(Duration::from_millis(200)).await;
     Stream::new(&alice, &code, None).await;
 }
+
+/// The process holds a bounded number of streams in all (by default the open-file limit less
+/// a reserve, so streams can never take the descriptors saves and log-ins need): past it a
+/// stream is refused with 503 and `Retry-After` (the page polls meanwhile), a save still goes
+/// through, and a closed stream frees its place for anyone.
+#[tokio::test]
+async fn a_full_server_refuses_streams_not_saves() {
+    let settings = crate::helpers::TestSettings { max_live_streams: Some(2), ..Default::default() };
+    let app = crate::helpers::spawn_app_with(Backend::Sqlite, settings).await.expect("SQLite needs no service");
+    let alice = app.new_browser().signed_up("alice").await;
+    let bob = app.new_browser().signed_up("bob").await;
+    let code = alice.create_event(&event_input(chrono::Duration::hours(2))).await;
+    assert_eq!(bob.post(&format!("/api/v1/events/{code}/join")).await.status(), StatusCode::OK);
+    let alices = Stream::new(&alice, &code, None).await;
+    let mut bobs = Stream::new(&bob, &code, None).await;
+    let refused = Stream::open(&bob, &code, None).await;
+    assert_eq!(refused.headers().get("retry-after").and_then(|value| value.to_str().ok()), Some("30"));
+    assert_error(refused, StatusCode::SERVICE_UNAVAILABLE, "busy").await;
+    // Saves go through, and the open streams carry them.
+    assert!(answered(&bobs.update().await).contains(&("bob", false)));
+    assert_eq!(bob.put_availability(&code, &intervals_tomorrow(&[(9, 12)])).await.status(), StatusCode::OK);
+    assert!(answered(&bobs.update().await).contains(&("bob", true)));
+    // A closed stream frees its place, for someone else too.
+    drop(alices);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    Stream::new(&bob, &code, None).await;
+}

@@ -13,6 +13,9 @@ use crate::time::now;
 /// Polling cadence without a stream, in ticks of one second.
 const POLL_OPEN_TICKS: u32 = 4;
 const POLL_DECIDING_TICKS: u32 = 1;
+/// While polling, seconds between tries to open the stream again (a full server refuses new
+/// streams for a while; a proxy that broke one may let the next through).
+const STREAM_RETRY_TICKS: u32 = 30;
 
 /// What the page keeps current.
 #[derive(Clone, Copy)]
@@ -30,10 +33,11 @@ pub(super) struct LiveSignals {
 /// following then, one who leaves stops.
 pub(super) fn follow(code: String, deadline: chrono::DateTime<chrono::Utc>, signals: LiveSignals) {
     let polling = RwSignal::new(false);
-    tick(deadline, signals, polling);
-    let member = Memo::new(move |_| signals.event.with(|event| event.is_participant || event.is_organizer));
-    // Bumped to open the stream again (the server said "gone" but the page still says member).
+    // Bumped to open the stream again (the server said "gone" but the page still says member,
+    // or the page has been polling for a while).
     let reopen = RwSignal::new(0u32);
+    tick(deadline, signals, polling, reopen);
+    let member = Memo::new(move |_| signals.event.with(|event| event.is_participant || event.is_organizer));
     #[cfg(feature = "hydrate")]
     Effect::new(move |_| {
         reopen.track();
@@ -71,9 +75,10 @@ pub(super) fn apply(live: LiveEvent, signals: LiveSignals) {
     }
 }
 
-/// Ticks the clock every second; while `polling`, also refreshes the page data: every few
-/// seconds while answers are open, every second once the deadline passed until the outcome.
-fn tick(deadline: chrono::DateTime<chrono::Utc>, signals: LiveSignals, polling: RwSignal<bool>) {
+/// Ticks the clock every second; while `polling`, also refreshes the page data (every few
+/// seconds while answers are open, every second once the deadline passed until the outcome)
+/// and now and then tries the stream again.
+fn tick(deadline: chrono::DateTime<chrono::Utc>, signals: LiveSignals, polling: RwSignal<bool>, reopen: RwSignal<u32>) {
     Effect::new(move |_| {
         let ticks = std::cell::Cell::new(0u32);
         let handle = set_interval_with_handle(
@@ -91,6 +96,9 @@ fn tick(deadline: chrono::DateTime<chrono::Utc>, signals: LiveSignals, polling: 
                 };
                 if ticks.get() % every == 0 {
                     signals.refresh.run(());
+                }
+                if ticks.get() % STREAM_RETRY_TICKS == 0 {
+                    reopen.update(|epoch| *epoch += 1);
                 }
             },
             std::time::Duration::from_secs(1),
