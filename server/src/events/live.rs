@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use app::error::AppError;
 use app::events::{LiveEvent, ParticipantView};
+use axum::body::Bytes;
 use chrono::Utc;
 
 use super::page_cache::PageSnapshot;
@@ -18,8 +19,18 @@ pub struct LiveFrame {
     pub generation: i64,
     /// Who may receive it: the current participants and the organizer.
     pub members: HashSet<i64>,
-    /// The [`LiveEvent`] as JSON, serialized once for every subscriber.
-    pub json: Arc<str>,
+    /// The [`LiveEvent`] as one Server-Sent Events `update` message (the JSON as data, the
+    /// generation as id), encoded once: every stream sends these same bytes, and a stream
+    /// whose reader is slow holds a reference to them, not a copy.
+    pub message: Bytes,
+}
+
+/// `live` as an SSE message. Compact JSON has no line breaks, so it is one `data` line.
+fn update_message(live: &LiveEvent) -> serde_json::Result<Bytes> {
+    let mut message = format!("event: update\nid: {}\ndata: ", live.generation).into_bytes();
+    serde_json::to_writer(&mut message, live)?;
+    message.extend_from_slice(b"\n\n");
+    Ok(Bytes::from(message))
 }
 
 impl EventService {
@@ -56,8 +67,8 @@ impl EventService {
             heatmap: snapshot.heatmap.clone(),
             outcome: self.outcome_of(&row, &snapshot.participants).await?,
         };
-        let json = serde_json::to_string(&live).map_err(|e| Error::Encoding(e.to_string()))?;
-        Ok(Some(LiveFrame { generation: row.generation, members, json: json.into() }))
+        let message = update_message(&live).map_err(|e| Error::Encoding(e.to_string()))?;
+        Ok(Some(LiveFrame { generation: row.generation, members, message }))
     }
 
     /// The participants, their answers and the heatmap of `row`'s event at its generation.
@@ -69,5 +80,29 @@ impl EventService {
             repo::participants_with_answers(&self.db, row.event_id).await?.into_iter().unzip();
         let heatmap = heatmap(answers.iter().flatten());
         Ok(self.page_cache.keep(row.event_id, row.generation, PageSnapshot { participants, answers, heatmap }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use app::events::{EventStatus, Heatmap, LiveEvent, OutcomeView, ParticipantView};
+
+    use super::update_message;
+
+    #[test]
+    fn a_frame_is_one_sse_message_whatever_the_names_hold() {
+        let live = LiveEvent {
+            generation: 42,
+            status: EventStatus::Open,
+            participant_count: 1,
+            participants: vec![ParticipantView { username: "line\nbreak\r\ndata: x".into(), answered: true }],
+            heatmap: Heatmap { answered: 1, segments: Vec::new() },
+            outcome: OutcomeView::Pending,
+        };
+        let message = update_message(&live).unwrap();
+        let text = std::str::from_utf8(&message).unwrap();
+        let data = text.strip_prefix("event: update\nid: 42\ndata: ").and_then(|rest| rest.strip_suffix("\n\n")).expect(text);
+        assert!(!data.contains(['\n', '\r']), "{data}");
+        assert_eq!(serde_json::from_str::<LiveEvent>(data).unwrap(), live);
     }
 }

@@ -18,7 +18,8 @@ use std::time::Duration;
 use app::error::AppError;
 use axum::extract::State;
 use axum::http::HeaderMap;
-use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::body::{Body, Bytes};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
@@ -80,11 +81,13 @@ pub async fn live(
         user_id,
         send_current: last_seen != Some(current),
         done: false,
+        quiet_until: tokio::time::Instant::now() + KEEP_ALIVE,
         _slot: slot,
     };
-    let opening = stream::once(async { Ok::<_, Infallible>(Event::default().retry(RECONNECT_AFTER)) });
+    let opening = stream::once(async { Ok::<_, Infallible>(Bytes::from(format!("retry: {}\n\n", RECONNECT_AFTER.as_millis()))) });
     let messages = stream::unfold(follow, Follow::next);
-    Ok(Sse::new(opening.chain(messages)).keep_alive(KeepAlive::new().interval(KEEP_ALIVE)).into_response())
+    let headers = [(header::CONTENT_TYPE, "text/event-stream"), (header::CACHE_CONTROL, "no-cache")];
+    Ok((headers, Body::from_stream(opening.chain(messages))).into_response())
 }
 
 /// One open stream's state.
@@ -100,27 +103,35 @@ struct Follow {
     send_current: bool,
     /// `gone` was sent: the stream ends.
     done: bool,
+    /// When a keep-alive comment is due, unless a message goes first.
+    quiet_until: tokio::time::Instant,
     _slot: StreamSlot,
 }
 
 impl Follow {
-    async fn next(mut self) -> Option<(Result<Event, Infallible>, Self)> {
+    /// The next bytes to send: a message, or a keep-alive comment after [`KEEP_ALIVE`] of quiet.
+    async fn next(mut self) -> Option<(Result<Bytes, Infallible>, Self)> {
         if self.done {
             return None;
         }
+        let message = self.next_message().await?;
+        self.quiet_until = tokio::time::Instant::now() + KEEP_ALIVE;
+        Some((Ok(message), self))
+    }
+
+    async fn next_message(&mut self) -> Option<Bytes> {
         loop {
             if self.send_current {
                 self.send_current = false;
                 let frame = Arc::clone(&self.frames.borrow_and_update());
                 if frame.members.contains(&self.user_id) {
-                    let message = Event::default().event("update").id(frame.generation.to_string()).data(&*frame.json);
-                    return Some((Ok(message), self));
+                    return Some(frame.message.clone());
                 }
                 // Not among this frame's members: gone, unless the frame predates a join (a
                 // later one will have them). The database decides; if it cannot, wait.
                 let member = self.events.live_member_by_id(self.user_id, self.event_id).await;
                 if matches!(member, Ok(false)) {
-                    return Some((Ok(self.gone("not_a_participant")), self));
+                    return Some(self.gone("not_a_participant"));
                 }
                 continue;
             }
@@ -139,15 +150,16 @@ impl Follow {
                     };
                     // A store that cannot answer now is not proof of a log-out.
                     if maybe_mine && !self.sessions.exists(&self.session_id).await.unwrap_or(true) {
-                        return Some((Ok(self.gone("logged_out")), self));
+                        return Some(self.gone("logged_out"));
                     }
                 }
+                () = tokio::time::sleep_until(self.quiet_until) => return Some(Bytes::from_static(b":\n\n")),
             }
         }
     }
 
-    fn gone(&mut self, why: &'static str) -> Event {
+    fn gone(&mut self, why: &'static str) -> Bytes {
         self.done = true;
-        Event::default().event("gone").data(why)
+        Bytes::from(format!("event: gone\ndata: {why}\n\n"))
     }
 }
