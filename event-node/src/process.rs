@@ -202,19 +202,22 @@ impl NodeProcess {
     }
 }
 
-/// Waits (up to 5 s) until `/proc` shows `pid` stopped.
+/// Waits (up to 5 s) until `/proc` shows every thread of `pid` stopped.
 fn wait_until_stopped(pid: u32) -> std::io::Result<()> {
-    let path = format!("/proc/{pid}/stat");
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
     loop {
-        let stat = std::fs::read_to_string(&path)?;
-        // `pid (comm) state …`: the state follows the last `)`.
-        let state = stat.rsplit_once(')').and_then(|(_, rest)| rest.trim_start().chars().next());
-        if matches!(state, Some('T' | 't')) {
-            return Ok(());
+        let mut running = None;
+        for task in std::fs::read_dir(format!("/proc/{pid}/task"))? {
+            let stat = std::fs::read_to_string(task?.path().join("stat")).unwrap_or_default();
+            // `tid (comm) state …`: the state follows the last `)`.
+            let state = stat.rsplit_once(')').and_then(|(_, rest)| rest.trim_start().chars().next());
+            if !matches!(state, Some('T' | 't' | 'Z' | 'X') | None) {
+                running = state;
+            }
         }
+        let Some(state) = running else { return Ok(()) };
         if std::time::Instant::now() > deadline {
-            return Err(std::io::Error::other(format!("{pid} not stopped after SIGSTOP (state {state:?})")));
+            return Err(std::io::Error::other(format!("{pid} not stopped after SIGSTOP (a thread in state {state})")));
         }
         std::thread::sleep(Duration::from_millis(1));
     }

@@ -77,6 +77,10 @@ struct Save {
 async fn main() {
     let users: usize = std::env::var("WHENLY_CROWD_USERS").ok().and_then(|n| n.parse().ok()).unwrap_or(10_000);
     let pin = std::env::var("WHENLY_CROWD_PIN").map_or(true, |value| value != "0");
+    // Each person here holds one stream and saves on a connection that closes after the
+    // answer, so the server may hold a stream for nearly every open file (its default keeps
+    // half of them for readers' second connections).
+    std::env::set_var("WHENLY_MAX_LIVE_STREAMS", (users + 100).to_string());
     let deployment = Deployment::start(Backend::MariaDb).await.expect("MariaDB is required for this benchmark");
     if pin {
         load::pin(&deployment);

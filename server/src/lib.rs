@@ -120,7 +120,11 @@ impl Application {
         let events = Arc::new(EventService::new(db.clone(), Arc::clone(&cluster), changes));
         let open_files = open_files::raise_limit();
         let max_streams = config.max_live_streams.unwrap_or_else(|| open_files.map_or(usize::MAX, open_files::streams_within));
-        tracing::info!(?open_files, max_streams, "open-file limit and live streams");
+        if max_streams < 1_000 && config.max_live_streams.is_none() {
+            tracing::warn!(?open_files, max_streams, "few live streams fit in the open-file limit: raise it (LimitNOFILE)");
+        } else {
+            tracing::info!(?open_files, max_streams, "open-file limit and live streams");
+        }
         let live = LiveHub::start(db.clone(), Arc::clone(&events), changed, max_streams);
         let form_errors = Arc::new(http::form_errors::FormErrorSeal {
             key: SiteKey::load(&db, http::form_errors::PURPOSE).await?,

@@ -147,6 +147,12 @@ impl LiveHub {
         }
     }
 
+    /// Whether the process holds as many streams as it may (checked first, before any work
+    /// for a stream that would be refused anyway).
+    pub fn is_full(&self) -> bool {
+        self.open.load(Ordering::Relaxed) >= self.max_streams
+    }
+
     /// A place for one more stream of `user_id`, unless they hold `most` already or the
     /// process is full.
     pub fn open_stream(self: &Arc<Self>, user_id: i64, most: usize) -> std::result::Result<StreamSlot, NoPlace> {

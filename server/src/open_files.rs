@@ -4,9 +4,10 @@
 //! higher hard limit), and live streams are capped below it: streams that took every last
 //! descriptor would leave no room to accept a save, a log-in or the database's connections,
 //! so past the cap a stream is refused (503, the page polls instead) rather than the site.
+//! The cap is half of what a reserve leaves: each reader may hold a second connection.
 
-/// Descriptors kept for everything but live streams: requests in flight, the database pool,
-/// node links, files.
+/// Descriptors kept for everything but live streams and their readers' other connections:
+/// requests from elsewhere, the database pool, node links, files (a quarter of a small limit).
 const RESERVED: u64 = 1024;
 
 /// Raises the soft open-file limit as far as allowed and returns it (`None` if unknown).
@@ -20,9 +21,11 @@ pub fn raise_limit() -> Option<u64> {
     }
 }
 
-/// How many live streams fit in `limit` open files, keeping [`RESERVED`] for the rest.
+/// How many live streams fit in `limit` open files: half of what is left after the reserve,
+/// since a browser with a page open may also keep a second connection idle for its saves.
 pub fn streams_within(limit: u64) -> usize {
-    usize::try_from(limit.saturating_sub(RESERVED)).unwrap_or(usize::MAX).max(1)
+    let reserved = RESERVED.min(limit / 4);
+    usize::try_from(limit.saturating_sub(reserved) / 2).unwrap_or(usize::MAX).max(1)
 }
 
 #[cfg(test)]
@@ -31,8 +34,8 @@ mod tests {
 
     #[test]
     fn streams_leave_room_for_the_rest() {
-        assert_eq!(streams_within(20_000), 18_976);
-        assert_eq!(streams_within(1_024), 1);
-        assert_eq!(streams_within(100), 1);
+        assert_eq!(streams_within(20_000), 9_488);
+        assert_eq!(streams_within(1_024), 384);
+        assert_eq!(streams_within(1), 1);
     }
 }

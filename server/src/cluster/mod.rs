@@ -130,7 +130,12 @@ pub struct Cluster {
     next: AtomicUsize,
     /// When each late event was last told to its coordinator again and reported at WARN.
     late_events: Mutex<HashMap<i64, LateEvent>>,
+    /// (node, event) pairs reported as falsely sealed, so each is logged once, not every pass.
+    false_seals: Mutex<HashSet<(NodeId, i64)>>,
 }
+
+/// Falsely sealed (node, event) pairs remembered at most; past it they are reported again.
+const FALSE_SEALS_REMEMBERED: usize = 10_000;
 
 impl Cluster {
     /// The cluster as the database knows it, plus `configured` nodes (id, address) recorded
@@ -145,6 +150,7 @@ impl Cluster {
             ring: RwLock::new(Arc::default()),
             next: AtomicUsize::new(0),
             late_events: Mutex::default(),
+            false_seals: Mutex::default(),
         });
         cluster.sync_ring().await?;
         Ok(cluster)
@@ -249,8 +255,17 @@ impl Cluster {
         repo::set_coordinator(&self.db, event_id, &node.id).await?;
         let event = EventId(event_id as u64);
         let told = match node.link.call(async |client| client.assign_event(rpc_context(DEFAULT_RPC_TIMEOUT), event, spec).await).await {
-            // Sealed there already: the outcome exists, nothing to arm.
-            Ok(Ok(())) | Ok(Err(NodeError::Sealed)) => Ok(()),
+            Ok(Ok(())) => Ok(()),
+            // Sealed there already: the outcome exists, nothing to arm; unless the database
+            // says the event is open, and then the node is wrong and another is tried.
+            Ok(Err(NodeError::Sealed)) => match repo::open_events(&self.db, &[event_id]).await {
+                Ok(open) if open.is_empty() => Ok(()),
+                Ok(_) => {
+                    self.report_false_seal(&node, event_id);
+                    Err(Error::Cluster(format!("{}: says open event {event_id} is sealed", node.id)))
+                }
+                Err(error) => Err(error.into()),
+            },
             Ok(Err(error)) => Err(Error::Cluster(format!("{}: {error}", node.id))),
             Err(error) => Err(Error::Cluster(format!("{}: {error}", node.id))),
         };
@@ -419,10 +434,21 @@ impl Cluster {
                 return sealed.into_iter().collect();
             }
         };
-        for event_id in &open {
-            tracing::error!(node = %node.id, event_id, "a node says an event is sealed that has no outcome stored; its answers stay to be sent");
+        for &event_id in &open {
+            self.report_false_seal(node, event_id);
         }
         open
+    }
+
+    /// Logs, once per node and event, that `node` calls `event_id` sealed while it is open.
+    fn report_false_seal(&self, node: &NodeHandle, event_id: i64) {
+        let mut reported = self.false_seals.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if reported.len() >= FALSE_SEALS_REMEMBERED {
+            reported.clear();
+        }
+        if reported.insert((node.id.clone(), event_id)) {
+            tracing::error!(node = %node.id, event_id, "a node says an event is sealed that has no outcome stored; it is not given the event's work");
+        }
     }
 
     /// One `withdraw` call to `node` for `row`.

@@ -1,8 +1,9 @@
 //! Who has been seen a participant of which event, for the answer path's check before it reads
 //! a body. The write checks membership again under the event's lock, so this only decides whose
 //! body is worth parsing: someone never seen a member is asked of the database (a stranger's
-//! body is never parsed), someone seen once is not asked again. A participant who left stays
-//! known: their next body is parsed (bounded, see `rules`) and the write refuses it.
+//! body is never parsed), someone seen once is not asked again. A leave forgets them here; one
+//! made through another server process does not, so that participant's next body is parsed
+//! (bounded, see `rules`) and the write refuses it.
 
 use std::collections::HashSet;
 use std::sync::{Mutex, PoisonError};
@@ -17,6 +18,11 @@ impl KnownMembers {
 
     pub fn contains(&self, event_id: i64, user_id: i64) -> bool {
         self.0.lock().unwrap_or_else(PoisonError::into_inner).contains(&(event_id, user_id))
+    }
+
+    /// They left (here; a leave in another process is found by the write).
+    pub fn forget(&self, event_id: i64, user_id: i64) {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).remove(&(event_id, user_id));
     }
 
     pub fn keep(&self, event_id: i64, user_id: i64) {
@@ -38,6 +44,8 @@ mod tests {
         assert!(!known.contains(1, 2));
         known.keep(1, 2);
         assert!(known.contains(1, 2) && !known.contains(2, 1));
+        known.forget(1, 2);
+        assert!(!known.contains(1, 2));
         for user in 0..KnownMembers::CAPACITY as i64 + 1 {
             known.keep(7, user);
         }

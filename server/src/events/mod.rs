@@ -152,6 +152,7 @@ impl EventService {
         }
         Self::ensure_open(&event)?;
         let participant_id = repo::leave(&self.db, &event, user_id).await?;
+        self.known_members.forget(event.event_id, user_id);
         self.changes.changed(event.event_id);
         self.after_commit("withdraw answer", |cluster| async move { cluster.dispatch_answer(participant_id).await });
         Ok(())

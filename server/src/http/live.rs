@@ -62,11 +62,15 @@ pub async fn live(
     ApiPath(code): ApiPath<String>,
     headers: HeaderMap,
 ) -> Result<Response> {
+    let full = || AppError::Busy { retry_after_secs: FULL_RETRY_AFTER_SECS };
+    if state.live.is_full() {
+        return Err(full().into());
+    }
     let event_id = state.events.live_member(user_id, &code).await?;
     let session_id = session.id().ok_or(AppError::NotLoggedIn)?;
     let slot = state.live.open_stream(user_id, STREAMS_PER_USER).map_err(|refused| match refused {
         NoPlace::ForUser => AppError::TooManyStreams,
-        NoPlace::Full => AppError::Busy { retry_after_secs: FULL_RETRY_AFTER_SECS },
+        NoPlace::Full => full(),
     })?;
     let frames = state.live.follow(event_id).await?.ok_or(AppError::EventNotFound)?;
     let last_seen: Option<i64> = headers.get("last-event-id").and_then(|value| value.to_str().ok()).and_then(|id| id.parse().ok());

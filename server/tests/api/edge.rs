@@ -287,9 +287,15 @@ async fn answers_piling_up_behind_a_stalled_write_are_refused_past_the_bound(bac
     };
     // The first is taken by the event's writer, which waits for the row.
     let first = save(8);
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    let more: Vec<_> = (9..14).map(save).collect();
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let more: Vec<_> = (9..14).map(save).collect();
+    // The refusal comes at once; the four waiting ones cannot finish before the row is free.
+    let mut waited = 0;
+    while !more.iter().any(|saved| saved.is_finished()) && waited < 3_000 {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        waited += 10;
+    }
+    // The one refused is the fifth to arrive, so all five have arrived by now.
     match holder {
         Held::MySql(tx) => tx.rollback().await.unwrap(),
         Held::Sqlite(tx) => tx.rollback().await.unwrap(),

@@ -290,11 +290,26 @@ async fn a_node_calling_an_open_event_sealed_does_not_swallow_its_answers(backen
     let n1 = EventNodeClient::connect(&n9, deployment.nodes[0].address, &Peer::Node("n1".into())).await.unwrap();
     n1.seal(rpc_context(Duration::from_secs(2)), EventId(event_id as u64), scheduling::Outcome::Undefined).await.unwrap().unwrap();
 
+    // Another event on the same node, not sealed: its answer is delivered meanwhile.
+    let control = alice.create_event(&crate::helpers::event_input(chrono::Duration::hours(2))).await;
+    assert_eq!(bob.post(&format!("/api/v1/events/{control}/join")).await.status(), StatusCode::OK);
+    let control_id = count(&deployment, &format!("SELECT event_id FROM event WHERE code = '{control}'")).await;
+
     let answer = crate::helpers::intervals_tomorrow(&[(9, 12)]);
     assert_eq!(bob.put_availability(&code, &answer).await.status(), StatusCode::OK);
-    let undelivered = format!("SELECT COUNT(*) FROM answer WHERE event_id = {event_id} AND needs_dispatch = TRUE");
-    // Several reconciler passes (every 500 ms) find it still to be sent.
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    assert_eq!(count(&deployment, &undelivered).await, 1, "an answer refused as sealed was counted as delivered");
+    assert_eq!(bob.put_availability(&control, &answer).await.status(), StatusCode::OK);
+    let undelivered = |event_id: i64| format!("SELECT COUNT(*) FROM answer WHERE event_id = {event_id} AND needs_dispatch = TRUE");
+    let mut delivered = false;
+    for _ in 0..100 {
+        if count(&deployment, &undelivered(control_id)).await == 0 {
+            delivered = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(delivered, "n1 took no answer at all");
+    // Several more reconciler passes (every 500 ms) find the other still to be sent.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(count(&deployment, &undelivered(event_id)).await, 1, "an answer refused as sealed was counted as delivered");
     assert_eq!(count(&deployment, &format!("SELECT COUNT(*) FROM event WHERE event_id = {event_id} AND outcome_stored_at IS NULL")).await, 1);
 }

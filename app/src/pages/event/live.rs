@@ -13,8 +13,9 @@ use crate::time::now;
 /// Polling cadence without a stream, in ticks of one second.
 const POLL_OPEN_TICKS: u32 = 4;
 const POLL_DECIDING_TICKS: u32 = 1;
-/// While polling, seconds between tries to open the stream again (a full server refuses new
-/// streams for a while; a proxy that broke one may let the next through).
+/// While polling, seconds between tries to open the stream again, at least (a full server
+/// refuses new streams for a while; a proxy that broke one may let the next through). Each
+/// wait adds up to as much again at random, so pages refused together do not come back together.
 const STREAM_RETRY_TICKS: u32 = 30;
 
 /// What the page keeps current.
@@ -81,6 +82,7 @@ pub(super) fn apply(live: LiveEvent, signals: LiveSignals) {
 fn tick(deadline: chrono::DateTime<chrono::Utc>, signals: LiveSignals, polling: RwSignal<bool>, reopen: RwSignal<u32>) {
     Effect::new(move |_| {
         let ticks = std::cell::Cell::new(0u32);
+        let next_retry = std::cell::Cell::new(retry_after(0));
         let handle = set_interval_with_handle(
             move || {
                 let current = now();
@@ -97,7 +99,8 @@ fn tick(deadline: chrono::DateTime<chrono::Utc>, signals: LiveSignals, polling: 
                 if ticks.get() % every == 0 {
                     signals.refresh.run(());
                 }
-                if ticks.get() % STREAM_RETRY_TICKS == 0 {
+                if ticks.get() >= next_retry.get() {
+                    next_retry.set(retry_after(ticks.get()));
                     reopen.update(|epoch| *epoch += 1);
                 }
             },
@@ -107,6 +110,15 @@ fn tick(deadline: chrono::DateTime<chrono::Utc>, signals: LiveSignals, polling: 
             on_cleanup(move || handle.clear());
         }
     });
+}
+
+/// The tick at which to try the stream again, counting from `now`.
+fn retry_after(now: u32) -> u32 {
+    #[cfg(feature = "hydrate")]
+    let spread = (js_sys::Math::random() * f64::from(STREAM_RETRY_TICKS)) as u32;
+    #[cfg(not(feature = "hydrate"))]
+    let spread = 0;
+    now + STREAM_RETRY_TICKS + spread
 }
 
 #[cfg(feature = "hydrate")]
