@@ -481,7 +481,7 @@ impl Cluster {
             return Ok(());
         }
         tracing::error!(node, participant_id, held, version = current.version, "a node holds a newer version of an answer than the database; moving the database's version past it");
-        repo::move_version_past(&self.db, participant_id, current.version, i64::try_from(held).unwrap_or(i64::MAX)).await?;
+        repo::move_version_past(&self.db, current.event_id, participant_id, current.version, i64::try_from(held).unwrap_or(i64::MAX)).await?;
         Err(Error::Cluster(format!("{node}: held version {held} > {}", current.version)))
     }
 

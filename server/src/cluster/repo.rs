@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use event_node::protocol::NodeId;
 use scheduling::{Answer, EventSpec, Interval, IntervalSet, Minute, Outcome, ParticipantId};
 
-use crate::db::{lock_events, placeholders, with_pool, BeginWrite, Db, MAX_IN_LIST};
+use crate::db::{lock_event_for_change, lock_events, placeholders, with_pool, BeginWrite, Db, MAX_IN_LIST};
 use crate::error::{Error, Result};
 
 #[derive(Clone, sqlx::FromRow)]
@@ -89,11 +89,18 @@ pub(crate) async fn mark_dispatched(db: &Db, placed: &[Placed]) -> Result<(), sq
 
 /// Moves the participant's version past `held` (a node holds a version the database does not
 /// know: a restored backup, or a bug), keeping the content, so it is sent again and accepted.
+/// Under the event's lock, like every change of a version (the answer path relies on it).
 /// Returns whether the row was still at `version`.
-pub(crate) async fn move_version_past(db: &Db, participant_id: i64, version: i64, held: i64) -> Result<bool, sqlx::Error> {
+pub(crate) async fn move_version_past(db: &Db, event_id: i64, participant_id: i64, version: i64, held: i64) -> Result<bool, sqlx::Error> {
     const SQL: &str = "UPDATE answer SET version = ?, needs_dispatch = TRUE WHERE participant_id = ? AND version = ?";
     let next = held.saturating_add(1);
-    with_pool!(db, |pool| sqlx::query(SQL).bind(next).bind(participant_id).bind(version).execute(pool).await.map(|done| done.rows_affected() == 1))
+    with_pool!(db, |pool| {
+        let mut tx = pool.begin_write().await?;
+        lock_event_for_change(&mut tx, event_id).await?;
+        let moved = sqlx::query(SQL).bind(next).bind(participant_id).bind(version).execute(&mut *tx).await?.rows_affected() == 1;
+        tx.commit().await?;
+        Ok(moved)
+    })
 }
 
 #[derive(sqlx::FromRow)]

@@ -6,8 +6,9 @@
 //! a busy event saves one answer per commit round trip, and each save also pays a read of its
 //! row and a second commit for the node's acknowledgement. Here the answers that arrive for an
 //! event while its previous transaction runs wait, and are then written together: one lock,
-//! one membership read, one multi-row upsert, one version read, one commit, then one batch of
-//! node calls and one statement recording the acknowledgements. An answer that finds its
+//! one read (the event's state, the participants, their versions), one multi-row upsert, one
+//! commit, then one batch of node calls and one statement recording the acknowledgements.
+//! An answer that finds its
 //! event idle is written at once, so a quiet event waits for nothing; a busy one gets bigger
 //! transactions instead of a longer queue.
 //!

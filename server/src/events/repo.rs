@@ -279,13 +279,21 @@ pub(crate) struct NewAnswer<'a> {
     pub intervals: &'a str,
 }
 
-/// What [`upsert_answers`] reads of the event under its lock: whether it still takes answers.
+/// What [`upsert_answers`] reads under the event's lock, one row per current participant of
+/// the batch (one row with no participant if none is): whether the event still takes answers,
+/// and each participant's answer row as it stands.
 #[derive(sqlx::FromRow)]
-struct EventState {
+struct EventAndMember {
     generation: i64,
     deadline: DateTime<Utc>,
     cancelled_at: Option<DateTime<Utc>>,
     outcome_stored_at: Option<DateTime<Utc>>,
+    participant_id: Option<i64>,
+    user_id: Option<i64>,
+    /// The answer's version now (`None`: never answered); every change of it takes the
+    /// event's lock, so the upsert makes it exactly one more.
+    version: Option<i64>,
+    assigned_node: Option<String>,
 }
 
 /// What [`upsert_answers`] did: each answer's row as stored, or why it was refused, in the
@@ -309,21 +317,31 @@ pub(crate) async fn upsert_answers(db: &Db, event_id: i64, batch: &[NewAnswer<'_
          accepted_at = VALUES(accepted_at), withdrawn_at = NULL, needs_dispatch = TRUE";
     const UPSERT_SQLITE: &str = " ON CONFLICT (participant_id) DO UPDATE SET intervals = excluded.intervals, \
          version = answer.version + 1, accepted_at = excluded.accepted_at, withdrawn_at = NULL, needs_dispatch = TRUE";
-    const STATE: &str = "SELECT generation, deadline, cancelled_at, outcome_stored_at FROM event WHERE event_id = ?";
     let on_conflict = match db {
         Db::MySql(_) => UPSERT_MYSQL,
         Db::Sqlite(_) => UPSERT_SQLITE,
     };
-    let members_sql = format!(
-        "SELECT participant_id, user_id FROM participant WHERE event_id = ? AND left_at IS NULL AND user_id IN ({})",
+    // The event's state, the batch's current participants and their answers' versions, in one
+    // read after the lock (on MySQL the transaction's snapshot starts here, after every other
+    // change of these rows committed: they all take the lock).
+    let read_sql = format!(
+        "SELECT e.generation, e.deadline, e.cancelled_at, e.outcome_stored_at, p.participant_id, p.user_id, a.version, a.assigned_node \
+         FROM event e \
+         LEFT JOIN participant p ON p.event_id = e.event_id AND p.left_at IS NULL AND p.user_id IN ({}) \
+         LEFT JOIN answer a ON a.participant_id = p.participant_id \
+         WHERE e.event_id = ?",
         placeholders(batch.len())
     );
     with_pool!(db, |pool| {
         let mut tx = pool.begin_write().await?;
         lock_event_for_change(&mut tx, event_id).await?;
-        let state: Option<EventState> = sqlx::query_as(STATE).bind(event_id).fetch_optional(&mut *tx).await?;
+        let mut read = sqlx::query_as::<_, EventAndMember>(&read_sql);
+        for answer in batch {
+            read = read.bind(answer.user_id);
+        }
+        let rows = read.bind(event_id).fetch_all(&mut *tx).await?;
         let now = Utc::now();
-        let closed = match &state {
+        let closed = match rows.first() {
             None => Some(AppError::EventNotFound),
             Some(event) if event.cancelled_at.is_some() => Some(AppError::EventCancelled),
             Some(event) if event.outcome_stored_at.is_some() || now >= event.deadline => Some(AppError::DeadlinePassed),
@@ -333,17 +351,18 @@ pub(crate) async fn upsert_answers(db: &Db, event_id: i64, batch: &[NewAnswer<'_
             tx.rollback().await?;
             return Ok(WrittenAnswers { generation: None, results: vec![Err(refusal); batch.len()] });
         }
-        let mut members = sqlx::query_as::<_, (i64, i64)>(&members_sql).bind(event_id);
-        for answer in batch {
-            members = members.bind(answer.user_id);
-        }
-        let members: HashMap<i64, i64> = members.fetch_all(&mut *tx).await?.into_iter().map(|(participant, user)| (user, participant)).collect();
+        let generation = rows.first().map(|event| event.generation);
+        // user → (participant, the answer row's version and node as they stand)
+        let members: HashMap<i64, (i64, Option<i64>, Option<String>)> = rows
+            .into_iter()
+            .filter_map(|row| Some((row.user_id?, (row.participant_id?, row.version, row.assigned_node))))
+            .collect();
         let mut accepted: Vec<(i64, &NewAnswer<'_>)> = Vec::new();
         let mut results: Vec<Result<i64, AppError>> = Vec::with_capacity(batch.len());
         for answer in batch {
             results.push(match members.get(&answer.user_id) {
                 None => Err(AppError::NotParticipant),
-                Some(&participant) => {
+                Some(&(participant, _, _)) => {
                     accepted.push((participant, answer));
                     Ok(participant)
                 }
@@ -366,18 +385,13 @@ pub(crate) async fn upsert_answers(db: &Db, event_id: i64, batch: &[NewAnswer<'_
                     query = query.bind(*participant).bind(event_id).bind(answer.intervals).bind(now);
                 }
                 query.execute(&mut *tx).await?;
-                let stored_sql = format!(
-                    "SELECT participant_id, version, assigned_node FROM answer WHERE participant_id IN ({})",
-                    placeholders(accepted.len())
-                );
-                let mut stored = sqlx::query_as::<_, (i64, i64, Option<String>)>(&stored_sql);
-                for (participant, _) in &accepted {
-                    stored = stored.bind(*participant);
-                }
-                let stored: HashMap<i64, (i64, Option<String>)> =
-                    stored.fetch_all(&mut *tx).await?.into_iter().map(|(participant, version, node)| (participant, (version, node))).collect();
                 tx.commit().await?;
-                (state.map(|event| event.generation), stored)
+                // The upsert made each version one more than it was (a new row: 1).
+                let stored: HashMap<i64, (i64, Option<String>)> = members
+                    .into_values()
+                    .map(|(participant, version, node)| (participant, (version.map_or(1, |version| version + 1), node)))
+                    .collect();
+                (generation, stored)
             }
         };
         let results = results
