@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use event_node::protocol::NodeId;
 use scheduling::{Answer, EventSpec, Interval, IntervalSet, Minute, Outcome, ParticipantId};
 
-use crate::db::{lock_event_for_change, lock_events, placeholders, with_pool, BeginWrite, Db, MAX_IN_LIST};
+use crate::db::{lock_events, placeholders, with_pool, BeginWrite, Db, MAX_IN_LIST};
 use crate::error::{Error, Result};
 
 #[derive(Clone, sqlx::FromRow)]
@@ -96,7 +96,8 @@ pub(crate) async fn move_version_past(db: &Db, event_id: i64, participant_id: i6
     let next = held.saturating_add(1);
     with_pool!(db, |pool| {
         let mut tx = pool.begin_write().await?;
-        lock_event_for_change(&mut tx, event_id).await?;
+        // The lock, not a change: the event's pages show nothing new.
+        lock_events(&mut tx, &[event_id]).await?;
         let moved = sqlx::query(SQL).bind(next).bind(participant_id).bind(version).execute(&mut *tx).await?.rows_affected() == 1;
         tx.commit().await?;
         Ok(moved)

@@ -1,7 +1,7 @@
 //! The SQL behind events, in the dialect-common subset. Writes that depend on a rule (capacity,
 //! membership, the deadline) check it inside their transaction.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use app::error::AppError;
 use app::events::EventStatus;
@@ -293,6 +293,9 @@ struct EventAndMember {
     /// The answer's version now (`None`: never answered); every change of it takes the
     /// event's lock, so the upsert makes it exactly one more.
     version: Option<i64>,
+    /// The node holding it, as read: an acknowledgement recorded meanwhile (not under the lock)
+    /// may move it, and then the dispatch picks another node for this version, which the
+    /// manifests and versions already allow for.
     assigned_node: Option<String>,
 }
 
@@ -332,6 +335,8 @@ pub(crate) async fn upsert_answers(db: &Db, event_id: i64, batch: &[NewAnswer<'_
          WHERE e.event_id = ?",
         placeholders(batch.len())
     );
+    // One answer per user (the queue sees to it): a second would bump the version twice.
+    debug_assert_eq!(batch.iter().map(|answer| answer.user_id).collect::<HashSet<_>>().len(), batch.len());
     with_pool!(db, |pool| {
         let mut tx = pool.begin_write().await?;
         lock_event_for_change(&mut tx, event_id).await?;
