@@ -11,6 +11,23 @@ use crate::helpers::{assert_error, event_input, intervals_tomorrow, on_both_data
 
 on_both_databases!(members_follow_changes_and_readers_who_go_are_told);
 
+/// The wire, block by block: a reconnection hint first, then the state, then, with nothing to
+/// say for 15 s, a comment that keeps proxies from closing the idle connection; the stream
+/// still carries the next change after it.
+#[tokio::test]
+async fn a_quiet_stream_is_kept_alive_by_comments() {
+    let app = spawn_app(Backend::Sqlite).await.expect("SQLite needs no service");
+    let alice = app.new_browser().signed_up("alice").await;
+    let code = alice.create_event(&event_input(chrono::Duration::hours(2))).await;
+    let mut stream = Stream::new(&alice, &code, None).await;
+    assert_eq!(stream.next_block(Duration::from_secs(5)).await.as_deref(), Some("retry: 2000"));
+    let update = stream.next_block(Duration::from_secs(5)).await.expect("the state on opening");
+    assert!(update.starts_with("event: update\nid: "), "{update}");
+    assert_eq!(stream.next_block(Duration::from_secs(20)).await.as_deref(), Some(":"), "a keep-alive comment after 15 s of quiet");
+    assert_eq!(alice.put_availability(&code, &intervals_tomorrow(&[(9, 12)])).await.status(), StatusCode::OK);
+    assert!(answered(&stream.update().await).contains(&("alice", true)));
+}
+
 /// One message of a stream.
 #[derive(Debug)]
 struct Message {
@@ -62,6 +79,19 @@ impl Stream {
                 if !message.event.is_empty() {
                     return Some(message);
                 }
+            }
+            let chunk = tokio::time::timeout_at(deadline, self.response.chunk()).await.ok()?.unwrap()?;
+            self.buffer.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    }
+
+    /// The next block as sent (a message, a retry hint or a comment), without its blank line.
+    async fn next_block(&mut self, within: Duration) -> Option<String> {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            if let Some(end) = self.buffer.find("\n\n") {
+                let block: String = self.buffer.drain(..end + 2).collect();
+                return Some(block.trim_end_matches('\n').to_owned());
             }
             let chunk = tokio::time::timeout_at(deadline, self.response.chunk()).await.ok()?.unwrap()?;
             self.buffer.push_str(&String::from_utf8_lossy(&chunk));
