@@ -8,6 +8,8 @@ WHENLY_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CARGO_LEPTOS_VERSION=0.3.10
 # The API fuzzer the test suite runs against a live server (scripts/api-fuzz.sh).
 SCHEMATHESIS_VERSION=4.32.5
+# The real SMTP server the mail tests start on loopback (server/tests/support/smtp_server.py).
+AIOSMTPD_VERSION=1.4.6
 # The MariaDB account the tests (and the by-hand cluster in the README) use.
 WHENLY_DB_USER=whenly
 WHENLY_DB_PASSWORD=whenly
@@ -104,7 +106,7 @@ SQL
   export WHENLY_TEST_MYSQL_URL="${WHENLY_TEST_MYSQL_URL:-mysql://$WHENLY_DB_USER:$WHENLY_DB_PASSWORD@127.0.0.1:3306}"
 }
 
-# Schemathesis in its own virtualenv next to the build cache, pinned.
+# Schemathesis and aiosmtpd (the tests' SMTP server) in one virtualenv next to the build cache, pinned.
 ensure_schemathesis() {
   export WHENLY_VENV="${WHENLY_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/whenly/venv}"
   if [ "$("$WHENLY_VENV/bin/schemathesis" --version 2>/dev/null | grep -o '[0-9][0-9.]*' | head -1)" != "$SCHEMATHESIS_VERSION" ]; then
@@ -113,6 +115,10 @@ ensure_schemathesis() {
     say "pip install schemathesis==$SCHEMATHESIS_VERSION"
     python3 -m venv "$WHENLY_VENV"
     "$WHENLY_VENV/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
+  fi
+  if [ "$("$WHENLY_VENV/bin/python" -c 'import importlib.metadata as m; print(m.version("aiosmtpd"))' 2>/dev/null)" != "$AIOSMTPD_VERSION" ]; then
+    say "pip install aiosmtpd==$AIOSMTPD_VERSION"
+    "$WHENLY_VENV/bin/pip" install --quiet --disable-pip-version-check "aiosmtpd==$AIOSMTPD_VERSION"
   fi
 }
 

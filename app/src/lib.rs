@@ -7,6 +7,7 @@
 pub mod accounts;
 pub mod events;
 pub mod error;
+pub mod notifications;
 pub mod pages;
 #[cfg(feature = "ssr")]
 pub mod ports;

@@ -9,7 +9,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use tower_sessions::Session;
 
-use crate::accounts::UserView;
+use crate::accounts::{AccountSettings, SettingsInput, UserView};
+use crate::notifications::NotificationList;
 use crate::error::AppError;
 use crate::events::{AvailabilityInput, CreateEventInput, EventPageData, EventView, MyEvents};
 
@@ -23,6 +24,7 @@ pub trait AccountsPort: Send + Sync + 'static {
         client: IpAddr,
         username: String,
         password: String,
+        email: Option<String>,
     ) -> Result<UserView, AppError>;
     /// Verifies the credentials (throttled per account and per `client`), then rotates the
     /// session id and binds the user to it.
@@ -37,6 +39,28 @@ pub trait AccountsPort: Send + Sync + 'static {
     async fn log_out(&self, session: &Session) -> Result<(), AppError>;
     /// The user bound to `session`, if any.
     async fn current_user(&self, session: &Session) -> Result<Option<UserView>, AppError>;
+    async fn settings(&self, session: &Session) -> Result<AccountSettings, AppError>;
+    async fn save_settings(&self, session: &Session, input: SettingsInput) -> Result<AccountSettings, AppError>;
+    async fn resend_verification(&self, session: &Session) -> Result<(), AppError>;
+    async fn verify_email(&self, token: &str) -> Result<(), AppError>;
+    async fn request_password_reset(&self, email: &str) -> Result<(), AppError>;
+    /// Sets the password from a reset link, ends every session of the account and signs in on `session`.
+    async fn reset_password(&self, session: &Session, token: &str, password: String) -> Result<UserView, AppError>;
+    /// Checks `current` (throttled like a log-in), sets `new`, ends the account's other sessions.
+    async fn change_password(&self, session: &Session, client: IpAddr, current: String, new: String) -> Result<(), AppError>;
+    /// Checks the password (throttled like a log-in), then deletes the account and every session of it.
+    async fn delete_account(&self, session: &Session, client: IpAddr, password: String) -> Result<(), AppError>;
+}
+
+/// The signed-in user's notifications.
+#[async_trait]
+pub trait NotificationsPort: Send + Sync + 'static {
+    async fn list(&self, session: &Session) -> Result<NotificationList, AppError>;
+    /// 0 when nobody is signed in.
+    async fn unread(&self, session: &Session) -> Result<u32, AppError>;
+    async fn mark_read(&self, session: &Session, up_to: i64) -> Result<(), AppError>;
+    /// Turns off the kind of mail an unsubscribe link's token names (no session needed).
+    async fn unsubscribe(&self, token: &str) -> Result<crate::notifications::NotificationKind, AppError>;
 }
 
 /// Events and answers for the user signed in on `session` (`NotLoggedIn` without one). The

@@ -8,6 +8,17 @@ pub const LOGIN: &str = "/login";
 pub const USER_AREA: &str = "/me";
 /// The form that creates an event.
 pub const NEW_EVENT: &str = "/new";
+/// Account settings: e-mail address, time zone, which mails to get, password, deletion.
+pub const SETTINGS: &str = "/settings";
+/// Asks for a password reset link by e-mail.
+pub const FORGOT_PASSWORD: &str = "/forgot-password";
+/// A reset link's page (`?token=`): set a new password.
+pub const RESET_PASSWORD: &str = "/reset-password";
+/// A verification link's page (`?token=`).
+pub const VERIFY_EMAIL: &str = "/verify-email";
+/// An unsubscribe link's page (`?token=`); a mail client POSTs the same address (RFC 8058).
+pub const UNSUBSCRIBE: &str = "/unsubscribe";
+
 /// The segment before an event's code: `/e/{code}` is the event page and the share link.
 pub const EVENT_SEGMENT: &str = "e";
 
@@ -34,7 +45,7 @@ pub fn after_sign_in(next: Option<&str>) -> &str {
 /// Whether `path` is a page of this site, exactly: a fixed page, or an event page with a code
 /// of letters and digits.
 pub fn is_page_path(path: &str) -> bool {
-    if [HOME, USER_AREA, NEW_EVENT].contains(&path) {
+    if [HOME, USER_AREA, NEW_EVENT, SETTINGS].contains(&path) {
         return true;
     }
     path.strip_prefix('/')

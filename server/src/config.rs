@@ -81,6 +81,26 @@ pub struct Config {
     /// Default: the open-file limit, raised to its maximum at start, less 1,024.
     #[arg(long, env = "WHENLY_MAX_LIVE_STREAMS")]
     pub max_live_streams: Option<usize>,
+
+    /// The SMTP server mail goes through: `smtps://user:pass@host:465` (implicit TLS),
+    /// `smtp://user:pass@host:587?tls=required` (STARTTLS), or `smtp://host:25` (plain, for a
+    /// relay on this machine). Unset: no e-mail, notifications are in-app only.
+    #[arg(long, env = "WHENLY_SMTP_URL")]
+    pub smtp_url: Option<String>,
+
+    /// The sender of Whenly's mail, e.g. `Whenly <whenly@example.org>`.
+    #[arg(long, env = "WHENLY_MAIL_FROM", default_value = "Whenly <whenly@localhost>")]
+    pub mail_from: String,
+
+    /// The address people reach Whenly at, for links in mails (e.g. `https://whenly.example.org`).
+    /// Default: `http://<listen>`.
+    #[arg(long, env = "WHENLY_PUBLIC_URL")]
+    pub public_url: Option<String>,
+
+    /// How long a sender holds a claimed mail before another may take it (an SMTP exchange
+    /// is cut off at half of it), in seconds.
+    #[arg(long, env = "WHENLY_MAIL_CLAIM_SECS", default_value_t = 60, hide = true)]
+    pub mail_claim_secs: u64,
 }
 
 /// What `whenly <command>` does instead of serving.
@@ -142,6 +162,11 @@ impl Config {
     /// The cluster credentials' directory.
     pub fn cluster_credentials(&self) -> PathBuf {
         self.cluster_credentials.clone().unwrap_or_else(|| self.data_dir.join("cluster"))
+    }
+
+    /// Where people reach Whenly, without a trailing slash.
+    pub fn public_url(&self) -> String {
+        self.public_url.clone().unwrap_or_else(|| format!("http://{}", self.listen)).trim_end_matches('/').to_owned()
     }
 
     pub fn login_throttle_window(&self) -> Duration {

@@ -103,6 +103,7 @@ fn status(error: &AppError) -> StatusCode {
         AppError::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
         AppError::CrossSiteRequest | AppError::NotParticipant | AppError::NotOrganizer => StatusCode::FORBIDDEN,
         AppError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        AppError::BadLink => StatusCode::BAD_REQUEST,
         AppError::EventNotFound => StatusCode::NOT_FOUND,
         AppError::Transport(_) if error.code() == "malformed_request" => StatusCode::BAD_REQUEST,
         AppError::Internal | AppError::Transport(_) => StatusCode::INTERNAL_SERVER_ERROR,

@@ -13,7 +13,9 @@ pub mod error;
 pub mod events;
 pub mod http;
 pub mod live;
+pub mod notify;
 pub mod open_files;
+pub mod outbox;
 pub mod sessions;
 pub mod site_key;
 pub mod state;
@@ -22,7 +24,7 @@ pub mod telemetry;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use app::ports::{AccountsPort, EventsPort};
+use app::ports::{AccountsPort, EventsPort, NotificationsPort};
 use app::{shell, App};
 use axum::serve::ListenerExt;
 use axum::Router;
@@ -39,13 +41,17 @@ use event_node::credentials::CredentialDir;
 use event_node::protocol::Peer;
 
 use crate::accounts::password::HashingPool;
-use crate::accounts::{throttle::ThrottleLimits, AccountService};
+use crate::accounts::tokens::AccountTokens;
+use crate::accounts::{throttle::ThrottleLimits, AccountParts, AccountService};
 use crate::http::client::TrustedProxies;
 use crate::config::Config;
 use crate::cluster::Cluster;
 use crate::db::Db;
 use crate::events::{EventPages, EventService};
 use crate::live::LiveHub;
+use crate::notify::compose::Composer;
+use crate::notify::sender::{MailConfigError, MailSettings, Sender};
+use crate::notify::Notifications;
 use crate::sessions::{CachedSessionStore, SqlSessionStore};
 use crate::site_key::SiteKey;
 use crate::state::AppState;
@@ -75,6 +81,8 @@ pub enum StartError {
     Serve(std::io::Error),
     #[error("cannot start the password hashing threads: {0}")]
     Hashing(std::io::Error),
+    #[error("cannot set up mail: {0}")]
+    Mail(#[from] MailConfigError),
 }
 
 /// A peer that stops acknowledging (a phone that lost its network, a pulled cable) is dropped
@@ -114,10 +122,15 @@ impl Application {
             window: config.login_throttle_window(),
         };
         let hashing = HashingPool::sized_for_this_machine().map_err(StartError::Hashing)?;
-        let accounts = Arc::new(AccountService::new(db.clone(), limits, hashing).await?);
+        let tokens = Arc::new(AccountTokens::load(&db).await?);
+        let mail = mail_settings(config, &db, Arc::clone(&tokens)).await?;
+        let parts = AccountParts { limits, hashing, tokens, sessions: cached_sessions.clone(), email_enabled: mail.transport.is_some() };
+        let accounts = Arc::new(AccountService::new(db.clone(), parts).await?);
+        let notifications = Arc::new(Notifications::new(db.clone(), Arc::clone(&accounts)).await?);
         let (cluster, control) = start_cluster(config, &db).await?;
         let (changes, changed) = live::change_channel();
         let events = Arc::new(EventService::new(db.clone(), Arc::clone(&cluster), changes));
+        Sender::new(db.clone(), Arc::clone(&events), mail).spawn();
         let open_files = open_files::raise_limit();
         let max_streams = config.max_live_streams.unwrap_or_else(|| open_files.map_or(usize::MAX, open_files::streams_within));
         if max_streams < 1_000 && config.max_live_streams.is_none() {
@@ -130,7 +143,7 @@ impl Application {
             key: SiteKey::load(&db, http::form_errors::PURPOSE).await?,
             cookie_secure: config.cookie_secure,
         });
-        let state = AppState { leptos_options, db, accounts, events, cluster, live, sessions: cached_sessions.clone() };
+        let state = AppState { leptos_options, db, accounts, events, notifications, cluster, live, sessions: cached_sessions.clone() };
 
         let session_layer = SessionManagerLayer::new(cached_sessions)
             .with_name(SESSION_COOKIE)
@@ -186,6 +199,20 @@ impl Application {
     }
 }
 
+/// The mail sender's settings: the SMTP transport (none without `--smtp-url`), the sender
+/// address and the links' base, each SMTP exchange cut off at half the claim's lease.
+async fn mail_settings(config: &Config, db: &Db, tokens: Arc<AccountTokens>) -> Result<MailSettings, StartError> {
+    let lease = std::time::Duration::from_secs(config.mail_claim_secs.max(2));
+    let transport = config.smtp_url.as_deref().map(|url| notify::sender::transport(url, lease / 2)).transpose()?;
+    let from = notify::sender::mailbox(&config.mail_from)?;
+    let unsubscribe = notify::unsubscribe::Unsubscribe::load(db).await?;
+    match &transport {
+        Some(_) => tracing::info!(from = %config.mail_from, "e-mail on"),
+        None => tracing::info!("e-mail off (no --smtp-url): notifications are in-app only"),
+    }
+    Ok(MailSettings { transport, composer: Composer::new(from, config.public_url(), unsubscribe), tokens, lease })
+}
+
 /// Loads (at first start: makes) the cluster credentials, serves the control plane, starts the
 /// embedded nodes when no external ones are configured, and starts the monitor and the
 /// reconciler. Returns the cluster and the control address.
@@ -238,11 +265,13 @@ fn router(state: AppState) -> Router {
     let site_pkg = format!("/{}", leptos_options.site_pkg_dir);
     let site_pkg_files = http::site_package::router(&leptos_options);
     let accounts: Arc<dyn AccountsPort> = state.accounts.clone();
+    let notifications: Arc<dyn NotificationsPort> = state.notifications.clone();
     let events: Arc<dyn EventsPort> = Arc::new(EventPages::new(state.accounts.clone(), state.events.clone()));
     // The same ports for the pages and for the not-found page (which renders the header).
     let provide_ports = move || {
         provide_context(accounts.clone());
         provide_context(events.clone());
+        provide_context(notifications.clone());
         http::security_headers::provide_page_policy();
     };
     Router::new()

@@ -11,6 +11,7 @@ use crate::cluster::Cluster;
 use crate::db::Db;
 use crate::events::EventService;
 use crate::live::LiveHub;
+use crate::notify::Notifications;
 use crate::sessions::CachedSessionStore;
 
 #[derive(Clone, FromRef)]
@@ -19,6 +20,7 @@ pub struct AppState {
     pub db: Db,
     pub accounts: Arc<AccountService>,
     pub events: Arc<EventService>,
+    pub notifications: Arc<Notifications>,
     pub cluster: Arc<Cluster>,
     pub live: Arc<LiveHub>,
     /// The session store, for streams that must end when their session does.

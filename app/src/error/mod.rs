@@ -56,6 +56,10 @@ pub enum AppError {
     /// The request body is over the size limit.
     #[error("The request is too large.")]
     TooLarge,
+    /// A link from a mail (verification, password reset, unsubscribe) that is forged, expired
+    /// or already used.
+    #[error("This link is invalid or has expired. Ask for a new one.")]
+    BadLink,
     /// A browser sent a state-changing request on behalf of another site.
     #[error("This request came from another site and was refused.")]
     CrossSiteRequest,

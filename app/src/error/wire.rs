@@ -53,6 +53,7 @@ impl AppError {
             Self::Busy { .. } => "busy",
             Self::TooManyStreams => "too_many_streams",
             Self::CrossSiteRequest => "cross_site_request",
+            Self::BadLink => "bad_link",
             Self::TooLarge => "too_large",
             Self::NotLoggedIn => "not_logged_in",
             Self::EventNotFound => "event_not_found",
@@ -132,6 +133,7 @@ impl TryFrom<ErrorBody> for AppError {
             "busy" => Self::Busy { retry_after_secs },
             "too_many_streams" => Self::TooManyStreams,
             "cross_site_request" => Self::CrossSiteRequest,
+            "bad_link" => Self::BadLink,
             "too_large" => Self::TooLarge,
             "not_logged_in" => Self::NotLoggedIn,
             "event_not_found" => Self::EventNotFound,
@@ -178,6 +180,7 @@ mod tests {
             AppError::OrganizerCannotLeave,
             AppError::TooLarge,
             AppError::CrossSiteRequest,
+            AppError::BadLink,
             AppError::Internal,
         ];
         for error in errors {

@@ -25,6 +25,9 @@ pub struct NewEventForm {
     #[serde(default)]
     pub capacity: String,
     pub time_zone: String,
+    /// `none`, `1h` or `24h`; empty: the default (24 h).
+    #[serde(default)]
+    pub reminder: String,
 }
 
 #[cfg(feature = "ssr")]
@@ -62,6 +65,12 @@ impl NewEventForm {
             })?),
         };
         let description = Some(self.description).filter(|text| !text.trim().is_empty());
+        let reminder = match self.reminder.trim() {
+            "" | "24h" => crate::events::Reminder::OneDay,
+            "1h" => crate::events::Reminder::OneHour,
+            "none" => crate::events::Reminder::None,
+            _ => return Err(AppError::invalid("reminder", "Choose no reminder, 1 hour or 24 hours.")),
+        };
         Ok(crate::events::CreateEventInput {
             name: self.name,
             description,
@@ -71,6 +80,7 @@ impl NewEventForm {
             window_end: instant("window_end", "Latest end", &self.window_end)?,
             capacity,
             time_zone: Some(zone.name().to_owned()),
+            reminder,
         })
     }
 }

@@ -51,6 +51,44 @@ pub struct CreateEventInput {
     #[serde(default)]
     #[cfg_attr(feature = "ssr", schema(max_length = 64, example = "Europe/Berlin"))]
     pub time_zone: Option<String>,
+    /// When participants who have not answered are reminded; default 24 hours before the
+    /// deadline. No reminder is sent if the deadline is too close for it (less than the lead
+    /// plus one hour after creation).
+    #[serde(default)]
+    pub reminder: Reminder,
+}
+
+/// How long before the deadline the participants who have not answered are reminded.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Reminder {
+    None,
+    #[serde(rename = "1h")]
+    OneHour,
+    #[default]
+    #[serde(rename = "24h")]
+    OneDay,
+}
+
+impl Reminder {
+    /// Minutes before the deadline (0: no reminder).
+    pub const fn minutes(self) -> u32 {
+        match self {
+            Self::None => 0,
+            Self::OneHour => 60,
+            Self::OneDay => 24 * 60,
+        }
+    }
+
+    /// The choice stored as `minutes` (anything unknown: none).
+    pub const fn from_minutes(minutes: u32) -> Self {
+        match minutes {
+            60 => Self::OneHour,
+            1440 => Self::OneDay,
+            _ => Self::None,
+        }
+    }
 }
 
 /// Where an event is in its life.
@@ -89,6 +127,8 @@ pub struct EventView {
     pub window_end: Option<DateTime<Utc>>,
     pub capacity: Option<u32>,
     pub time_zone: String,
+    /// The reminder the organizer chose (whether it is sent depends on the deadline's distance).
+    pub reminder: Reminder,
     pub status: EventStatus,
     pub participant_count: u32,
     pub is_participant: bool,

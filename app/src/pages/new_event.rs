@@ -55,7 +55,7 @@ fn NewEventForm() -> impl IntoView {
     };
     let other_error = move || match error() {
         Some(AppError::Invalid { field, .. })
-            if ["name", "description", "deadline", "duration_minutes", "window_start", "window_end", "capacity", "time_zone"]
+            if ["name", "description", "deadline", "duration_minutes", "window_start", "window_end", "capacity", "time_zone", "reminder"]
                 .contains(&field.as_str()) =>
         {
             None
@@ -115,6 +115,15 @@ fn NewEventForm() -> impl IntoView {
                     autocapitalize="none" spellcheck="false" aria-describedby="zone-hint"/>
                 <p id="zone-hint" class="hint">"The times above are read in this zone. Everyone sees times in their own zone."</p>
                 {field_error("time_zone")}
+
+                <label for="event-reminder">"Remind those who have not answered"</label>
+                <select id="event-reminder" name="form[reminder]" aria-describedby="reminder-hint">
+                    <option value="24h" selected=true>"24 hours before the deadline"</option>
+                    <option value="1h">"1 hour before the deadline"</option>
+                    <option value="none">"No reminder"</option>
+                </select>
+                <p id="reminder-hint" class="hint">"Sent only if the deadline is far enough away (the reminder's lead plus an hour)."</p>
+                {field_error("reminder")}
 
                 {other_error}
                 <button type="submit" disabled=move || create.pending().get()>"Create event"</button>

@@ -1,14 +1,22 @@
-//! Accounts: sign-up, log-in, log-out and the current user, over a server-side session.
-//! [`AccountService`] holds the rules; the REST handlers call it directly and the pages reach
-//! it through [`AccountsPort`], so both speak with one voice.
+//! Accounts: sign-up, log-in, log-out and the current user, over a server-side session; the
+//! settings ([`settings`]); reset, change and deletion ([`recovery`]). [`AccountService`] holds
+//! the rules; the REST handlers call it directly and the pages reach it through
+//! [`AccountsPort`], so both speak with one voice.
 
 pub mod password;
+mod recovery;
 pub mod repo;
+mod settings;
 pub mod throttle;
+pub mod tokens;
+
+pub use recovery::DELETED_NAME;
 
 use std::net::IpAddr;
 
-use app::accounts::{validate_password, validate_username, UserView, PASSWORD_MAX};
+use std::sync::Arc;
+
+use app::accounts::{validate_password, validate_username, AccountSettings, SettingsInput, UserView, PASSWORD_MAX};
 use app::error::AppError;
 use app::ports::AccountsPort;
 use async_trait::async_trait;
@@ -16,6 +24,8 @@ use tower_sessions::Session;
 
 use crate::db::Db;
 use crate::error::{OnUniqueViolation, Result};
+use crate::sessions::CachedSessionStore;
+use tokens::AccountTokens;
 use password::{HashingPool, StoredPasswordHash};
 use throttle::{ClientKey, Throttle, ThrottleLimits};
 
@@ -29,6 +39,21 @@ pub struct AccountService {
     /// Verified against when the username does not exist, so that an unknown user costs the
     /// same time as a wrong password and response times do not reveal who has an account.
     decoy_hash: StoredPasswordHash,
+    /// Signs and checks the links of account mails.
+    tokens: Arc<AccountTokens>,
+    /// To end a user's sessions everywhere.
+    sessions: CachedSessionStore,
+    /// Whether mail is sent at all (an SMTP server is configured).
+    email_enabled: bool,
+}
+
+/// What an [`AccountService`] works with besides the database.
+pub struct AccountParts {
+    pub limits: ThrottleLimits,
+    pub hashing: HashingPool,
+    pub tokens: Arc<AccountTokens>,
+    pub sessions: CachedSessionStore,
+    pub email_enabled: bool,
 }
 
 fn retry_after(wait: std::time::Duration) -> u64 {
@@ -36,16 +61,26 @@ fn retry_after(wait: std::time::Duration) -> u64 {
 }
 
 impl AccountService {
-    pub async fn new(db: Db, limits: ThrottleLimits, hashing: HashingPool) -> Result<Self> {
+    pub async fn new(db: Db, parts: AccountParts) -> Result<Self> {
+        let AccountParts { limits, hashing, tokens, sessions, email_enabled } = parts;
         let decoy_hash = hashing.hash("decoy password never matched".to_owned()).await?;
-        Ok(Self { db, throttle: Throttle::new(limits), hashing, decoy_hash })
+        Ok(Self { db, throttle: Throttle::new(limits), hashing, decoy_hash, tokens, sessions, email_enabled })
+    }
+
+    /// The signed-in user's id, or `NotLoggedIn`.
+    async fn signed_in(&self, session: &Session) -> Result<i64> {
+        Ok(self.current_user_id(session).await?.ok_or(AppError::NotLoggedIn)?)
     }
 
     /// Everything that can refuse a sign-up cheaply (the rules, the client's allowance, a
     /// taken name) is checked before the password is hashed.
-    pub async fn sign_up(&self, session: &Session, client: IpAddr, username: String, password: String) -> Result<UserView> {
+    pub async fn sign_up(&self, session: &Session, client: IpAddr, username: String, password: String, email: Option<String>) -> Result<UserView> {
         validate_username(&username)?;
         validate_password(&password)?;
+        let email = email.map(|email| email.trim().to_owned()).filter(|email| !email.is_empty());
+        if let Some(email) = &email {
+            settings::check_address(email)?;
+        }
         let client = ClientKey::from(client);
         let counted = self
             .throttle
@@ -67,7 +102,12 @@ impl AccountService {
             .await
             .on_unique_violation(AppError::UsernameTaken)?;
         tracing::info!(user_id, "account created");
-        Self::bind_session(session, user_id).await?;
+        Self::bind_session(&self.db, session, user_id).await?;
+        if let Some(email) = email {
+            // Set like any later change of the address: it is mailed a verification link.
+            let input = SettingsInput { email: Some(email), ..SettingsInput::default() };
+            self.save_settings(session, input).await?;
+        }
         Ok(UserView { username })
     }
 
@@ -102,7 +142,7 @@ impl AccountService {
         match user {
             Some(user) if matches => {
                 attempt.succeeded();
-                Self::bind_session(session, user.user_id).await?;
+                Self::bind_session(&self.db, session, user.user_id).await?;
                 Ok(UserView { username: user.username })
             }
             _ => {
@@ -130,18 +170,23 @@ impl AccountService {
         Ok(user.map(|user| UserView { username: user.username }))
     }
 
-    /// A new session id on every sign-in defeats session fixation.
-    async fn bind_session(session: &Session, user_id: i64) -> Result<()> {
+    /// A new session id on every sign-in defeats session fixation. The session is saved at
+    /// once (not at the end of the request) so its id is known and indexed under the user.
+    async fn bind_session(db: &Db, session: &Session, user_id: i64) -> Result<()> {
         session.cycle_id().await?;
         session.insert(SESSION_USER_ID, user_id).await?;
+        session.save().await?;
+        if let Some(id) = session.id() {
+            repo::index_session(db, user_id, &id.to_string()).await?;
+        }
         Ok(())
     }
 }
 
 #[async_trait]
 impl AccountsPort for AccountService {
-    async fn sign_up(&self, session: &Session, client: IpAddr, username: String, password: String) -> Result<UserView, AppError> {
-        Ok(AccountService::sign_up(self, session, client, username, password).await?)
+    async fn sign_up(&self, session: &Session, client: IpAddr, username: String, password: String, email: Option<String>) -> Result<UserView, AppError> {
+        Ok(AccountService::sign_up(self, session, client, username, password, email).await?)
     }
 
     async fn log_in(&self, session: &Session, client: IpAddr, username: String, password: String) -> Result<UserView, AppError> {
@@ -154,5 +199,37 @@ impl AccountsPort for AccountService {
 
     async fn current_user(&self, session: &Session) -> Result<Option<UserView>, AppError> {
         Ok(AccountService::current_user(self, session).await?)
+    }
+
+    async fn settings(&self, session: &Session) -> Result<AccountSettings, AppError> {
+        Ok(AccountService::settings(self, session).await?)
+    }
+
+    async fn save_settings(&self, session: &Session, input: SettingsInput) -> Result<AccountSettings, AppError> {
+        Ok(AccountService::save_settings(self, session, input).await?)
+    }
+
+    async fn resend_verification(&self, session: &Session) -> Result<(), AppError> {
+        Ok(AccountService::resend_verification(self, session).await?)
+    }
+
+    async fn verify_email(&self, token: &str) -> Result<(), AppError> {
+        Ok(AccountService::verify_email(self, token).await?)
+    }
+
+    async fn request_password_reset(&self, email: &str) -> Result<(), AppError> {
+        Ok(AccountService::request_password_reset(self, email).await?)
+    }
+
+    async fn reset_password(&self, session: &Session, token: &str, password: String) -> Result<UserView, AppError> {
+        Ok(AccountService::reset_password(self, session, token, password).await?)
+    }
+
+    async fn change_password(&self, session: &Session, client: IpAddr, current: String, new: String) -> Result<(), AppError> {
+        Ok(AccountService::change_password(self, session, client, current, new).await?)
+    }
+
+    async fn delete_account(&self, session: &Session, client: IpAddr, password: String) -> Result<(), AppError> {
+        Ok(AccountService::delete_account(self, session, client, password).await?)
     }
 }

@@ -8,6 +8,7 @@ use scheduling::{Answer, EventSpec, Interval, IntervalSet, Minute, Outcome, Part
 
 use crate::db::{lock_events, placeholders, with_pool, BeginWrite, Db, MAX_IN_LIST};
 use crate::error::{Error, Result};
+use crate::outbox;
 
 #[derive(Clone, sqlx::FromRow)]
 pub(crate) struct AnswerRow {
@@ -302,7 +303,7 @@ pub(crate) async fn open_events(db: &Db, event_ids: &[i64]) -> Result<HashSet<i6
 /// dispatched any more, so neither the reconciler nor a node failure looks at them again. One
 /// transaction for the whole batch. Returns the events this call stored an outcome for.
 pub(crate) async fn store_outcomes(db: &Db, node: &str, outcomes: &[(i64, &Outcome)]) -> Result<HashSet<i64>> {
-    const STORE: &str = "UPDATE event SET outcome = ?, outcome_stored_at = ?, generation = generation + 1 \
+    const STORE: &str = "UPDATE event SET outcome = ?, outcome_stored_at = ?, reminder_due_at = NULL, generation = generation + 1 \
          WHERE event_id = ? AND outcome_stored_at IS NULL AND cancelled_at IS NULL AND coordinator_node = ?";
     if outcomes.is_empty() {
         return Ok(HashSet::new());
@@ -335,6 +336,9 @@ pub(crate) async fn store_outcomes(db: &Db, node: &str, outcomes: &[(i64, &Outco
                 released = released.bind(*event_id);
             }
             released.execute(&mut *tx).await?;
+            // Everyone learns the outcome: written with it, so it is told exactly when it is stored.
+            let told = outbox::Mail::Notice(app::notifications::NotificationKind::Outcome);
+            outbox::to_participants(&mut tx, told, outbox::Audience::Everyone, &stored_ids, now).await?;
         }
         tx.commit().await?;
         Ok::<_, sqlx::Error>(stored)

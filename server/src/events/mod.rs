@@ -13,6 +13,7 @@ pub mod code;
 mod heatmap;
 mod live;
 mod members;
+mod notice;
 mod page_cache;
 mod pages;
 mod repo;
@@ -34,6 +35,7 @@ use crate::live::ChangeSender;
 use answers::AnswerQueue;
 use heatmap::heatmap;
 pub use live::LiveFrame;
+pub use notice::EventNotice;
 use code::EventIds;
 use members::KnownMembers;
 use page_cache::PageCache;
@@ -125,6 +127,7 @@ impl EventService {
             window_end: event.window_end,
             capacity: event.capacity.and_then(|capacity| u32::try_from(capacity).ok()),
             time_zone: event.time_zone,
+            reminder: app::events::Reminder::from_minutes(u32::try_from(event.reminder_minutes).unwrap_or_default()),
             participant_count: u32::try_from(participants.len()).unwrap_or(u32::MAX),
             is_participant,
             is_organizer,

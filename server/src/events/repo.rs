@@ -5,6 +5,7 @@ use std::collections::{HashMap, HashSet};
 
 use app::error::AppError;
 use app::events::EventStatus;
+use app::notifications::NotificationKind;
 use chrono::{DateTime, Utc};
 use scheduling::IntervalSet;
 
@@ -12,12 +13,13 @@ use crate::cluster::repo::AnswerRow;
 use crate::db::{lock_event_for_change, placeholders, with_pool, BeginWrite, Db, InsertedId};
 use crate::error::{Error, Result};
 use crate::events::ValidEvent;
+use crate::outbox::{self, Audience, Mail};
 
 /// `code` is read through `CAST(… AS CHAR)`: on MySQL it is `utf8mb4_bin` (compared byte for
 /// byte), which sqlx would decode only as bytes.
 const EVENT_COLUMNS: &str = "e.event_id, CAST(e.code AS CHAR) AS code, e.organizer_id, u.username AS organizer, e.name, e.description, \
      e.deadline, e.duration_minutes, e.window_start, e.window_end, e.capacity, e.time_zone, \
-     e.outcome_stored_at, e.cancelled_at, e.generation";
+     e.outcome_stored_at, e.cancelled_at, e.generation, e.reminder_minutes";
 
 #[derive(Debug, sqlx::FromRow)]
 pub(crate) struct EventRow {
@@ -37,6 +39,7 @@ pub(crate) struct EventRow {
     pub cancelled_at: Option<DateTime<Utc>>,
     /// Bumped by every change to what the event's page shows (`db::lock_event_for_change`).
     pub generation: i64,
+    pub reminder_minutes: i32,
 }
 
 impl EventRow {
@@ -98,7 +101,8 @@ pub(crate) struct UserEvent {
 /// Inserts the event and its organizer as the first participant, in one transaction.
 pub(crate) async fn insert_event(db: &Db, organizer_id: i64, code: &str, event: &ValidEvent) -> Result<i64, sqlx::Error> {
     const INSERT_EVENT: &str = "INSERT INTO event (code, organizer_id, name, description, deadline, duration_minutes, \
-         window_start, window_end, capacity, time_zone, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+         window_start, window_end, capacity, time_zone, reminder_minutes, reminder_due_at, created_at) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
     const INSERT_ORGANIZER: &str = "INSERT INTO participant (event_id, user_id, joined_at) VALUES (?, ?, ?)";
     let now = Utc::now();
     let window = event.spec.window();
@@ -115,6 +119,8 @@ pub(crate) async fn insert_event(db: &Db, organizer_id: i64, code: &str, event: 
             .bind(window.map(|w| w.end().to_utc()))
             .bind(event.capacity)
             .bind(&event.time_zone)
+            .bind(event.reminder.minutes())
+            .bind(event.reminder_due(now))
             .bind(now)
             .execute(&mut *tx)
             .await?
@@ -238,6 +244,8 @@ pub(crate) async fn leave(db: &Db, event: &EventRow, user_id: i64) -> Result<i64
         let now = Utc::now();
         sqlx::query(WITHDRAW_ANSWER).bind(now).bind(now).bind(participant).execute(&mut *tx).await?;
         sqlx::query(MARK_LEFT).bind(now).bind(participant).execute(&mut *tx).await?;
+        // The last one without an answer may just have left.
+        tell_organizer_if_everyone_answered(&mut tx, event.event_id, now).await?;
         tx.commit().await?;
         Ok(participant)
     })
@@ -247,14 +255,17 @@ pub(crate) async fn leave(db: &Db, event: &EventRow, user_id: i64) -> Result<i64
 /// cancelled it); its answers need no dispatch any more (the coordinator learns of the
 /// cancellation from the manifest and forgets the event).
 pub(crate) async fn cancel(db: &Db, event_id: i64) -> Result<bool> {
-    const CANCEL: &str = "UPDATE event SET cancelled_at = ?, generation = generation + 1 \
+    const CANCEL: &str = "UPDATE event SET cancelled_at = ?, reminder_due_at = NULL, generation = generation + 1 \
          WHERE event_id = ? AND cancelled_at IS NULL AND outcome_stored_at IS NULL";
     const RELEASE: &str = "UPDATE answer SET needs_dispatch = FALSE WHERE event_id = ?";
+    let now = Utc::now();
     let cancelled = with_pool!(db, |pool| {
         let mut tx = pool.begin_write().await?;
-        let cancelled = sqlx::query(CANCEL).bind(Utc::now()).bind(event_id).execute(&mut *tx).await?.rows_affected() == 1;
+        let cancelled = sqlx::query(CANCEL).bind(now).bind(event_id).execute(&mut *tx).await?.rows_affected() == 1;
         if cancelled {
             sqlx::query(RELEASE).bind(event_id).execute(&mut *tx).await?;
+            let told = Mail::Notice(NotificationKind::Cancelled);
+            outbox::to_participants(&mut tx, told, Audience::AllButOrganizer, &[event_id], now).await?;
         }
         tx.commit().await?;
         Ok::<_, sqlx::Error>(cancelled)
@@ -288,6 +299,8 @@ struct EventAndMember {
     deadline: DateTime<Utc>,
     cancelled_at: Option<DateTime<Utc>>,
     outcome_stored_at: Option<DateTime<Utc>>,
+    /// Set once the organizer was told everyone answered.
+    everyone_answered_at: Option<DateTime<Utc>>,
     participant_id: Option<i64>,
     user_id: Option<i64>,
     /// The answer's version now (`None`: never answered); every change of it takes the
@@ -297,6 +310,8 @@ struct EventAndMember {
     /// may move it, and then the dispatch picks another node for this version, which the
     /// manifests and versions already allow for.
     assigned_node: Option<String>,
+    /// A withdrawn answer (the participant left and came back) counts as none.
+    withdrawn_at: Option<DateTime<Utc>>,
 }
 
 /// What [`upsert_answers`] did: each answer's row as stored, or why it was refused, in the
@@ -328,7 +343,8 @@ pub(crate) async fn upsert_answers(db: &Db, event_id: i64, batch: &[NewAnswer<'_
     // read after the lock (on MySQL the transaction's snapshot starts here, after every other
     // change of these rows committed: they all take the lock).
     let read_sql = format!(
-        "SELECT e.generation, e.deadline, e.cancelled_at, e.outcome_stored_at, p.participant_id, p.user_id, a.version, a.assigned_node \
+        "SELECT e.generation, e.deadline, e.cancelled_at, e.outcome_stored_at, e.everyone_answered_at, \
+         p.participant_id, p.user_id, a.version, a.assigned_node, a.withdrawn_at \
          FROM event e \
          LEFT JOIN participant p ON p.event_id = e.event_id AND p.left_at IS NULL AND p.user_id IN ({}) \
          LEFT JOIN answer a ON a.participant_id = p.participant_id \
@@ -357,6 +373,10 @@ pub(crate) async fn upsert_answers(db: &Db, event_id: i64, batch: &[NewAnswer<'_
             return Ok(WrittenAnswers { generation: None, results: vec![Err(refusal); batch.len()] });
         }
         let generation = rows.first().map(|event| event.generation);
+        let organizer_told = rows.first().is_some_and(|event| event.everyone_answered_at.is_some());
+        // Participants of the batch who had no answer (or a withdrawn one) until now.
+        let first_answers: HashSet<i64> =
+            rows.iter().filter(|row| row.version.is_none() || row.withdrawn_at.is_some()).filter_map(|row| row.user_id).collect();
         // user → (participant, the answer row's version and node as they stand)
         let members: HashMap<i64, (i64, Option<i64>, Option<String>)> = rows
             .into_iter()
@@ -390,6 +410,10 @@ pub(crate) async fn upsert_answers(db: &Db, event_id: i64, batch: &[NewAnswer<'_
                     query = query.bind(*participant).bind(event_id).bind(answer.intervals).bind(now);
                 }
                 query.execute(&mut *tx).await?;
+                // Only a first answer can complete the event's answers (a changed one cannot).
+                if !organizer_told && accepted.iter().any(|(_, answer)| first_answers.contains(&answer.user_id)) {
+                    tell_organizer_if_everyone_answered(&mut tx, event_id, now).await?;
+                }
                 tx.commit().await?;
                 // The upsert made each version one more than it was (a new row: 1).
                 let stored: HashMap<i64, (i64, Option<String>)> = members
@@ -418,6 +442,35 @@ pub(crate) async fn upsert_answers(db: &Db, event_id: i64, batch: &[NewAnswer<'_
             .collect();
         Ok(WrittenAnswers { generation, results })
     })
+}
+
+/// Tells the organizer, once per event, that every current participant but them has an
+/// answer (when there is at least one such participant), in the transaction of the change
+/// (an answer, a leave) that may have made it so. Later joiners do not make it happen again.
+async fn tell_organizer_if_everyone_answered<DB>(tx: &mut sqlx::Transaction<'_, DB>, event_id: i64, now: DateTime<Utc>) -> Result<(), sqlx::Error>
+where
+    DB: sqlx::Database,
+    i64: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    Option<i64>: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    String: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    DateTime<Utc>: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    (i64, i64, i64): for<'r> sqlx::FromRow<'r, DB::Row>,
+    for<'q> <DB as sqlx::Database>::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+    for<'c> &'c mut <DB as sqlx::Database>::Connection: sqlx::Executor<'c, Database = DB>,
+{
+    const COUNT: &str = "SELECT e.organizer_id, \
+         (SELECT COUNT(*) FROM participant p WHERE p.event_id = e.event_id AND p.left_at IS NULL AND p.user_id <> e.organizer_id), \
+         (SELECT COUNT(*) FROM participant p JOIN answer a ON a.participant_id = p.participant_id AND a.withdrawn_at IS NULL \
+          WHERE p.event_id = e.event_id AND p.left_at IS NULL AND p.user_id <> e.organizer_id) \
+         FROM event e WHERE e.event_id = ? AND e.everyone_answered_at IS NULL";
+    const MARK: &str = "UPDATE event SET everyone_answered_at = ? WHERE event_id = ?";
+    let counts: Option<(i64, i64, i64)> = sqlx::query_as(COUNT).bind(event_id).fetch_optional(&mut **tx).await?;
+    let Some((organizer_id, others, answered)) = counts else { return Ok(()) };
+    if others == 0 || answered < others {
+        return Ok(());
+    }
+    sqlx::query(MARK).bind(now).bind(event_id).execute(&mut **tx).await?;
+    outbox::to_user(tx, Mail::Notice(NotificationKind::EveryoneAnswered), organizer_id, Some(event_id), now).await
 }
 
 pub(crate) async fn stored_outcome(db: &Db, event_id: i64) -> Result<Option<scheduling::Outcome>> {

@@ -2,7 +2,7 @@
 //! an answer's two shapes (intervals, or the text format) turned into an interval set.
 
 use app::error::{excerpt, AppError, LineProblem};
-use app::events::{AvailabilityInput, CreateEventInput, CAPACITY_MAX, DESCRIPTION_MAX, NAME_MAX};
+use app::events::{AvailabilityInput, CreateEventInput, Reminder, CAPACITY_MAX, DESCRIPTION_MAX, NAME_MAX};
 use chrono::{DateTime, Utc};
 use scheduling::{text, EventSpec, Interval, IntervalSet, Minute, SpecError};
 
@@ -13,6 +13,20 @@ pub(crate) struct ValidEvent {
     pub spec: EventSpec,
     pub capacity: Option<u32>,
     pub time_zone: String,
+    pub reminder: Reminder,
+}
+
+/// A reminder is written only if the deadline is at least this much further away than the
+/// reminder's lead when the event is created: people get time to answer before being reminded.
+pub(crate) const REMINDER_GRACE: chrono::Duration = chrono::Duration::hours(1);
+
+impl ValidEvent {
+    /// When the reminder falls due, for an event created at `now` (`None`: no reminder).
+    pub(crate) fn reminder_due(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let lead = chrono::Duration::minutes(i64::from(self.reminder.minutes()));
+        let due = self.spec.deadline() - lead;
+        (self.reminder != Reminder::None && due >= now + REMINDER_GRACE).then_some(due)
+    }
 }
 
 pub(super) fn validate(input: CreateEventInput, now: DateTime<Utc>) -> Result<ValidEvent, AppError> {
@@ -67,7 +81,7 @@ pub(super) fn validate(input: CreateEventInput, now: DateTime<Utc>) -> Result<Va
     if time_zone.parse::<chrono_tz::Tz>().is_err() {
         return Err(AppError::invalid("time_zone", format!("Unknown time zone {}; use an IANA name such as Europe/Berlin.", excerpt(&time_zone))));
     }
-    Ok(ValidEvent { name, description, spec, capacity: input.capacity, time_zone })
+    Ok(ValidEvent { name, description, spec, capacity: input.capacity, time_zone, reminder: input.reminder })
 }
 
 pub(super) fn parse_availability(input: AvailabilityInput) -> Result<IntervalSet, AppError> {

@@ -1,12 +1,14 @@
 //! The REST API under `/api/v1` (DESIGN.md §4): JSON in, JSON out, the same session cookie as
 //! the pages. One module per resource, each with its own `router()`, merged here.
 
+mod account;
 pub mod client;
 mod events;
 mod extract;
 pub mod form_errors;
 mod live;
 mod health;
+mod notifications;
 mod openapi;
 pub mod same_origin;
 pub mod security_headers;
@@ -23,7 +25,7 @@ use crate::state::AppState;
 
 /// Routes mounted at `/api/v1`; any other path there is a JSON 404, never a page.
 pub fn api_router() -> Router<AppState> {
-    Router::new().merge(users::router()).merge(events::router()).merge(live::router()).merge(openapi::router()).fallback(no_such_route)
+    Router::new().merge(users::router()).merge(account::router()).merge(notifications::router()).merge(events::router()).merge(live::router()).merge(openapi::router()).fallback(no_such_route)
 }
 
 async fn no_such_route() -> (StatusCode, Json<Value>) {
@@ -31,7 +33,7 @@ async fn no_such_route() -> (StatusCode, Json<Value>) {
     (StatusCode::NOT_FOUND, Json(json!({ "error": error })))
 }
 
-/// Routes mounted at the root (`/healthz`).
+/// Routes mounted at the root (`/healthz`, the one-click unsubscribe).
 pub fn root_router() -> Router<AppState> {
-    health::router()
+    health::router().merge(notifications::root_router())
 }

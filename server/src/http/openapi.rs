@@ -7,7 +7,7 @@ use axum::{Json, Router};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{events, live, users};
+use super::{account, events, live, notifications, users};
 use crate::state::AppState;
 use crate::sessions::SESSION_COOKIE;
 
@@ -16,10 +16,13 @@ use crate::sessions::SESSION_COOKIE;
     info(title = "Whenly", description = "Group scheduling: events, answers, outcomes. JSON; the session cookie comes from log-in."),
     paths(
         users::sign_up, users::log_in, users::log_out, users::me,
+        account::settings, account::save_settings, account::resend_verification, account::verify_email,
+        account::request_password_reset, account::reset_password, account::change_password, account::delete_account,
+        notifications::list, notifications::mark_read,
         events::create, events::read, events::join, events::leave, events::cancel,
         events::put_availability, events::outcome, events::calendar, events::my_events, live::live,
     ),
-    tags((name = "users", description = "Accounts and sessions"), (name = "events", description = "Events, answers and outcomes")),
+    tags((name = "users", description = "Accounts and sessions"), (name = "notifications", description = "What a user is told"), (name = "events", description = "Events, answers and outcomes")),
     modifiers(&SessionCookie)
 )]
 pub struct ApiDoc;

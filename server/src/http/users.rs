@@ -31,7 +31,20 @@ pub struct CredentialsInput {
     password: String,
 }
 
-#[utoipa::path(post, path = "/api/v1/users/signup", tag = "users", request_body = CredentialsInput, responses(
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct SignUpInput {
+    /// 3–32 of `a-z 0-9 _ . -`, in either case (unique and logged in without regard to case).
+    #[schema(min_length = 3, max_length = 32, pattern = "^[A-Za-z0-9_.-]+$")]
+    username: String,
+    #[schema(min_length = 8, max_length = 128)]
+    password: String,
+    /// Optional: mailed a verification link; notifications go there once it is verified.
+    #[serde(default)]
+    #[schema(max_length = 254)]
+    email: Option<String>,
+}
+
+#[utoipa::path(post, path = "/api/v1/users/signup", tag = "users", request_body = SignUpInput, responses(
     (status = 201, description = "Created and signed in (session cookie set)", body = UserView),
     (status = 400, description = "Not the JSON this route takes", body = ErrorBody),
     (status = 403, description = "A browser request from another site", body = ErrorBody),
@@ -44,9 +57,9 @@ pub async fn sign_up(
     State(state): State<AppState>,
     Extension(ClientAddress(client)): Extension<ClientAddress>,
     session: Session,
-    ApiJson(input): ApiJson<CredentialsInput>,
+    ApiJson(input): ApiJson<SignUpInput>,
 ) -> Result<(StatusCode, Json<UserView>)> {
-    let user = state.accounts.sign_up(&session, client, input.username, input.password).await?;
+    let user = state.accounts.sign_up(&session, client, input.username, input.password, input.email).await?;
     Ok((StatusCode::CREATED, Json(user)))
 }
 

@@ -97,13 +97,15 @@ pub struct TestSettings {
     pub site_root: Option<std::path::PathBuf>,
     /// `--max-live-streams`; the default derives it from the open-file limit.
     pub max_live_streams: Option<usize>,
+    /// `--smtp-url`; none: e-mail is off.
+    pub smtp_url: Option<String>,
 }
 
 impl Default for TestSettings {
     fn default() -> Self {
         // Sign-ups are throttled per client, and every test client is 127.0.0.1: tests that do
         // not test that throttle get room for all the users they need.
-        Self { login_failures_per_account: 5, login_failures_per_client: 20, sign_ups_per_client: 1000, trusted_proxies: Vec::new(), site_root: None, max_live_streams: None }
+        Self { login_failures_per_account: 5, login_failures_per_client: 20, sign_ups_per_client: 1000, trusted_proxies: Vec::new(), site_root: None, max_live_streams: None, smtp_url: None }
     }
 }
 
@@ -135,6 +137,10 @@ pub async fn spawn_app_with(backend: Backend, settings: TestSettings) -> Option<
         nodes: Vec::new(),
         embedded_nodes: 3,
         max_live_streams: settings.max_live_streams,
+        smtp_url: settings.smtp_url,
+        mail_from: "Whenly <whenly@whenly.test>".into(),
+        public_url: Some("http://whenly.test".into()),
+        mail_claim_secs: 10,
         command: None,
     };
     server::telemetry::init(&config.log);

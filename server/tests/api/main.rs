@@ -6,6 +6,8 @@ mod edge;
 mod event_page;
 mod events;
 mod live;
+mod mail;
+mod notifications;
 mod outcomes;
 mod server_functions;
 mod site_package;

@@ -1,0 +1,161 @@
+//! Getting into an account and out of it for good: a password reset by mail (the same answer
+//! whether or not the address belongs to anyone), a password change, and deleting the account.
+//! Each ends the account's other sessions (everywhere: through the session store, which tells
+//! every server process), since whoever knew the old password may hold one.
+//!
+//! Deleting an account keeps its row, emptied, so the events it took part in stay whole for the
+//! others: its open events are cancelled (their participants are told), it leaves the open
+//! events it joined (its answers withdrawn, as a leave does), and finished events keep its
+//! answers under the name "(deleted)". Its address, zone, notifications and sessions go.
+
+use std::net::IpAddr;
+
+use app::accounts::{validate_email, validate_password, UserView, PASSWORD_MAX};
+use app::error::AppError;
+use app::notifications::NotificationKind;
+use chrono::Utc;
+use tower_sessions::Session;
+
+use super::repo;
+use super::throttle::ClientKey;
+use super::{retry_after, tokens, AccountService};
+use crate::db::{lock_event_for_change, with_pool, BeginWrite};
+use crate::error::Result;
+use crate::outbox::{self, Audience, Mail};
+
+/// The name a deleted account shows under.
+pub const DELETED_NAME: &str = "(deleted)";
+
+impl AccountService {
+    /// Writes a reset mail to each account with this verified address. Says nothing about
+    /// whether there is one.
+    pub async fn request_password_reset(&self, email: &str) -> Result<()> {
+        validate_email(email)?;
+        for user_id in repo::verified_owners(&self.db, email).await? {
+            self.write_account_mail(user_id, Mail::PasswordReset).await?;
+        }
+        Ok(())
+    }
+
+    /// Sets a new password with a reset link (once: the link is bound to the old hash), ends
+    /// every session of the account, and signs it in on `session`.
+    pub async fn reset_password(&self, session: &Session, token: &str, password: String) -> Result<UserView> {
+        validate_password(&password)?;
+        let signed = tokens::parse(token).ok_or(AppError::BadLink)?;
+        let profile = repo::mail_profile(&self.db, signed.user_id).await?.ok_or(AppError::BadLink)?;
+        if profile.deleted() || !self.tokens.resets(&signed, &profile.password_hash, Utc::now()) {
+            return Err(AppError::BadLink.into());
+        }
+        let hash = self.hashing.hash(password).await?;
+        if !repo::replace_password(&self.db, profile.user_id, &profile.password_hash, &hash).await? {
+            return Err(AppError::BadLink.into());
+        }
+        tracing::info!(user_id = profile.user_id, "password reset");
+        self.end_sessions(profile.user_id, None).await?;
+        Self::bind_session(&self.db, session, profile.user_id).await?;
+        Ok(UserView { username: profile.username })
+    }
+
+    /// Changes the password after checking the current one (throttled like a log-in) and ends
+    /// the account's other sessions.
+    pub async fn change_password(&self, session: &Session, client: IpAddr, current: String, new: String) -> Result<()> {
+        let user_id = self.signed_in(session).await?;
+        validate_password(&new).map_err(|_| AppError::invalid("new_password", "The new password must be 8 to 128 characters long."))?;
+        let old = self.check_password(user_id, client, current, "current_password").await?;
+        let hash = self.hashing.hash(new).await?;
+        if !repo::replace_password(&self.db, user_id, old.password_hash.as_db(), &hash).await? {
+            // Changed meanwhile (another session, a reset): this one is no longer the owner's word.
+            return Err(AppError::invalid("current_password", "Your password was changed meanwhile. Log in again.").into());
+        }
+        tracing::info!(user_id, "password changed");
+        self.end_sessions(user_id, session.id().map(|id| id.to_string())).await
+    }
+
+    /// Deletes the account after checking the password (throttled like a log-in).
+    pub async fn delete_account(&self, session: &Session, client: IpAddr, password: String) -> Result<()> {
+        let user_id = self.signed_in(session).await?;
+        self.check_password(user_id, client, password, "password").await?;
+        let now = Utc::now();
+        // Open events it organizes are cancelled; open events it joined, left.
+        const ORGANIZED: &str = "SELECT event_id FROM event WHERE organizer_id = ? AND cancelled_at IS NULL AND outcome_stored_at IS NULL";
+        const JOINED: &str = "SELECT p.event_id FROM participant p JOIN event e ON e.event_id = p.event_id \
+             WHERE p.user_id = ? AND p.left_at IS NULL AND e.organizer_id <> ? AND e.cancelled_at IS NULL \
+             AND e.outcome_stored_at IS NULL AND e.deadline > ? ORDER BY p.event_id";
+        const CANCEL: &str = "UPDATE event SET cancelled_at = ?, reminder_due_at = NULL WHERE event_id = ? AND cancelled_at IS NULL AND outcome_stored_at IS NULL";
+        const RELEASE: &str = "UPDATE answer SET needs_dispatch = FALSE WHERE event_id = ?";
+        const WITHDRAW: &str = "UPDATE answer SET version = version + 1, withdrawn_at = ?, accepted_at = ?, needs_dispatch = TRUE \
+             WHERE participant_id = (SELECT participant_id FROM participant WHERE event_id = ? AND user_id = ?) AND withdrawn_at IS NULL";
+        const LEAVE: &str = "UPDATE participant SET left_at = ? WHERE event_id = ? AND user_id = ?";
+        const FORGET: &str = "DELETE FROM notification WHERE user_id = ?";
+        const EMPTY: &str = "UPDATE user SET username = ?, username_key = ?, password_hash = '!', email = NULL, email_key = NULL, \
+             email_verified_at = NULL, time_zone = NULL, mail_opt_out = 0, deleted_at = ? WHERE user_id = ?";
+        with_pool!(&self.db, |pool| {
+            let mut tx = pool.begin_write().await?;
+            let mut organized: Vec<i64> = sqlx::query_scalar(ORGANIZED).bind(user_id).fetch_all(&mut *tx).await?;
+            organized.sort_unstable();
+            for &event_id in &organized {
+                lock_event_for_change(&mut tx, event_id).await?;
+                sqlx::query(CANCEL).bind(now).bind(event_id).execute(&mut *tx).await?;
+                sqlx::query(RELEASE).bind(event_id).execute(&mut *tx).await?;
+            }
+            let cancelled = Mail::Notice(NotificationKind::Cancelled);
+            for chunk in organized.chunks(crate::db::MAX_IN_LIST) {
+                outbox::to_participants(&mut tx, cancelled, Audience::AllButOrganizer, chunk, now).await?;
+            }
+            let joined: Vec<i64> = sqlx::query_scalar(JOINED).bind(user_id).bind(user_id).bind(now).fetch_all(&mut *tx).await?;
+            for &event_id in &joined {
+                lock_event_for_change(&mut tx, event_id).await?;
+                sqlx::query(WITHDRAW).bind(now).bind(now).bind(event_id).bind(user_id).execute(&mut *tx).await?;
+                sqlx::query(LEAVE).bind(now).bind(event_id).bind(user_id).execute(&mut *tx).await?;
+            }
+            sqlx::query(FORGET).bind(user_id).execute(&mut *tx).await?;
+            sqlx::query(EMPTY).bind(DELETED_NAME).bind(format!("#deleted-{user_id}")).bind(now).bind(user_id).execute(&mut *tx).await?;
+            tx.commit().await?;
+            tracing::info!(user_id, cancelled = organized.len(), left = joined.len(), "account deleted");
+            Ok::<_, sqlx::Error>(())
+        })?;
+        self.end_sessions(user_id, None).await
+    }
+
+    /// The account's record if `password` is its password, counted like a log-in attempt.
+    async fn check_password(&self, user_id: i64, client: IpAddr, password: String, field: &str) -> Result<repo::UserRecord> {
+        let user = repo::find_by_id(&self.db, user_id).await?.ok_or(AppError::NotLoggedIn)?;
+        let account = repo::username_key(&user.username);
+        let attempt = self
+            .throttle
+            .begin_log_in(Some(&account), ClientKey::from(client))
+            .map_err(|wait| AppError::TooManyAttempts { retry_after_secs: retry_after(wait) })?;
+        let plausible = password.chars().count() <= PASSWORD_MAX;
+        let matches = match plausible {
+            true => match self.hashing.verify(password, user.password_hash.clone()).await {
+                Ok(matches) => matches,
+                Err(error) => {
+                    attempt.not_judged();
+                    return Err(error);
+                }
+            },
+            false => false,
+        };
+        if !matches {
+            tracing::info!(user_id, "wrong password given to change the account");
+            return Err(AppError::invalid(field, "That is not your password.").into());
+        }
+        attempt.succeeded();
+        Ok(user)
+    }
+
+    /// Ends every session of `user_id` but `keep`, in every server process.
+    async fn end_sessions(&self, user_id: i64, keep: Option<String>) -> Result<()> {
+        use tower_sessions::SessionStore;
+        for id in repo::take_sessions(&self.db, user_id).await? {
+            if keep.as_deref() == Some(id.as_str()) {
+                repo::index_session(&self.db, user_id, &id).await?;
+                continue;
+            }
+            if let Ok(id) = id.parse() {
+                self.sessions.delete(&id).await.map_err(|e| crate::error::Error::Session(tower_sessions::session::Error::Store(e)))?;
+            }
+        }
+        Ok(())
+    }
+}
