@@ -42,6 +42,8 @@ pub struct Deployment {
     control: SocketAddr,
     pub database: TestDatabase,
     pub data_dir: TempDir,
+    /// More environment for every `whenly` process (e.g. `WHENLY_SMTP_URL`).
+    env: Vec<(String, String)>,
 }
 
 impl Deployment {
@@ -52,13 +54,27 @@ impl Deployment {
 
     /// Starts the named nodes and the server, and waits until every node is live.
     pub async fn start_with(backend: Backend, node_ids: &[&str]) -> Option<Self> {
+        Self::start_with_env(backend, node_ids, &[]).await
+    }
+
+    /// [`Deployment::start_with`], every `whenly` process also given `env`.
+    pub async fn start_with_env(backend: Backend, node_ids: &[&str], env: &[(&str, &str)]) -> Option<Self> {
         let database = match backend {
             Backend::Sqlite => TestDatabase::Sqlite,
             Backend::MariaDb => TestDatabase::create_mariadb().await?,
         };
         let data_dir = TempDir::new();
-        let mut deployment =
-            Self { nodes: Vec::new(), server: None, others: Vec::new(), listen: free_loopback_port(), control: free_loopback_port(), database, data_dir };
+        let env = env.iter().map(|(key, value)| (key.to_string(), value.to_string())).collect();
+        let mut deployment = Self {
+            nodes: Vec::new(),
+            server: None,
+            others: Vec::new(),
+            listen: free_loopback_port(),
+            control: free_loopback_port(),
+            database,
+            data_dir,
+            env,
+        };
         deployment.admin(&["cluster", "init"]).await;
         for id in node_ids {
             deployment.add_node(id, None).await;
@@ -137,6 +153,7 @@ impl Deployment {
             Some(url) => command.env("DATABASE_URL", url),
             None => command.env_remove("DATABASE_URL"),
         };
+        command.envs(self.env.iter().map(|(key, value)| (key, value)));
         command
     }
 

@@ -6,8 +6,14 @@
 #[allow(dead_code)]
 mod helpers;
 
+// The tests' SMTP server.
+#[path = "../api/mail.rs"]
+#[allow(dead_code)]
+mod mail;
+
 mod faults;
 mod harness;
+mod mail_delivery;
 mod membership;
 mod scenario;
 mod servers;
