@@ -1,9 +1,12 @@
 import { defineConfig } from "@playwright/test";
+import { mailDir, python, smtpPort } from "./mail-server";
 
 // The server under test: the debug build scripts/test.sh just made, on its own port and a
 // throw-away data dir (SQLite), started and awaited by Playwright itself.
 const port = process.env.WHENLY_E2E_PORT ?? "3100";
 const targetDir = process.env.CARGO_TARGET_DIR ?? "../target";
+// A real SMTP server (aiosmtpd, scripts/setup.sh) the server mails through; the tests read
+// what it received (support.ts `mailsTo`).
 
 export default defineConfig({
   testDir: "./tests",
@@ -46,7 +49,15 @@ export default defineConfig({
       },
     },
   ],
-  webServer: {
+  webServer: [
+  {
+    command: `${python} server/tests/support/smtp_server.py ${smtpPort} ${mailDir} --until-killed`,
+    cwd: "..",
+    port: Number(smtpPort),
+    timeout: 30_000,
+    reuseExistingServer: false,
+  },
+  {
     command: `${targetDir}/debug/whenly`,
     cwd: "..",
     url: `http://127.0.0.1:${port}/healthz`,
@@ -61,6 +72,9 @@ export default defineConfig({
       WHENLY_SIGN_UPS_PER_CLIENT: "100000",
       // Any free port for the embedded nodes' control plane: never clash with a running Whenly.
       WHENLY_CONTROL_LISTEN: "127.0.0.1:0",
+      WHENLY_SMTP_URL: `smtp://127.0.0.1:${smtpPort}`,
+      WHENLY_PUBLIC_URL: `http://127.0.0.1:${port}`,
     },
   },
+  ],
 });

@@ -237,14 +237,18 @@ impl SettingsForm {
 #[server]
 pub async fn save_settings(form: SettingsForm) -> Result<AccountSettings, AppError> {
     use crate::ports::{port, session, AccountsPort};
-    port::<dyn AccountsPort>()?.save_settings(&session().await?, form.into_input()).await
+    let settings = port::<dyn AccountsPort>()?.save_settings(&session().await?, form.into_input()).await?;
+    leptos_axum::redirect(&format!("{}?done=saved", crate::routes::SETTINGS));
+    Ok(settings)
 }
 
 /// Mails the verification link again.
 #[server]
 pub async fn resend_verification() -> Result<(), AppError> {
     use crate::ports::{port, session, AccountsPort};
-    port::<dyn AccountsPort>()?.resend_verification(&session().await?).await
+    port::<dyn AccountsPort>()?.resend_verification(&session().await?).await?;
+    leptos_axum::redirect(&format!("{}?done=sent", crate::routes::SETTINGS));
+    Ok(())
 }
 
 /// Confirms the address the link in `token` was mailed to.
@@ -259,7 +263,9 @@ pub async fn verify_email(token: String) -> Result<(), AppError> {
 #[server]
 pub async fn request_password_reset(email: String) -> Result<(), AppError> {
     use crate::ports::{port, AccountsPort};
-    port::<dyn AccountsPort>()?.request_password_reset(email.trim()).await
+    port::<dyn AccountsPort>()?.request_password_reset(email.trim()).await?;
+    leptos_axum::redirect(&format!("{}?sent=1", crate::routes::FORGOT_PASSWORD));
+    Ok(())
 }
 
 /// Sets a new password with the link's token, ends every session of the account, signs in here.
@@ -276,7 +282,9 @@ pub async fn reset_password(token: String, password: String) -> Result<UserView,
 pub async fn change_password(current_password: String, new_password: String) -> Result<(), AppError> {
     use crate::ports::{client_address, port, session, AccountsPort};
     let (session, client) = (session().await?, client_address().await?);
-    port::<dyn AccountsPort>()?.change_password(&session, client, current_password, new_password).await
+    port::<dyn AccountsPort>()?.change_password(&session, client, current_password, new_password).await?;
+    leptos_axum::redirect(&format!("{}?done=password", crate::routes::SETTINGS));
+    Ok(())
 }
 
 /// Deletes the account (the password is asked again) and goes home.

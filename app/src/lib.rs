@@ -22,8 +22,16 @@ use leptos_router::{
 };
 
 use crate::pages::{
-    event::EventPage, home::HomePage, login::LogInPage, new_event::NewEventPage, signup::SignUpPage,
-    site_header::SiteHeader, user_area::UserAreaPage,
+    event::EventPage,
+    home::HomePage,
+    login::LogInPage,
+    mail_links::{UnsubscribePage, VerifyEmailPage},
+    new_event::NewEventPage,
+    password_reset::{ForgotPasswordPage, ResetPasswordPage},
+    settings::SettingsPage,
+    signup::SignUpPage,
+    site_header::SiteHeader,
+    user_area::UserAreaPage,
 };
 
 /// The HTML document around the app, rendered only on the server.
@@ -69,6 +77,11 @@ pub fn App() -> impl IntoView {
                     <Route ssr=SsrMode::Async path=StaticSegment(routes::LOGIN) view=LogInPage/>
                     <Route ssr=SsrMode::Async path=StaticSegment(routes::USER_AREA) view=UserAreaPage/>
                     <Route ssr=SsrMode::Async path=StaticSegment(routes::NEW_EVENT) view=NewEventPage/>
+                    <Route ssr=SsrMode::Async path=StaticSegment(routes::SETTINGS) view=SettingsPage/>
+                    <Route ssr=SsrMode::Async path=StaticSegment(routes::FORGOT_PASSWORD) view=ForgotPasswordPage/>
+                    <Route ssr=SsrMode::Async path=StaticSegment(routes::RESET_PASSWORD) view=ResetPasswordPage/>
+                    <Route ssr=SsrMode::Async path=StaticSegment(routes::VERIFY_EMAIL) view=VerifyEmailPage/>
+                    <Route ssr=SsrMode::Async path=StaticSegment(routes::UNSUBSCRIBE) view=UnsubscribePage/>
                     <Route ssr=SsrMode::Async path=(StaticSegment(routes::EVENT_SEGMENT), ParamSegment("code")) view=EventPage/>
                 </Routes>
             </main>

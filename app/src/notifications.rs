@@ -110,5 +110,7 @@ pub async fn mark_notifications_read(up_to: i64) -> Result<(), AppError> {
 #[server]
 pub async fn unsubscribe(token: String) -> Result<NotificationKind, AppError> {
     use crate::ports::{port, NotificationsPort};
-    port::<dyn NotificationsPort>()?.unsubscribe(&token).await
+    let kind = port::<dyn NotificationsPort>()?.unsubscribe(&token).await?;
+    leptos_axum::redirect(&format!("{}?done={}", crate::routes::UNSUBSCRIBE, kind.as_str()));
+    Ok(kind)
 }

@@ -1,4 +1,6 @@
+import { execFileSync } from "node:child_process";
 import { expect, type Locator, type Page, type TestInfo } from "@playwright/test";
+import { mailDir, python } from "../mail-server";
 
 /** Page paths, as in app/src/routes.rs. */
 export const routes = { home: "/", signUp: "/signup", logIn: "/login", userArea: "/me" } as const;
@@ -156,4 +158,37 @@ export async function answerWithText(page: Page, testInfo: TestInfo, text: strin
   }
   await page.getByLabel("Free times, one per line").fill(text);
   await press(page.getByRole("button", { name: "Save text answer" }), testInfo);
+}
+
+/** The mails the test SMTP server received for `address` (decoded by Python's `email`), in order. */
+export function mailsTo(address: string): { subject: string; text: string }[] {
+  const script = `
+import email, email.policy, json, os, sys
+directory, address = sys.argv[1], sys.argv[2].lower()
+found = []
+for name in sorted(n for n in os.listdir(directory) if n.endswith(".eml")):
+    with open(os.path.join(directory, name), "rb") as file:
+        message = email.message_from_binary_file(file, policy=email.policy.default)
+    if address in str(message["To"]).lower():
+        found.append({"subject": str(message["Subject"]), "text": message.get_body(("plain",)).get_content()})
+print(json.dumps(found))
+`;
+  return JSON.parse(execFileSync(python, ["-c", script, mailDir, address]).toString());
+}
+
+/** Waits for the `count`-th mail to `address` and returns it. */
+export async function waitForMail(address: string, count = 1): Promise<{ subject: string; text: string }> {
+  for (let i = 0; i < 300; i++) {
+    const mails = mailsTo(address);
+    if (mails.length >= count) return mails[count - 1];
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`no mail #${count} to ${address} within 30 s`);
+}
+
+/** The path and query of the first link in `text` to `path` (links point at the test server). */
+export function linkTo(text: string, path: string): string {
+  const match = text.match(new RegExp(`https?://[^/\\s]+(${path}\\?token=[^\\s>"]+)`));
+  if (!match) throw new Error(`no ${path} link in ${text}`);
+  return match[1];
 }

@@ -19,6 +19,7 @@ pub fn LogInPage() -> impl IntoView {
                 <button type="submit" disabled=move || action.pending().get()>"Log in"</button>
             </ActionForm>
             <p>"New here? "<a href=routes::SIGNUP>"Create an account"</a></p>
+            <p><a href=routes::FORGOT_PASSWORD>"Forgot your password?"</a></p>
         </section>
     }
 }

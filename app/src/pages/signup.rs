@@ -15,6 +15,9 @@ pub fn SignUpPage() -> impl IntoView {
             <ActionForm action=action attr:class="stack">
                 <NextField/>
                 <CredentialFields new_password=true/>
+                <label for="signup-email">"E-mail address " <span class="muted">"(optional)"</span></label>
+                <input id="signup-email" name="email" type="email" autocomplete="email" maxlength="254" aria-describedby="signup-email-hint"/>
+                <p id="signup-email-hint" class="hint">"For the decided time, reminders and password resets. We mail it a link to confirm it."</p>
                 {move || error().map(|error| view! { <ErrorMessage error/> })}
                 <button type="submit" disabled=move || action.pending().get()>"Sign up"</button>
             </ActionForm>

@@ -1,6 +1,7 @@
 use leptos::prelude::*;
 
 use crate::accounts::LogOut;
+use crate::notifications::unread_notifications;
 use crate::pages::use_current_user;
 use crate::routes;
 
@@ -9,6 +10,7 @@ use crate::routes;
 pub fn SiteHeader() -> impl IntoView {
     let log_out = ServerAction::<LogOut>::new();
     let user = use_current_user();
+    let unread = Resource::new(|| (), |_| unread_notifications());
     view! {
         <header class="site-header">
             <a class="brand" href=routes::HOME>"Whenly"</a>
@@ -17,7 +19,9 @@ pub fn SiteHeader() -> impl IntoView {
                     {move || Suspend::new(async move {
                         match user.await {
                             Ok(Some(user)) => view! {
+                                <Bell unread=unread.await.unwrap_or(0)/>
                                 <a href=routes::USER_AREA>{user.username}</a>
+                                <a href=routes::SETTINGS>"Settings"</a>
                                 <ActionForm action=log_out attr:class="inline">
                                     <button type="submit" class="link">"Log out"</button>
                                 </ActionForm>
@@ -31,5 +35,22 @@ pub fn SiteHeader() -> impl IntoView {
                 </Transition>
             </nav>
         </header>
+    }
+}
+
+/// The notifications link, with the number of unread ones (marked read when the dashboard's
+/// list is seen).
+#[component]
+fn Bell(unread: u32) -> impl IntoView {
+    let label = match unread {
+        0 => "Notifications".to_owned(),
+        1 => "Notifications, 1 unread".to_owned(),
+        count => format!("Notifications, {count} unread"),
+    };
+    view! {
+        <a href=format!("{}#notifications", routes::USER_AREA) class="bell" data-testid="bell" aria-label=label>
+            <span aria-hidden="true">"🔔"</span>
+            {(unread > 0).then(|| view! { <span class="count" data-testid="unread-count" aria-hidden="true">{unread}</span> })}
+        </a>
     }
 }

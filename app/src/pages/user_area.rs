@@ -7,6 +7,7 @@ use leptos_router::components::Redirect;
 
 use crate::events::calls::{dashboard_events, JoinEvent};
 use crate::events::{EventStatus, EventSummary, OutcomeView};
+use crate::notifications::{mark_notifications_read, my_notifications, NotificationList};
 use crate::pages::{action_error, use_current_user, ErrorMessage};
 use crate::routes;
 use crate::time::{LocalTime, ViewerZone};
@@ -16,16 +17,20 @@ use crate::time::{LocalTime, ViewerZone};
 pub fn UserAreaPage() -> impl IntoView {
     let user = use_current_user();
     let events = Resource::new(|| (), |_| dashboard_events());
+    let notifications = Resource::new(|| (), |_| my_notifications());
     view! {
         <Title text="Your events · Whenly"/>
         <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match (user.await, events.await) {
-                    (Ok(Some(user)), Ok(events)) => view! {
+                    (Ok(Some(user)), Ok(events)) => {
+                        let notifications = notifications.await.unwrap_or_default();
+                        view! {
                         <section class="dashboard-head">
                             <h1>"Hello, " <span data-testid="username">{user.username}</span></h1>
                             <a class="button" href=routes::NEW_EVENT>"New event"</a>
                         </section>
+                        <Notifications list=notifications/>
                         <JoinByCode/>
                         <EventList title="Waiting for your answer" id="pending" events=events.pending
                             empty="Nothing waits for your answer."/>
@@ -35,7 +40,8 @@ pub fn UserAreaPage() -> impl IntoView {
                             empty="No open event has your answer yet."/>
                         <EventList title="Finished" id="finished" events=events.finished
                             empty="No finished events yet."/>
-                    }.into_any(),
+                    }.into_any()
+                    }
                     (Ok(None), _) | (_, Err(crate::error::AppError::NotLoggedIn)) => {
                         view! { <Redirect path=routes::LOGIN/> }.into_any()
                     }
@@ -107,4 +113,51 @@ fn EventLine(event: EventSummary) -> impl IntoView {
             <span class="muted">{detail}</span>
         </li>
     }
+}
+
+/// The newest notifications, the unread ones marked; seeing them (the page hydrated in a
+/// browser) marks them read.
+#[component]
+fn Notifications(list: NotificationList) -> impl IntoView {
+    let newest_unread = list.items.iter().filter(|item| !item.read).map(|item| item.id).max();
+    view! {
+        <section class="card notifications" id="notifications" aria-labelledby="notifications-heading" data-testid="notifications">
+            <h2 id="notifications-heading">"Notifications"</h2>
+            {if list.items.is_empty() {
+                view! { <p class="muted">"Nothing yet. You hear here when a time is decided, a deadline nears or an event is cancelled."</p> }.into_any()
+            } else {
+                view! {
+                    <ul>
+                        {list.items.into_iter().map(|item| view! {
+                            <li class:unread=!item.read>
+                                {(!item.read).then(|| view! { <span class="badge">"New"</span> " " })}
+                                <a href=routes::event(&item.event_code)>{item.kind.headline(&item.event_name)}</a>
+                                " " <span class="muted"><LocalTime at=item.created_at/></span>
+                            </li>
+                        }).collect_view()}
+                    </ul>
+                }.into_any()
+            }}
+            {newest_unread.map(|up_to| view! { <MarkSeen up_to/> })}
+        </section>
+    }
+}
+
+/// Marks the notifications up to `up_to` read once the list is on a screen, and takes the
+/// count off the header's bell.
+#[island]
+fn MarkSeen(up_to: i64) -> impl IntoView {
+    Effect::new(move |_| {
+        leptos::task::spawn_local(async move {
+            if mark_notifications_read(up_to).await.is_ok() {
+                #[cfg(feature = "hydrate")]
+                if let Some(count) = web_sys::window()
+                    .and_then(|window| window.document())
+                    .and_then(|document| document.query_selector("[data-testid=unread-count]").ok().flatten())
+                {
+                    count.remove();
+                }
+            }
+        });
+    });
 }

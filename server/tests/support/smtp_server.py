@@ -1,18 +1,20 @@
 """A real SMTP server for Whenly's mail tests (aiosmtpd, installed by scripts/setup.sh).
 
-    smtp_server.py PORT DIR
+    smtp_server.py PORT DIR [--until-killed]
 
 Listens on 127.0.0.1:PORT and writes every message it accepts to DIR/NNNNN.eml (atomically:
 written aside, then renamed). Two switches, as files in DIR, let a test misbehave it:
   refuse  while it exists, RCPT TO is answered 451 (try again later): a transient failure;
   stall   while it exists, a new connection is held before its EHLO is answered.
-Prints "ready" once listening; exits when its stdin closes (the test that started it ended).
+Prints "ready" once listening; exits when its stdin closes (the test that started it ended),
+or with --until-killed (Playwright's web server) only when killed.
 """
 
 import asyncio
 import itertools
 import os
 import sys
+import threading
 
 from aiosmtpd.controller import Controller
 
@@ -49,11 +51,15 @@ class Mailbox:
 
 def main():
     port, directory = int(sys.argv[1]), sys.argv[2]
+    os.makedirs(directory, exist_ok=True)
     controller = Controller(Mailbox(directory), hostname="127.0.0.1", port=port)
     controller.start()
     print("ready", flush=True)
     try:
-        sys.stdin.read()
+        if "--until-killed" in sys.argv[3:]:
+            threading.Event().wait()
+        else:
+            sys.stdin.read()
     finally:
         controller.stop()
 
