@@ -255,7 +255,9 @@ pub async fn resend_verification() -> Result<(), AppError> {
 #[server]
 pub async fn verify_email(token: String) -> Result<(), AppError> {
     use crate::ports::{port, AccountsPort};
-    port::<dyn AccountsPort>()?.verify_email(&token).await
+    port::<dyn AccountsPort>()?.verify_email(&token).await?;
+    leptos_axum::redirect(&format!("{}?done=1", crate::routes::VERIFY_EMAIL));
+    Ok(())
 }
 
 /// Mails a reset link to every account with this verified address; the answer is the same

@@ -64,6 +64,9 @@ test("every page passes axe (WCAG 2.1 AA), does not jump when hydrated, and is s
   await checkPage(visitor, testInfo, routes.home, "a11y-home");
   await checkPage(visitor, testInfo, routes.signUp, "a11y-signup");
   await checkPage(visitor, testInfo, routes.logIn, "a11y-login");
+  await checkPage(visitor, testInfo, "/forgot-password", "a11y-forgot-password");
+  await checkPage(visitor, testInfo, "/reset-password?token=x", "a11y-reset-password");
+  await checkPage(visitor, testInfo, "/unsubscribe?token=x", "a11y-unsubscribe");
 
   const organizerContext = await browser.newContext(testInfo.project.use);
   const organizer = await organizerContext.newPage();
@@ -71,6 +74,7 @@ test("every page passes axe (WCAG 2.1 AA), does not jump when hydrated, and is s
   const code = await createEventByApi(organizer, { name: "Quarterly planning", deadline: new Date(Date.now() + 3_600_000) });
   await checkPage(organizer, testInfo, routes.userArea, "a11y-dashboard");
   await checkPage(organizer, testInfo, "/new", "a11y-new-event");
+  await checkPage(organizer, testInfo, "/settings", "a11y-settings");
   await checkPage(organizer, testInfo, eventPath(code), "a11y-event-organizer", ".answer-grid");
   await checkPage(visitor, testInfo, eventPath(code), "a11y-event-invited");
 

@@ -91,7 +91,7 @@ impl IntoResponse for Error {
 fn status(error: &AppError) -> StatusCode {
     match error {
         AppError::Invalid { .. } | AppError::InvalidLines { .. } if error.code() == "malformed_request" => StatusCode::BAD_REQUEST,
-        AppError::Invalid { .. } | AppError::InvalidLines { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+        AppError::Invalid { .. } | AppError::InvalidLines { .. } | AppError::BadLink => StatusCode::UNPROCESSABLE_ENTITY,
         AppError::NotScheduled
         | AppError::UsernameTaken
         | AppError::EventFull
@@ -103,7 +103,6 @@ fn status(error: &AppError) -> StatusCode {
         AppError::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
         AppError::CrossSiteRequest | AppError::NotParticipant | AppError::NotOrganizer => StatusCode::FORBIDDEN,
         AppError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-        AppError::BadLink => StatusCode::BAD_REQUEST,
         AppError::EventNotFound => StatusCode::NOT_FOUND,
         AppError::Transport(_) if error.code() == "malformed_request" => StatusCode::BAD_REQUEST,
         AppError::Internal | AppError::Transport(_) => StatusCode::INTERNAL_SERVER_ERROR,

@@ -187,13 +187,22 @@ impl Settled {
     }
 }
 
-/// Records how the row's mail ended; it is never claimed again.
-pub(crate) async fn settle(db: &Db, notification_id: i64, how: Settled, error: Option<&str>) -> Result<(), sqlx::Error> {
+/// Records how the row's mail ended, unless another claim took the row since (`attempt` is
+/// the claim's count); it is never claimed again. Returns whether it recorded it.
+pub(crate) async fn settle(db: &Db, notification_id: i64, attempt: i32, how: Settled, error: Option<&str>) -> Result<bool, sqlx::Error> {
     const SQL: &str = "UPDATE notification SET mail_state = ?, mail_due_at = NULL, mail_settled_at = ?, mail_error = ? \
-         WHERE notification_id = ?";
+         WHERE notification_id = ? AND mail_attempts = ? AND mail_due_at IS NOT NULL";
     let error = error.map(|error| error.chars().take(500).collect::<String>());
-    with_pool!(db, |pool| sqlx::query(SQL).bind(how.as_str()).bind(Utc::now()).bind(error).bind(notification_id).execute(pool).await.map(|_| ()))?;
-    Ok(())
+    let done = with_pool!(db, |pool| sqlx::query(SQL)
+        .bind(how.as_str())
+        .bind(Utc::now())
+        .bind(error)
+        .bind(notification_id)
+        .bind(attempt)
+        .execute(pool)
+        .await
+        .map(|done| done.rows_affected()))?;
+    Ok(done == 1)
 }
 
 /// Makes the row due again at `at`, unless another claim took it since (`attempt` is the

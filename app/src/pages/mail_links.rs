@@ -1,38 +1,44 @@
-//! The pages the links in mails open: confirming an address (the visit confirms it) and
-//! unsubscribing from a kind of mail (a button confirms it, so a mail scanner that fetches
-//! every link unsubscribes nobody).
+//! The pages the links in mails open: confirming an address and unsubscribing from a kind of
+//! mail. Opening either changes nothing; a button does, so a mail scanner that fetches every
+//! link of a mail confirms and unsubscribes nobody.
 
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
-use crate::accounts::verify_email;
+use crate::accounts::VerifyEmail;
 use crate::notifications::{NotificationKind, Unsubscribe};
 use crate::pages::{action_error, ErrorMessage};
 use crate::routes;
 
 #[component]
 pub fn VerifyEmailPage() -> impl IntoView {
-    let token = use_query_map().with_untracked(|query| query.get("token")).unwrap_or_default();
-    let verified = Resource::new(move || token.clone(), verify_email);
+    let verify = ServerAction::<VerifyEmail>::new();
+    let error = action_error(verify);
+    let query = use_query_map();
+    let token = query.with_untracked(|query| query.get("token")).unwrap_or_default();
+    let done = query.with_untracked(|query| query.get("done").is_some());
     view! {
         <Title text="Confirm your address · Whenly"/>
         <section class="card narrow">
             <h1>"Confirm your address"</h1>
-            <Suspense fallback=|| view! { <p class="muted">"Checking…"</p> }>
-                {move || Suspend::new(async move {
-                    match verified.await {
-                        Ok(()) => view! {
-                            <p class="notice" role="status" data-testid="email-verified">"Your address is verified: notifications will be mailed there."</p>
-                            <p><a href=routes::SETTINGS>"Your settings"</a></p>
-                        }.into_any(),
-                        Err(error) => view! {
+            {match done {
+                true => view! {
+                    <p class="notice" role="status" data-testid="email-verified">"Your address is verified: notifications will be mailed there."</p>
+                    <p><a href=routes::SETTINGS>"Your settings"</a></p>
+                }.into_any(),
+                false => view! {
+                    <ActionForm action=verify attr:class="stack">
+                        <input type="hidden" name="token" value=token/>
+                        <p>"Is this your address, for your Whenly account?"</p>
+                        {move || error().map(|error| view! {
                             <ErrorMessage error/>
                             <p><a href=routes::SETTINGS>"Send a new link from your settings"</a></p>
-                        }.into_any(),
-                    }
-                })}
-            </Suspense>
+                        })}
+                        <button type="submit">"Confirm my address"</button>
+                    </ActionForm>
+                }.into_any(),
+            }}
         </section>
     }
 }

@@ -31,6 +31,9 @@ use throttle::{ClientKey, Throttle, ThrottleLimits};
 
 /// Session key holding the signed-in user's id.
 const SESSION_USER_ID: &str = "user_id";
+/// Session key set once the session is in `user_session` (a session from before that table
+/// is indexed on its next request, so a password change can end it too).
+const SESSION_INDEXED: &str = "indexed";
 
 pub struct AccountService {
     db: Db,
@@ -104,9 +107,12 @@ impl AccountService {
         tracing::info!(user_id, "account created");
         Self::bind_session(&self.db, session, user_id).await?;
         if let Some(email) = email {
-            // Set like any later change of the address: it is mailed a verification link.
+            // Set like any later change of the address: it is mailed a verification link. The
+            // account exists by now: a failure here is logged, and the address can be set again.
             let input = SettingsInput { email: Some(email), ..SettingsInput::default() };
-            self.save_settings(session, input).await?;
+            if let Err(error) = self.save_settings(session, input).await {
+                tracing::error!(user_id, %error, "cannot set the address given at sign-up");
+            }
         }
         Ok(UserView { username })
     }
@@ -159,7 +165,14 @@ impl AccountService {
 
     /// The id of the user signed in on `session`, if any.
     pub async fn current_user_id(&self, session: &Session) -> Result<Option<i64>> {
-        Ok(session.get::<i64>(SESSION_USER_ID).await?)
+        let user_id = session.get::<i64>(SESSION_USER_ID).await?;
+        if let (Some(user_id), Some(id)) = (user_id, session.id()) {
+            if session.get::<bool>(SESSION_INDEXED).await?.is_none() {
+                repo::index_session(&self.db, user_id, &id.to_string()).await?;
+                session.insert(SESSION_INDEXED, true).await?;
+            }
+        }
+        Ok(user_id)
     }
 
     pub async fn current_user(&self, session: &Session) -> Result<Option<UserView>> {
@@ -175,6 +188,7 @@ impl AccountService {
     async fn bind_session(db: &Db, session: &Session, user_id: i64) -> Result<()> {
         session.cycle_id().await?;
         session.insert(SESSION_USER_ID, user_id).await?;
+        session.insert(SESSION_INDEXED, true).await?;
         session.save().await?;
         if let Some(id) = session.id() {
             repo::index_session(db, user_id, &id.to_string()).await?;

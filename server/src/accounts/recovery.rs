@@ -1,7 +1,9 @@
 //! Getting into an account and out of it for good: a password reset by mail (the same answer
 //! whether or not the address belongs to anyone), a password change, and deleting the account.
 //! Each ends the account's other sessions (everywhere: through the session store, which tells
-//! every server process), since whoever knew the old password may hold one.
+//! every server process), since whoever knew the old password may hold one; before the change
+//! is written, so a crash in between leaves people logged out, never a changed account with
+//! its old sessions alive.
 //!
 //! Deleting an account keeps its row, emptied, so the events it took part in stay whole for the
 //! others: its open events are cancelled (their participants are told), it leaves the open
@@ -17,9 +19,11 @@ use chrono::Utc;
 use tower_sessions::Session;
 
 use super::repo;
+use super::settings::write_account_mail;
 use super::throttle::ClientKey;
 use super::{retry_after, tokens, AccountService};
 use crate::db::{lock_event_for_change, with_pool, BeginWrite};
+use crate::events::tell_organizer_if_everyone_answered;
 use crate::error::Result;
 use crate::outbox::{self, Audience, Mail};
 
@@ -28,12 +32,22 @@ pub const DELETED_NAME: &str = "(deleted)";
 
 impl AccountService {
     /// Writes a reset mail to each account with this verified address. Says nothing about
-    /// whether there is one.
+    /// whether there is one, not even by its time: the lookup and the writes run after the
+    /// answer, on a task of their own.
     pub async fn request_password_reset(&self, email: &str) -> Result<()> {
         validate_email(email)?;
-        for user_id in repo::verified_owners(&self.db, email).await? {
-            self.write_account_mail(user_id, Mail::PasswordReset).await?;
-        }
+        let (db, email) = (self.db.clone(), email.to_owned());
+        tokio::spawn(async move {
+            let written = async {
+                for user_id in repo::verified_owners(&db, &email).await? {
+                    write_account_mail(&db, user_id, Mail::PasswordReset).await?;
+                }
+                Ok::<_, crate::error::Error>(())
+            };
+            if let Err(error) = written.await {
+                tracing::error!(%error, "cannot write a password reset mail");
+            }
+        });
         Ok(())
     }
 
@@ -47,11 +61,11 @@ impl AccountService {
             return Err(AppError::BadLink.into());
         }
         let hash = self.hashing.hash(password).await?;
+        self.end_sessions(profile.user_id, None).await?;
         if !repo::replace_password(&self.db, profile.user_id, &profile.password_hash, &hash).await? {
             return Err(AppError::BadLink.into());
         }
         tracing::info!(user_id = profile.user_id, "password reset");
-        self.end_sessions(profile.user_id, None).await?;
         Self::bind_session(&self.db, session, profile.user_id).await?;
         Ok(UserView { username: profile.username })
     }
@@ -63,58 +77,69 @@ impl AccountService {
         validate_password(&new).map_err(|_| AppError::invalid("new_password", "The new password must be 8 to 128 characters long."))?;
         let old = self.check_password(user_id, client, current, "current_password").await?;
         let hash = self.hashing.hash(new).await?;
+        self.end_sessions(user_id, session.id().map(|id| id.to_string())).await?;
         if !repo::replace_password(&self.db, user_id, old.password_hash.as_db(), &hash).await? {
             // Changed meanwhile (another session, a reset): this one is no longer the owner's word.
             return Err(AppError::invalid("current_password", "Your password was changed meanwhile. Log in again.").into());
         }
         tracing::info!(user_id, "password changed");
-        self.end_sessions(user_id, session.id().map(|id| id.to_string())).await
+        Ok(())
     }
 
     /// Deletes the account after checking the password (throttled like a log-in).
     pub async fn delete_account(&self, session: &Session, client: IpAddr, password: String) -> Result<()> {
         let user_id = self.signed_in(session).await?;
         self.check_password(user_id, client, password, "password").await?;
+        self.end_sessions(user_id, None).await?;
         let now = Utc::now();
-        // Open events it organizes are cancelled; open events it joined, left.
-        const ORGANIZED: &str = "SELECT event_id FROM event WHERE organizer_id = ? AND cancelled_at IS NULL AND outcome_stored_at IS NULL";
-        const JOINED: &str = "SELECT p.event_id FROM participant p JOIN event e ON e.event_id = p.event_id \
-             WHERE p.user_id = ? AND p.left_at IS NULL AND e.organizer_id <> ? AND e.cancelled_at IS NULL \
-             AND e.outcome_stored_at IS NULL AND e.deadline > ? ORDER BY p.event_id";
-        const CANCEL: &str = "UPDATE event SET cancelled_at = ?, reminder_due_at = NULL WHERE event_id = ? AND cancelled_at IS NULL AND outcome_stored_at IS NULL";
+        // The events it may have to cancel or leave, locked in one key order (as every batch
+        // locks events) before their state is read: under the locks the reads are current.
+        const CANDIDATES: &str = "SELECT e.event_id FROM event e LEFT JOIN participant p ON p.event_id = e.event_id AND p.user_id = ? \
+             WHERE (e.organizer_id = ? OR p.left_at IS NULL AND p.participant_id IS NOT NULL) \
+             AND e.cancelled_at IS NULL AND e.outcome_stored_at IS NULL";
+        const CANCEL: &str = "UPDATE event SET cancelled_at = ?, reminder_due_at = NULL \
+             WHERE event_id = ? AND organizer_id = ? AND cancelled_at IS NULL AND outcome_stored_at IS NULL";
         const RELEASE: &str = "UPDATE answer SET needs_dispatch = FALSE WHERE event_id = ?";
+        const LEAVE: &str = "UPDATE participant SET left_at = ? WHERE event_id = ? AND user_id = ? AND left_at IS NULL \
+             AND event_id IN (SELECT event_id FROM event WHERE event_id = ? AND organizer_id <> ? AND deadline > ? \
+             AND cancelled_at IS NULL AND outcome_stored_at IS NULL)";
         const WITHDRAW: &str = "UPDATE answer SET version = version + 1, withdrawn_at = ?, accepted_at = ?, needs_dispatch = TRUE \
              WHERE participant_id = (SELECT participant_id FROM participant WHERE event_id = ? AND user_id = ?) AND withdrawn_at IS NULL";
-        const LEAVE: &str = "UPDATE participant SET left_at = ? WHERE event_id = ? AND user_id = ?";
         const FORGET: &str = "DELETE FROM notification WHERE user_id = ?";
         const EMPTY: &str = "UPDATE user SET username = ?, username_key = ?, password_hash = '!', email = NULL, email_key = NULL, \
              email_verified_at = NULL, time_zone = NULL, mail_opt_out = 0, deleted_at = ? WHERE user_id = ?";
-        with_pool!(&self.db, |pool| {
+        let mut candidates: Vec<i64> =
+            with_pool!(&self.db, |pool| sqlx::query_scalar(CANDIDATES).bind(user_id).bind(user_id).fetch_all(pool).await)?;
+        candidates.sort_unstable();
+        candidates.dedup();
+        let cancelled_mail = Mail::Notice(NotificationKind::Cancelled);
+        let (cancelled, left) = with_pool!(&self.db, |pool| {
             let mut tx = pool.begin_write().await?;
-            let mut organized: Vec<i64> = sqlx::query_scalar(ORGANIZED).bind(user_id).fetch_all(&mut *tx).await?;
-            organized.sort_unstable();
-            for &event_id in &organized {
+            for &event_id in &candidates {
                 lock_event_for_change(&mut tx, event_id).await?;
-                sqlx::query(CANCEL).bind(now).bind(event_id).execute(&mut *tx).await?;
-                sqlx::query(RELEASE).bind(event_id).execute(&mut *tx).await?;
             }
-            let cancelled = Mail::Notice(NotificationKind::Cancelled);
-            for chunk in organized.chunks(crate::db::MAX_IN_LIST) {
-                outbox::to_participants(&mut tx, cancelled, Audience::AllButOrganizer, chunk, now).await?;
-            }
-            let joined: Vec<i64> = sqlx::query_scalar(JOINED).bind(user_id).bind(user_id).bind(now).fetch_all(&mut *tx).await?;
-            for &event_id in &joined {
-                lock_event_for_change(&mut tx, event_id).await?;
-                sqlx::query(WITHDRAW).bind(now).bind(now).bind(event_id).bind(user_id).execute(&mut *tx).await?;
-                sqlx::query(LEAVE).bind(now).bind(event_id).bind(user_id).execute(&mut *tx).await?;
+            let (mut cancelled, mut left) = (0, 0);
+            for &event_id in &candidates {
+                if sqlx::query(CANCEL).bind(now).bind(event_id).bind(user_id).execute(&mut *tx).await?.rows_affected() == 1 {
+                    sqlx::query(RELEASE).bind(event_id).execute(&mut *tx).await?;
+                    outbox::to_participants(&mut tx, cancelled_mail, Audience::AllButOrganizer, &[event_id], now).await?;
+                    cancelled += 1;
+                    continue;
+                }
+                let leave = sqlx::query(LEAVE).bind(now).bind(event_id).bind(user_id).bind(event_id).bind(user_id).bind(now);
+                if leave.execute(&mut *tx).await?.rows_affected() == 1 {
+                    sqlx::query(WITHDRAW).bind(now).bind(now).bind(event_id).bind(user_id).execute(&mut *tx).await?;
+                    tell_organizer_if_everyone_answered(&mut tx, event_id, now).await?;
+                    left += 1;
+                }
             }
             sqlx::query(FORGET).bind(user_id).execute(&mut *tx).await?;
             sqlx::query(EMPTY).bind(DELETED_NAME).bind(format!("#deleted-{user_id}")).bind(now).bind(user_id).execute(&mut *tx).await?;
             tx.commit().await?;
-            tracing::info!(user_id, cancelled = organized.len(), left = joined.len(), "account deleted");
-            Ok::<_, sqlx::Error>(())
+            Ok::<_, sqlx::Error>((cancelled, left))
         })?;
-        self.end_sessions(user_id, None).await
+        tracing::info!(user_id, cancelled, left, "account deleted");
+        Ok(())
     }
 
     /// The account's record if `password` is its password, counted like a log-in attempt.

@@ -5,7 +5,7 @@ use app::notifications::NotificationKind;
 use chrono::Utc;
 
 use crate::accounts::password::StoredPasswordHash;
-use crate::db::{with_pool, Db};
+use crate::db::{with_pool, BeginWrite, Db};
 
 pub struct UserRecord {
     pub user_id: i64,
@@ -161,12 +161,6 @@ pub async fn replace_password(db: &Db, user_id: i64, old: &str, new: &StoredPass
     Ok(done == 1)
 }
 
-/// How many mails of `kind` were written for `user_id` since `since` (to cap account mails).
-pub async fn recent_mails(db: &Db, user_id: i64, kind: &str, since: chrono::DateTime<Utc>) -> Result<i64, sqlx::Error> {
-    const SQL: &str = "SELECT COUNT(*) FROM notification WHERE user_id = ? AND kind = ? AND created_at >= ?";
-    with_pool!(db, |pool| sqlx::query_scalar(SQL).bind(user_id).bind(kind).bind(since).fetch_one(pool).await)
-}
-
 /// Records that session `session_id` belongs to `user_id`, and forgets the user's sessions
 /// that no longer exist.
 pub async fn index_session(db: &Db, user_id: i64, session_id: &str) -> Result<(), sqlx::Error> {
@@ -181,13 +175,21 @@ pub async fn index_session(db: &Db, user_id: i64, session_id: &str) -> Result<()
     })
 }
 
-/// The sessions of `user_id` (some may have ended), and forgets them.
+/// The sessions of `user_id` (some may have ended), and forgets them, in one transaction (a
+/// session indexed meanwhile is either taken or stays indexed).
 pub async fn take_sessions(db: &Db, user_id: i64) -> Result<Vec<String>, sqlx::Error> {
-    const SELECT: &str = "SELECT session_id FROM user_session WHERE user_id = ?";
-    const DELETE: &str = "DELETE FROM user_session WHERE user_id = ?";
+    let select = match db {
+        Db::MySql(_) => "SELECT session_id FROM user_session WHERE user_id = ? FOR UPDATE",
+        Db::Sqlite(_) => "SELECT session_id FROM user_session WHERE user_id = ?",
+    };
+    const DELETE: &str = "DELETE FROM user_session WHERE user_id = ? AND session_id = ?";
     with_pool!(db, |pool| {
-        let ids: Vec<String> = sqlx::query_scalar(SELECT).bind(user_id).fetch_all(pool).await?;
-        sqlx::query(DELETE).bind(user_id).execute(pool).await?;
+        let mut tx = pool.begin_write().await?;
+        let ids: Vec<String> = sqlx::query_scalar(select).bind(user_id).fetch_all(&mut *tx).await?;
+        for id in &ids {
+            sqlx::query(DELETE).bind(user_id).bind(id).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
         Ok(ids)
     })
 }

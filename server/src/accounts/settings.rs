@@ -9,7 +9,7 @@ use tower_sessions::Session;
 
 use super::repo::{self, mail_choices, opt_out_of};
 use super::{tokens, AccountService};
-use crate::db::{with_pool, BeginWrite};
+use crate::db::{with_pool, BeginWrite, Db};
 use crate::error::Result;
 use crate::outbox::{self, Mail};
 
@@ -76,7 +76,9 @@ impl AccountService {
                 Some(email) => {
                     const CHANGE: &str = "UPDATE user SET email = ?, email_key = ?, email_verified_at = NULL WHERE user_id = ?";
                     sqlx::query(CHANGE).bind(email).bind(repo::email_key(email)).bind(user_id).execute(&mut *tx).await?;
-                    outbox::to_user(&mut tx, Mail::VerifyEmail, user_id, None, now).await?;
+                    // Capped like every account mail: changing the address back and forth
+                    // cannot flood anyone's inbox.
+                    write_account_mail_in(&mut tx, user_id, Mail::VerifyEmail, now).await?;
                 }
             }
             if let Some(zone) = &time_zone {
@@ -103,7 +105,7 @@ impl AccountService {
         if settings.email_verified_at.is_some() {
             return Ok(());
         }
-        self.write_account_mail(user_id, Mail::VerifyEmail).await
+        write_account_mail(&self.db, user_id, Mail::VerifyEmail).await
     }
 
     /// Confirms the address a verification link was sent to, if it is still the account's.
@@ -120,19 +122,46 @@ impl AccountService {
         tracing::info!(user_id = signed.user_id, "e-mail address verified");
         Ok(())
     }
+}
 
-    /// Writes an account mail for `user_id` unless [`ACCOUNT_MAILS_MAX`] were written lately.
-    pub(super) async fn write_account_mail(&self, user_id: i64, mail: Mail) -> Result<()> {
-        let now = Utc::now();
-        if repo::recent_mails(&self.db, user_id, mail.as_str(), now - ACCOUNT_MAIL_WINDOW).await? >= ACCOUNT_MAILS_MAX {
-            tracing::info!(user_id, kind = mail.as_str(), "account mail dropped: sent often enough lately");
-            return Ok(());
-        }
-        with_pool!(&self.db, |pool| {
-            let mut tx = pool.begin_write().await?;
-            outbox::to_user(&mut tx, mail, user_id, None, now).await?;
-            tx.commit().await
-        })?;
-        Ok(())
+/// Writes an account mail for `user_id` unless [`ACCOUNT_MAILS_MAX`] of its kind were written
+/// within [`ACCOUNT_MAIL_WINDOW`]. Counted and written in one transaction under the user row's
+/// lock, so requests at once cannot all pass the count.
+pub(super) async fn write_account_mail(db: &Db, user_id: i64, mail: Mail) -> Result<()> {
+    let now = Utc::now();
+    let written = with_pool!(db, |pool| {
+        let mut tx = pool.begin_write().await?;
+        let written = write_account_mail_in(&mut tx, user_id, mail, now).await?;
+        tx.commit().await?;
+        Ok::<_, sqlx::Error>(written)
+    })?;
+    if !written {
+        tracing::info!(user_id, kind = mail.as_str(), "account mail dropped: sent often enough lately");
     }
+    Ok(())
+}
+
+/// [`write_account_mail`] within `tx`; returns whether it wrote one.
+async fn write_account_mail_in<DB>(tx: &mut sqlx::Transaction<'_, DB>, user_id: i64, mail: Mail, now: chrono::DateTime<Utc>) -> Result<bool, sqlx::Error>
+where
+    DB: sqlx::Database,
+    i64: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB> + for<'r> sqlx::Decode<'r, DB>,
+    Option<i64>: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    String: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    chrono::DateTime<Utc>: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    (i64,): for<'r> sqlx::FromRow<'r, DB::Row>,
+    for<'q> <DB as sqlx::Database>::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+    for<'c> &'c mut <DB as sqlx::Database>::Connection: sqlx::Executor<'c, Database = DB>,
+{
+    // The user row's lock (on SQLite the write transaction holds the database's).
+    const LOCK: &str = "UPDATE user SET mail_opt_out = mail_opt_out WHERE user_id = ?";
+    const RECENT: &str = "SELECT COUNT(*) FROM notification WHERE user_id = ? AND kind = ? AND created_at >= ?";
+    sqlx::query(LOCK).bind(user_id).execute(&mut **tx).await?;
+    let (recent,): (i64,) =
+        sqlx::query_as(RECENT).bind(user_id).bind(mail.as_str().to_owned()).bind(now - ACCOUNT_MAIL_WINDOW).fetch_one(&mut **tx).await?;
+    if recent >= ACCOUNT_MAILS_MAX {
+        return Ok(false);
+    }
+    outbox::to_user(tx, mail, user_id, None, now).await?;
+    Ok(true)
 }

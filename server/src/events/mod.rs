@@ -40,7 +40,7 @@ use code::EventIds;
 use members::KnownMembers;
 use page_cache::PageCache;
 pub use pages::EventPages;
-pub(crate) use repo::generations;
+pub(crate) use repo::{generations, tell_organizer_if_everyone_answered};
 use repo::EventRow;
 use rules::{parse_availability, validate};
 pub(crate) use rules::ValidEvent;

@@ -447,7 +447,7 @@ pub(crate) async fn upsert_answers(db: &Db, event_id: i64, batch: &[NewAnswer<'_
 /// Tells the organizer, once per event, that every current participant but them has an
 /// answer (when there is at least one such participant), in the transaction of the change
 /// (an answer, a leave) that may have made it so. Later joiners do not make it happen again.
-async fn tell_organizer_if_everyone_answered<DB>(tx: &mut sqlx::Transaction<'_, DB>, event_id: i64, now: DateTime<Utc>) -> Result<(), sqlx::Error>
+pub(crate) async fn tell_organizer_if_everyone_answered<DB>(tx: &mut sqlx::Transaction<'_, DB>, event_id: i64, now: DateTime<Utc>) -> Result<(), sqlx::Error>
 where
     DB: sqlx::Database,
     i64: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
@@ -462,7 +462,7 @@ where
          (SELECT COUNT(*) FROM participant p WHERE p.event_id = e.event_id AND p.left_at IS NULL AND p.user_id <> e.organizer_id), \
          (SELECT COUNT(*) FROM participant p JOIN answer a ON a.participant_id = p.participant_id AND a.withdrawn_at IS NULL \
           WHERE p.event_id = e.event_id AND p.left_at IS NULL AND p.user_id <> e.organizer_id) \
-         FROM event e WHERE e.event_id = ? AND e.everyone_answered_at IS NULL";
+         FROM event e WHERE e.event_id = ? AND e.everyone_answered_at IS NULL AND e.cancelled_at IS NULL AND e.outcome_stored_at IS NULL";
     const MARK: &str = "UPDATE event SET everyone_answered_at = ? WHERE event_id = ?";
     let counts: Option<(i64, i64, i64)> = sqlx::query_as(COUNT).bind(event_id).fetch_optional(&mut **tx).await?;
     let Some((organizer_id, others, answered)) = counts else { return Ok(()) };

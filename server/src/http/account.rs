@@ -61,9 +61,10 @@ pub struct TokenInput {
 
 #[utoipa::path(post, path = "/api/v1/users/email/verify", tag = "users", request_body = TokenInput, responses(
     (status = 204, description = "The address is verified"),
-    (status = 400, description = "Not the JSON this route takes, or a link that is forged, expired or for another address", body = ErrorBody),
+    (status = 400, description = "Not the JSON this route takes", body = ErrorBody),
     (status = 403, description = "A browser request from another site", body = ErrorBody),
-    (status = 413, description = "Body over 2 MB", body = ErrorBody)))]
+    (status = 413, description = "Body over 2 MB", body = ErrorBody),
+    (status = 422, description = "`bad_link`: forged, expired, or for an address that is no longer the account's", body = ErrorBody)))]
 pub async fn verify_email(State(state): State<AppState>, ApiJson(input): ApiJson<TokenInput>) -> Result<StatusCode> {
     state.accounts.verify_email(&input.token).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -96,10 +97,10 @@ pub struct ResetInput {
 
 #[utoipa::path(post, path = "/api/v1/users/password-reset/confirm", tag = "users", request_body = ResetInput, responses(
     (status = 200, description = "Password set, every other session ended, signed in here", body = UserView),
-    (status = 400, description = "Not the JSON this route takes, or a link that is forged, expired or used", body = ErrorBody),
+    (status = 400, description = "Not the JSON this route takes", body = ErrorBody),
     (status = 403, description = "A browser request from another site", body = ErrorBody),
     (status = 413, description = "Body over 2 MB", body = ErrorBody),
-    (status = 422, description = "The password breaks a rule", body = ErrorBody),
+    (status = 422, description = "The password breaks a rule, or `bad_link`: the link is forged, expired or used", body = ErrorBody),
     (status = 503, description = "Password hashing is at capacity (see Retry-After)", body = ErrorBody)))]
 pub async fn reset_password(State(state): State<AppState>, session: Session, ApiJson(input): ApiJson<ResetInput>) -> Result<Json<UserView>> {
     Ok(Json(state.accounts.reset_password(&session, &input.token, input.password).await?))

@@ -77,7 +77,7 @@ impl Composer {
                 .raw_header(raw_header("List-Unsubscribe", format!("<{link}>")))
                 .raw_header(raw_header("List-Unsubscribe-Post", "List-Unsubscribe=One-Click".to_owned()));
         }
-        let html = to_html(&written.text);
+        let html = to_html(&written.text, &self.public_url);
         let body = MultiPart::alternative_plain_html(written.text, html);
         let message = match written.calendar {
             Some((name, calendar)) => {
@@ -149,7 +149,10 @@ impl Composer {
                     ),
                     NotificationKind::Cancelled => (
                         format!("Cancelled: \u{201c}{name}\u{201d}"),
-                        format!("{} cancelled \u{201c}{name}\u{201d}. No time will be picked for it.", event.organizer),
+                        match event.organizer == crate::accounts::DELETED_NAME {
+                            true => format!("the organizer of \u{201c}{name}\u{201d} deleted their account, so the event is cancelled. No time will be picked for it."),
+                            false => format!("{} cancelled \u{201c}{name}\u{201d}. No time will be picked for it.", event.organizer),
+                        },
                         None,
                     ),
                 };
@@ -203,12 +206,14 @@ fn names(names: &[String]) -> String {
     }
 }
 
-/// The plain text as HTML: escaped, paragraphs kept, links clickable.
-fn to_html(text: &str) -> String {
+/// The plain text as HTML: escaped, paragraphs kept, links to this site clickable (only ours:
+/// an event name or a username that looks like a link stays text).
+fn to_html(text: &str, site: &str) -> String {
+    let site = escape(site);
     let paragraphs: Vec<String> = text
         .split("\n\n")
         .map(|paragraph| {
-            let lines: Vec<String> = paragraph.lines().map(|line| link_words(&escape(line.trim_start()))).collect();
+            let lines: Vec<String> = paragraph.lines().map(|line| link_words(&escape(line.trim_start()), &site)).collect();
             format!("<p>{}</p>", lines.join("<br>\n"))
         })
         .collect();
@@ -219,11 +224,11 @@ fn escape(text: &str) -> String {
     text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
-/// Words that are links (already escaped) as anchors.
-fn link_words(escaped: &str) -> String {
+/// Words that are links to `site` (both already escaped) as anchors.
+fn link_words(escaped: &str, site: &str) -> String {
     escaped
         .split(' ')
-        .map(|word| match word.starts_with("http://") || word.starts_with("https://") {
+        .map(|word| match word.starts_with(&format!("{site}/")) {
             true => format!("<a href=\"{word}\">{word}</a>"),
             false => word.to_owned(),
         })
@@ -252,9 +257,10 @@ mod tests {
 
     #[test]
     fn html_is_escaped_and_links_are_anchors() {
-        let html = to_html("Hello <b>&</b>,\n\nsee https://whenly.example/e/abc?x=1&y=2 now");
+        let html = to_html("Hello <b>&</b>,\n\nsee https://whenly.example/e/abc?x=1&y=2 now, not https://evil.example/x", "https://whenly.example");
         assert!(html.contains("Hello &lt;b&gt;&amp;&lt;/b&gt;,"));
         assert!(html.contains("<a href=\"https://whenly.example/e/abc?x=1&amp;y=2\">"));
         assert!(!html.contains("<b>"));
+        assert!(!html.contains("href=\"https://evil"), "only this site's links are anchors: {html}");
     }
 }

@@ -1,7 +1,9 @@
 //! The mail sender every server process runs. Once a second it writes the reminders that fell
 //! due ([`super::reminders`]), claims due rows of the outbox ([`crate::outbox::claim`]), and
-//! sends them at once over SMTP (lettre), each exchange cut off at half the claim's lease so a
-//! claim never outlives its sender's work. Then each row is settled: sent; skipped (no
+//! sends them at once over SMTP (lettre), each attempt (reads, connection, TLS, every reply)
+//! cut off at half the claim's lease by a timer of ours (lettre's own timeout covers only the
+//! connect), so a claim never outlives its sender's work and a silent SMTP server stalls
+//! nothing. Then each row is settled: sent; skipped (no
 //! verified address, opted out, e-mail off, account deleted); retried with backoff after a
 //! transient failure (4xx, connection refused, timeout); failed after a permanent refusal (5xx)
 //! or when [`GIVE_UP_AFTER`] has passed, logged at ERROR (the admin's log).
@@ -16,6 +18,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use app::notifications::NotificationKind;
 use chrono::Utc;
 use futures::future::join_all;
 use lettre::message::Mailbox;
@@ -114,12 +117,19 @@ impl Sender {
 
     async fn handle(&self, row: Claimed) {
         let id = row.notification_id;
-        let outcome = self.attempt(&row).await;
+        let outcome = match tokio::time::timeout(self.settings.lease / 2, self.attempt(&row)).await {
+            Ok(outcome) => outcome,
+            Err(_) => Attempt::Transient(format!("no answer within {:?}", self.settings.lease / 2)),
+        };
         let settled = match outcome {
-            Attempt::Settled(how, error) => outbox::settle(&self.db, id, how, error.as_deref()).await,
+            Attempt::Settled(how, error) => outbox::settle(&self.db, id, row.mail_attempts, how, error.as_deref()).await.map(|recorded| {
+                if !recorded {
+                    tracing::warn!(notification = id, "a mail's claim ran out before it was settled; another claim has it");
+                }
+            }),
             Attempt::Transient(error) if Utc::now() - row.created_at > GIVE_UP_AFTER => {
                 tracing::error!(notification = id, kind = %row.kind, attempts = row.mail_attempts, %error, "mail given up after retrying for a day");
-                outbox::settle(&self.db, id, Settled::Failed, Some(&error)).await
+                outbox::settle(&self.db, id, row.mail_attempts, Settled::Failed, Some(&error)).await.map(|_| ())
             }
             Attempt::Transient(error) => {
                 let wait = retry_wait(row.mail_attempts);
@@ -169,6 +179,11 @@ impl Sender {
                     Ok(None) => return Attempt::skipped("no such event"),
                     Err(error) => return Attempt::Transient(error.to_string()),
                 };
+                // Told late (retried, or a server was down): about an open event only while it is.
+                let still_open = notice.outcome == app::events::OutcomeView::Pending && now < notice.deadline;
+                if matches!(kind, NotificationKind::Reminder | NotificationKind::EveryoneAnswered) && !still_open {
+                    return Attempt::skipped("the event is no longer open");
+                }
                 Content::Notice { kind, event: &notice }
             }
         };

@@ -209,6 +209,13 @@ async fn logged_out_clients_get_401_everywhere(backend: Backend) {
         stranger.put_availability(&code, &intervals_tomorrow(&[(9, 10)])).await,
         stranger.client.delete(stranger.url(&event)).send().await.unwrap(),
         stranger.get("/api/v1/me/events").await,
+        stranger.get("/api/v1/users/me/settings").await,
+        stranger.client.put(stranger.url("/api/v1/users/me/settings")).json(&json!({ "email": "x@example.org" })).send().await.unwrap(),
+        stranger.post("/api/v1/users/me/email/verification").await,
+        stranger.post_json("/api/v1/users/me/password", &json!({ "current_password": "password123", "new_password": "password456" })).await,
+        stranger.client.delete(stranger.url("/api/v1/users/me")).json(&json!({ "password": "password123" })).send().await.unwrap(),
+        stranger.get("/api/v1/notifications").await,
+        stranger.post_json("/api/v1/notifications/read", &json!({ "up_to": 1_000_000 })).await,
     ];
     for response in responses {
         assert_error(response, StatusCode::UNAUTHORIZED, "not_logged_in").await;
@@ -235,23 +242,33 @@ async fn the_openapi_document_describes_every_route(backend: Backend) {
         routes,
         [
             "delete /api/v1/events/{code}",
+            "delete /api/v1/users/me",
             "get /api/v1/events/{code}",
             "get /api/v1/events/{code}/calendar.ics",
             "get /api/v1/events/{code}/live",
             "get /api/v1/events/{code}/outcome",
             "get /api/v1/me/events",
+            "get /api/v1/notifications",
             "get /api/v1/users/me",
+            "get /api/v1/users/me/settings",
             "post /api/v1/events",
             "post /api/v1/events/{code}/join",
             "post /api/v1/events/{code}/leave",
+            "post /api/v1/notifications/read",
+            "post /api/v1/users/email/verify",
             "post /api/v1/users/login",
             "post /api/v1/users/logout",
+            "post /api/v1/users/me/email/verification",
+            "post /api/v1/users/me/password",
+            "post /api/v1/users/password-reset",
+            "post /api/v1/users/password-reset/confirm",
             "post /api/v1/users/signup",
             "put /api/v1/events/{code}/availability",
+            "put /api/v1/users/me/settings",
         ]
     );
     let schemas = document["components"]["schemas"].as_object().unwrap();
-    for schema in ["AvailabilityInput", "CreateEventInput", "ErrorBody", "EventView", "MyEvents", "OutcomeView", "UserView"] {
+    for schema in ["AvailabilityInput", "CreateEventInput", "ErrorBody", "EventView", "MyEvents", "OutcomeView", "UserView", "AccountSettings", "NotificationList"] {
         assert!(schemas.contains_key(schema), "{schema} is defined");
     }
     // Every `$ref` points at a defined schema.

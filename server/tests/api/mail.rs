@@ -84,7 +84,6 @@ impl SmtpServer {
     }
 
     /// While on, new connections are held before their EHLO is answered.
-    #[allow(dead_code)] // the cluster tests' (a SIGKILL mid-claim)
     pub fn stall(&self, on: bool) {
         self.switch("stall", on);
     }

@@ -24,6 +24,8 @@ on_both_databases!(
     a_reset_link_works_once_and_ends_every_session,
     without_smtp_notifications_are_in_app_only,
     a_deleted_account_cancels_its_open_events_and_leaves_the_others,
+    account_mails_are_capped_however_they_are_asked_for,
+    a_silent_smtp_server_holds_up_nothing_for_long,
 );
 
 async fn mail_app(backend: Backend) -> Option<(TestApp, SmtpServer)> {
@@ -239,8 +241,8 @@ async fn unsubscribe_stops_that_kind_of_mail_only(backend: Backend) {
             .body("List-Unsubscribe=One-Click")
             .send().await.unwrap() }
     };
-    assert_error(one_click(token.replace("cancelled", "outcome")).await, StatusCode::BAD_REQUEST, "bad_link").await;
-    assert_error(one_click("1.cancelled.AAAA".to_owned()).await, StatusCode::BAD_REQUEST, "bad_link").await;
+    assert_error(one_click(token.replace("cancelled", "outcome")).await, StatusCode::UNPROCESSABLE_ENTITY, "bad_link").await;
+    assert_error(one_click("1.cancelled.AAAA".to_owned()).await, StatusCode::UNPROCESSABLE_ENTITY, "bad_link").await;
     // What a mail client does (RFC 8058): POST to the link, no cookie, no origin.
     assert_eq!(one_click(token.clone()).await.status(), StatusCode::OK);
     assert_eq!(one_click(token).await.status(), StatusCode::OK, "again is fine");
@@ -325,11 +327,11 @@ async fn a_reset_link_works_once_and_ends_every_session(backend: Backend) {
     assert_error(reset(token.clone(), "short").await, StatusCode::UNPROCESSABLE_ENTITY, "invalid_input").await;
     let mut forged = token.clone();
     forged.push('x');
-    assert_error(reset(forged, "new password 1").await, StatusCode::BAD_REQUEST, "bad_link").await;
+    assert_error(reset(forged, "new password 1").await, StatusCode::UNPROCESSABLE_ENTITY, "bad_link").await;
     let response = reset(token.clone(), "new password 1").await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(stranger.whoami().await.as_deref(), Some("alice"), "the reset signs in where it was used");
-    assert_error(reset(token, "new password 2").await, StatusCode::BAD_REQUEST, "bad_link").await;
+    assert_error(reset(token, "new password 2").await, StatusCode::UNPROCESSABLE_ENTITY, "bad_link").await;
     // Every earlier session ended; the old password is gone, the new one works.
     tokio::time::sleep(StdDuration::from_millis(500)).await;
     assert_eq!(alice.whoami().await, None);
@@ -408,4 +410,60 @@ async fn a_deleted_account_cancels_its_open_events_and_leaves_the_others(backend
     assert_eq!(view["participant_count"], 1);
     // The name is free again.
     assert_eq!(app.new_browser().sign_up("alice", "password123").await.status(), StatusCode::CREATED);
+}
+
+async fn account_mails_are_capped_however_they_are_asked_for(backend: Backend) {
+    let Some((app, smtp)) = mail_app(backend).await else { return };
+    let alice = verified_user(&app, &smtp, "alice", None).await;
+    // Changing the address back and forth, and asking again, all at once: a few mails an hour.
+    let victim = "victim@example.org";
+    let put = |email: &'static str| {
+        let browser = alice.clone();
+        async move { browser.client.put(browser.url("/api/v1/users/me/settings")).json(&json!({ "email": email })).send().await.unwrap().status() }
+    };
+    for _ in 0..5 {
+        assert_eq!(put(victim).await, StatusCode::OK);
+        assert_eq!(put("alice@example.org").await, StatusCode::OK);
+    }
+    assert_eq!(put(victim).await, StatusCode::OK);
+    let resends: Vec<_> = (0..8).map(|_| alice.post("/api/v1/users/me/email/verification")).collect();
+    for status in futures::future::join_all(resends).await.iter().map(|response| response.status()) {
+        assert_eq!(status, StatusCode::ACCEPTED);
+    }
+    // Resets for a verified address, asked for at once by a stranger.
+    let bob = verified_user(&app, &smtp, "bob", None).await;
+    drop(bob);
+    let stranger = app.new_browser();
+    let body = json!({ "email": "bob@example.org" });
+    let resets: Vec<_> = (0..10).map(|_| stranger.post_json("/api/v1/users/password-reset", &body)).collect();
+    for response in futures::future::join_all(resets).await {
+        assert_eq!(response.status(), StatusCode::ACCEPTED);
+    }
+    tokio::time::sleep(StdDuration::from_secs(4)).await;
+    let verifications = smtp.received().into_iter().filter(|mail| mail.subject.starts_with("Confirm")).count();
+    // alice's and bob's sign-ups, then at most 3 an hour for alice (her first counts).
+    assert!(verifications <= 4, "{verifications} verification mails");
+    let resets = smtp.to("bob@example.org").into_iter().filter(|mail| mail.subject.starts_with("Reset")).count();
+    assert_eq!(resets, 3, "3 reset mails an hour at most");
+}
+
+async fn a_silent_smtp_server_holds_up_nothing_for_long(backend: Backend) {
+    let Some((app, smtp)) = mail_app(backend).await else { return };
+    let alice = verified_user(&app, &smtp, "alice", None).await;
+    // The SMTP server takes connections and then says nothing.
+    smtp.stall(true);
+    assert_eq!(alice.post_json("/api/v1/users/password-reset", &json!({ "email": "alice@example.org" })).await.status(), StatusCode::ACCEPTED);
+    // The test servers' claims last 10 s: each attempt is cut off after 5 s and retried.
+    tokio::time::sleep(StdDuration::from_secs(7)).await;
+    smtp.stall(false);
+    let mails = smtp.wait_for(&address("alice"), 2).await;
+    assert_eq!(mails[1].subject, "Reset your Whenly password");
+    // And the sender goes on with new mail.
+    let code = alice.create_event(&event_input(Duration::hours(3))).await;
+    let bob = verified_user(&app, &smtp, "bob", None).await;
+    assert_eq!(bob.post(&format!("/api/v1/events/{code}/join")).await.status(), StatusCode::OK);
+    assert_eq!(alice.client.delete(alice.url(&format!("/api/v1/events/{code}"))).send().await.unwrap().status(), StatusCode::NO_CONTENT);
+    smtp.wait_for(&address("bob"), 2).await;
+    tokio::time::sleep(StdDuration::from_millis(2500)).await;
+    assert_eq!(smtp.to(&address("alice")).len(), 2, "the reset mail once, though its first attempt timed out");
 }
