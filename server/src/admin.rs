@@ -1,4 +1,4 @@
-//! `whenly cluster …` and `whenly node …`: the operator's commands. Credentials are files;
+//! `whenly cluster …`, `whenly node …` and `whenly mail …`: the operator's commands. Credentials are files;
 //! node states live in the database, which every server process reads on each monitor pass,
 //! so a command here takes effect within a second without talking to a running server.
 
@@ -7,7 +7,7 @@ use event_node::protocol::link::valid_node_id;
 use event_node::protocol::Peer;
 
 use crate::cluster::repo;
-use crate::config::{ClusterCommand, Command, Config, NodeCommand};
+use crate::config::{ClusterCommand, Command, Config, MailCommand, NodeCommand};
 use crate::db::Db;
 
 #[derive(Debug, thiserror::Error)]
@@ -25,7 +25,20 @@ pub async fn run(command: &Command, config: &Config) -> Result<(), AdminError> {
     match command {
         Command::Cluster(command) => cluster(command, config),
         Command::Node(command) => node(command, config).await,
+        Command::Mail(command) => mail(command, config).await,
     }
+}
+
+async fn mail(command: &MailCommand, config: &Config) -> Result<(), AdminError> {
+    let db = Db::connect(&config.database_url()).await?;
+    match command {
+        MailCommand::Failed => {
+            for row in crate::outbox::failed(&db, 100).await? {
+                println!("{}	{}	{}	user {}	{} attempts	{}", row.notification_id, row.created_at.to_rfc3339(), row.kind, row.user_id, row.mail_attempts, row.mail_error.unwrap_or_default());
+            }
+        }
+    }
+    Ok(())
 }
 
 fn cluster(command: &ClusterCommand, config: &Config) -> Result<(), AdminError> {

@@ -112,6 +112,15 @@ pub enum Command {
     /// The event nodes the database knows (uses `--database-url`).
     #[command(subcommand)]
     Node(NodeCommand),
+    /// The outbox of mails (uses `--database-url`).
+    #[command(subcommand)]
+    Mail(MailCommand),
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum MailCommand {
+    /// The newest 100 mails given up (refused for good, or failing for a day), with why.
+    Failed,
 }
 
 #[derive(Debug, Clone, Subcommand)]

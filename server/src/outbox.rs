@@ -214,3 +214,21 @@ pub(crate) async fn retry_at(db: &Db, notification_id: i64, attempt: i32, at: Da
     with_pool!(db, |pool| sqlx::query(SQL).bind(at).bind(error).bind(notification_id).bind(attempt).execute(pool).await.map(|_| ()))?;
     Ok(())
 }
+
+/// A mail given up, for the operator.
+#[derive(Debug, sqlx::FromRow)]
+pub struct FailedMail {
+    pub notification_id: i64,
+    pub user_id: i64,
+    pub kind: String,
+    pub created_at: DateTime<Utc>,
+    pub mail_attempts: i32,
+    pub mail_error: Option<String>,
+}
+
+/// The newest `limit` mails settled as failed.
+pub async fn failed(db: &Db, limit: u32) -> Result<Vec<FailedMail>, sqlx::Error> {
+    const SQL: &str = "SELECT notification_id, user_id, kind, created_at, mail_attempts, mail_error FROM notification \
+         WHERE mail_state = 'failed' ORDER BY notification_id DESC LIMIT ?";
+    with_pool!(db, |pool| sqlx::query_as(SQL).bind(limit).fetch_all(pool).await)
+}

@@ -83,6 +83,11 @@ impl SmtpServer {
         self.switch("refuse", on);
     }
 
+    /// While on, every recipient is refused with 550 (no such mailbox): for good.
+    pub fn reject(&self, on: bool) {
+        self.switch("reject", on);
+    }
+
     /// While on, new connections are held before their EHLO is answered.
     pub fn stall(&self, on: bool) {
         self.switch("stall", on);

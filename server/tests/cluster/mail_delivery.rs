@@ -11,7 +11,11 @@ use crate::harness::Deployment;
 use crate::helpers::{on_both_databases, Backend, Browser};
 use crate::mail::SmtpServer;
 
-on_both_databases!(a_server_killed_between_claim_and_send_sends_the_mail_after_its_restart, two_servers_send_each_mail_once);
+on_both_databases!(
+    a_server_killed_between_claim_and_send_sends_the_mail_after_its_restart,
+    two_servers_send_each_mail_once,
+    a_mail_refused_for_good_is_given_up_and_listed_for_the_operator,
+);
 
 /// A claim lasts this long (the SMTP exchange is cut off at half of it).
 const CLAIM_SECS: &str = "4";
@@ -83,4 +87,26 @@ async fn two_servers_send_each_mail_once(backend: Backend) {
     tokio::time::sleep(Duration::from_secs(3)).await;
     let received = smtp.received();
     assert_eq!(received.len(), PEOPLE, "one mail each: {:?}", received.iter().map(|mail| &mail.to).collect::<Vec<_>>());
+}
+
+async fn a_mail_refused_for_good_is_given_up_and_listed_for_the_operator(backend: Backend) {
+    let Some(smtp) = SmtpServer::start() else { return };
+    let Some(deployment) = deployment(backend, &smtp).await else { return };
+    smtp.reject(true);
+    sign_up_with_address(&deployment.browser(), "alice").await;
+    let mut failed = false;
+    for _ in 0..100 {
+        if mail_row(&deployment, "alice").await.is_some_and(|(_, state)| state == "failed") {
+            failed = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(failed, "a 550 is not retried");
+    assert_eq!(mail_row(&deployment, "alice").await, Some((1, "failed".to_owned())));
+    let listed = deployment.admin(&["mail", "failed"]).await;
+    assert!(listed.contains("verify_email") && listed.contains("550"), "{listed}");
+    smtp.reject(false);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(smtp.received().is_empty(), "given up is given up");
 }

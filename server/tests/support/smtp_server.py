@@ -5,6 +5,7 @@
 Listens on 127.0.0.1:PORT and writes every message it accepts to DIR/NNNNN.eml (atomically:
 written aside, then renamed). Two switches, as files in DIR, let a test misbehave it:
   refuse  while it exists, RCPT TO is answered 451 (try again later): a transient failure;
+  reject  while it exists, RCPT TO is answered 550 (no such mailbox): a permanent failure;
   stall   while it exists, a new connection is held before its EHLO is answered.
 Prints "ready" once listening; exits when its stdin closes (the test that started it ended),
 or with --until-killed (Playwright's web server) only when killed.
@@ -36,6 +37,8 @@ class Mailbox:
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if self.switch("refuse"):
             return "451 4.3.0 Try again later"
+        if self.switch("reject"):
+            return "550 5.1.1 No such mailbox"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
