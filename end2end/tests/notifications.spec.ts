@@ -43,6 +43,7 @@ test("a forgotten password is reset through the mailed link, once", async ({ pag
   const address = await signUpWithAddress(page, testInfo, username);
   await verifyThroughTheLink(page, testInfo, address);
   await press(page.getByRole("button", { name: "Log out" }), testInfo);
+  await expect(page.getByRole("link", { name: "Log in" }).first()).toBeVisible();
   await page.goto(routes.logIn);
   await press(page.getByRole("link", { name: "Forgot your password?" }), testInfo);
   await page.getByLabel("Your verified e-mail address").fill(address);
@@ -57,6 +58,7 @@ test("a forgotten password is reset through the mailed link, once", async ({ pag
   await expectInUserArea(page, username);
   // Used once: the same link is refused now.
   await press(page.getByRole("button", { name: "Log out" }), testInfo);
+  await expect(page.getByRole("link", { name: "Log in" }).first()).toBeVisible();
   await page.goto(link);
   await page.getByLabel("New password").fill("another new one");
   await press(page.getByRole("button", { name: "Set password" }), testInfo);
@@ -72,9 +74,9 @@ test("the bell counts unread notifications and the dashboard's list marks them r
   // Someone else organizes an event this user joined, and cancels it.
   const organizer = await browser.newContext(testInfo.project.use);
   const organizerPage = await organizer.newPage();
-  await signUp(organizerPage, testInfo, uniqueUsername("org"));
+  await signUp(organizerPage, testInfo, uniqueUsername("org"), "password123");
   const code = await createEventByApi(organizerPage, { name: "Quarterly review", deadline: new Date(Date.now() + 3_600_000) });
-  await signUp(page, testInfo, uniqueUsername("guest"));
+  await signUp(page, testInfo, uniqueUsername("guest"), "password123");
   expect((await page.request.post(`/api/v1/events/${code}/join`)).status()).toBe(200);
   await expect(page.getByTestId("unread-count")).toHaveCount(0);
   expect((await organizerPage.request.delete(`/api/v1/events/${code}`)).status()).toBe(204);
