@@ -31,7 +31,24 @@ pub async fn list(State(state): State<AppState>, CurrentUser(user): CurrentUser)
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct ReadInput {
     /// Every notification with this id or a lower one is marked read.
+    #[serde(deserialize_with = "whole_id")]
+    #[schema(minimum = 0)]
     up_to: i64,
+}
+
+/// Any JSON notation of a whole number from 0 within `i64` (`7`, `7.0`, as JSON Schema's
+/// `integer` with the `int64` format allows); ids are never negative.
+fn whole_id<'de, D: serde::Deserializer<'de>>(deserializer: D) -> std::result::Result<i64, D::Error> {
+    // 2^63, the first whole number past `i64::MAX` (exact in an f64).
+    const PAST_MAX: f64 = 9_223_372_036_854_775_808.0;
+    let number = serde_json::Number::deserialize(deserializer)?;
+    let exact = match (number.as_i64(), number.is_u64() || number.is_i64()) {
+        (Some(value), _) => Some(value).filter(|value| *value >= 0),
+        (None, true) => None,
+        (None, false) => number.as_f64().filter(|value| value.fract() == 0.0 && (0.0..PAST_MAX).contains(value)).map(|value| value as i64),
+    };
+    exact
+        .ok_or_else(|| serde::de::Error::custom(format!("expected a whole number within 64 bits, got {number}")))
 }
 
 #[utoipa::path(post, path = "/api/v1/notifications/read", tag = "notifications", request_body = ReadInput, security(("session_cookie" = [])), responses(

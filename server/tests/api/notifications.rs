@@ -375,6 +375,19 @@ async fn without_smtp_notifications_are_in_app_only(backend: Backend) {
     assert_error(put(json!({ "email": format!("{}@example.org", "a".repeat(300)) })).await.unwrap(), StatusCode::UNPROCESSABLE_ENTITY, "invalid_input").await;
     assert_error(put(json!({ "time_zone": "Mars/Olympus" })).await.unwrap(), StatusCode::UNPROCESSABLE_ENTITY, "invalid_input").await;
     assert_error(put(json!({ "mail": { "outcome": "yes" } })).await.unwrap(), StatusCode::BAD_REQUEST, "malformed_request").await;
+    assert_error(put(json!([null, null])).await.unwrap(), StatusCode::BAD_REQUEST, "malformed_request").await;
+    // An id in any notation of a whole number; not a fraction.
+    let read = |up_to: Value| {
+        let browser = bob.clone();
+        async move { browser.post_json("/api/v1/notifications/read", &json!({ "up_to": up_to })).await }
+    };
+    assert_error(read(json!(1.5)).await, StatusCode::BAD_REQUEST, "malformed_request").await;
+    assert_error(read(json!(1e300)).await, StatusCode::BAD_REQUEST, "malformed_request").await;
+    assert_error(read(json!(-1)).await, StatusCode::BAD_REQUEST, "malformed_request").await;
+    assert_error(read(json!(9_223_372_036_854_775_808u64)).await, StatusCode::BAD_REQUEST, "malformed_request").await;
+    assert_eq!(notifications(&bob).await["unread"], 1);
+    assert_eq!(read(json!(1e15)).await.status(), StatusCode::NO_CONTENT);
+    assert_eq!(notifications(&bob).await["unread"], 0);
     let after: Value = alice.get("/api/v1/users/me/settings").await.json().await.unwrap();
     assert_eq!(after, settings);
     // Removing the address.
