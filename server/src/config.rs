@@ -98,8 +98,8 @@ pub struct Config {
     pub public_url: Option<String>,
 
     /// How long a sender holds a claimed mail before another may take it (an SMTP exchange
-    /// is cut off at half of it), in seconds.
-    #[arg(long, env = "WHENLY_MAIL_CLAIM_SECS", default_value_t = 60, hide = true)]
+    /// is cut off at half of it: RFC 5321 lets a server take minutes to accept), in seconds.
+    #[arg(long, env = "WHENLY_MAIL_CLAIM_SECS", default_value_t = 300, hide = true)]
     pub mail_claim_secs: u64,
 }
 

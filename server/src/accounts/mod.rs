@@ -31,8 +31,8 @@ use throttle::{ClientKey, Throttle, ThrottleLimits};
 
 /// Session key holding the signed-in user's id.
 const SESSION_USER_ID: &str = "user_id";
-/// Session key set once the session is in `user_session` (a session from before that table
-/// is indexed on its next request, so a password change can end it too).
+/// Session key set once the session is in `user_session`. A session without it is from before
+/// that table: nothing could end it, so it counts as signed out (its owner logs in once more).
 const SESSION_INDEXED: &str = "indexed";
 
 pub struct AccountService {
@@ -48,7 +48,12 @@ pub struct AccountService {
     sessions: CachedSessionStore,
     /// Whether mail is sent at all (an SMTP server is configured).
     email_enabled: bool,
+    /// Reset requests looked up after their answer, at most this many at once (more wait).
+    reset_lookups: Arc<tokio::sync::Semaphore>,
 }
+
+/// Reset requests looked up at once on tasks of their own ([`AccountService::request_password_reset`]).
+const RESET_LOOKUPS: usize = 16;
 
 /// What an [`AccountService`] works with besides the database.
 pub struct AccountParts {
@@ -67,7 +72,8 @@ impl AccountService {
     pub async fn new(db: Db, parts: AccountParts) -> Result<Self> {
         let AccountParts { limits, hashing, tokens, sessions, email_enabled } = parts;
         let decoy_hash = hashing.hash("decoy password never matched".to_owned()).await?;
-        Ok(Self { db, throttle: Throttle::new(limits), hashing, decoy_hash, tokens, sessions, email_enabled })
+        let reset_lookups = Arc::new(tokio::sync::Semaphore::new(RESET_LOOKUPS));
+        Ok(Self { db, throttle: Throttle::new(limits), hashing, decoy_hash, tokens, sessions, email_enabled, reset_lookups })
     }
 
     /// The signed-in user's id, or `NotLoggedIn`.
@@ -105,7 +111,7 @@ impl AccountService {
             .await
             .on_unique_violation(AppError::UsernameTaken)?;
         tracing::info!(user_id, "account created");
-        Self::bind_session(&self.db, session, user_id).await?;
+        Self::bind_session(&self.db, session, user_id, hash.as_db()).await?;
         if let Some(email) = email {
             // Set like any later change of the address: it is mailed a verification link. The
             // account exists by now: a failure here is logged, and the address can be set again.
@@ -148,7 +154,7 @@ impl AccountService {
         match user {
             Some(user) if matches => {
                 attempt.succeeded();
-                Self::bind_session(&self.db, session, user.user_id).await?;
+                Self::bind_session(&self.db, session, user.user_id, user.password_hash.as_db()).await?;
                 Ok(UserView { username: user.username })
             }
             _ => {
@@ -165,14 +171,10 @@ impl AccountService {
 
     /// The id of the user signed in on `session`, if any.
     pub async fn current_user_id(&self, session: &Session) -> Result<Option<i64>> {
-        let user_id = session.get::<i64>(SESSION_USER_ID).await?;
-        if let (Some(user_id), Some(id)) = (user_id, session.id()) {
-            if session.get::<bool>(SESSION_INDEXED).await?.is_none() {
-                repo::index_session(&self.db, user_id, &id.to_string()).await?;
-                session.insert(SESSION_INDEXED, true).await?;
-            }
+        if session.get::<bool>(SESSION_INDEXED).await?.is_none() {
+            return Ok(None);
         }
-        Ok(user_id)
+        Ok(session.get::<i64>(SESSION_USER_ID).await?)
     }
 
     pub async fn current_user(&self, session: &Session) -> Result<Option<UserView>> {
@@ -184,14 +186,21 @@ impl AccountService {
     }
 
     /// A new session id on every sign-in defeats session fixation. The session is saved at
-    /// once (not at the end of the request) so its id is known and indexed under the user.
-    async fn bind_session(db: &Db, session: &Session, user_id: i64) -> Result<()> {
+    /// once (not at the end of the request) so its id is known and indexed under the user, and
+    /// only while the password is still `password_hash`: a sign-in that checked a password just
+    /// replaced (a reset or change racing it) or an account just deleted gets no session.
+    async fn bind_session(db: &Db, session: &Session, user_id: i64, password_hash: &str) -> Result<()> {
         session.cycle_id().await?;
         session.insert(SESSION_USER_ID, user_id).await?;
         session.insert(SESSION_INDEXED, true).await?;
         session.save().await?;
-        if let Some(id) = session.id() {
-            repo::index_session(db, user_id, &id.to_string()).await?;
+        let indexed = match session.id() {
+            Some(id) => repo::index_session(db, user_id, &id.to_string(), password_hash).await?,
+            None => false,
+        };
+        if !indexed {
+            session.flush().await?;
+            return Err(AppError::WrongCredentials.into());
         }
         Ok(())
     }

@@ -11,6 +11,7 @@
 //! answers under the name "(deleted)". Its address, zone, notifications and sessions go.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use app::accounts::{validate_email, validate_password, UserView, PASSWORD_MAX};
 use app::error::AppError;
@@ -33,11 +34,14 @@ pub const DELETED_NAME: &str = "(deleted)";
 impl AccountService {
     /// Writes a reset mail to each account with this verified address. Says nothing about
     /// whether there is one, not even by its time: the lookup and the writes run after the
-    /// answer, on a task of their own.
+    /// answer, on a task of their own (a bounded number at once: a flood of requests waits for
+    /// a free one instead of piling up tasks).
     pub async fn request_password_reset(&self, email: &str) -> Result<()> {
         validate_email(email)?;
+        let permit = Arc::clone(&self.reset_lookups).acquire_owned().await.map_err(|_| crate::error::Error::Busy { retry_after_secs: 1 })?;
         let (db, email) = (self.db.clone(), email.to_owned());
         tokio::spawn(async move {
+            let _permit = permit;
             let written = async {
                 for user_id in repo::verified_owners(&db, &email).await? {
                     write_account_mail(&db, user_id, Mail::PasswordReset).await?;
@@ -65,8 +69,10 @@ impl AccountService {
         if !repo::replace_password(&self.db, profile.user_id, &profile.password_hash, &hash).await? {
             return Err(AppError::BadLink.into());
         }
+        // Again: a sign-in with the old password may have slipped in between.
+        self.end_sessions(profile.user_id, None).await?;
         tracing::info!(user_id = profile.user_id, "password reset");
-        Self::bind_session(&self.db, session, profile.user_id).await?;
+        Self::bind_session(&self.db, session, profile.user_id, hash.as_db()).await?;
         Ok(UserView { username: profile.username })
     }
 
@@ -77,11 +83,14 @@ impl AccountService {
         validate_password(&new).map_err(|_| AppError::invalid("new_password", "The new password must be 8 to 128 characters long."))?;
         let old = self.check_password(user_id, client, current, "current_password").await?;
         let hash = self.hashing.hash(new).await?;
-        self.end_sessions(user_id, session.id().map(|id| id.to_string())).await?;
+        let this = session.id().map(|id| id.to_string());
+        self.end_sessions(user_id, this.as_deref()).await?;
         if !repo::replace_password(&self.db, user_id, old.password_hash.as_db(), &hash).await? {
             // Changed meanwhile (another session, a reset): this one is no longer the owner's word.
             return Err(AppError::invalid("current_password", "Your password was changed meanwhile. Log in again.").into());
         }
+        // Again: a sign-in with the old password may have slipped in between.
+        self.end_sessions(user_id, this.as_deref()).await?;
         tracing::info!(user_id, "password changed");
         Ok(())
     }
@@ -110,35 +119,57 @@ impl AccountService {
              email_verified_at = NULL, time_zone = NULL, mail_opt_out = 0, deleted_at = ? WHERE user_id = ?";
         let mut candidates: Vec<i64> =
             with_pool!(&self.db, |pool| sqlx::query_scalar(CANDIDATES).bind(user_id).bind(user_id).fetch_all(pool).await)?;
-        candidates.sort_unstable();
-        candidates.dedup();
         let cancelled_mail = Mail::Notice(NotificationKind::Cancelled);
-        let (cancelled, left) = with_pool!(&self.db, |pool| {
-            let mut tx = pool.begin_write().await?;
-            for &event_id in &candidates {
-                lock_event_for_change(&mut tx, event_id).await?;
-            }
-            let (mut cancelled, mut left) = (0, 0);
-            for &event_id in &candidates {
-                if sqlx::query(CANCEL).bind(now).bind(event_id).bind(user_id).execute(&mut *tx).await?.rows_affected() == 1 {
-                    sqlx::query(RELEASE).bind(event_id).execute(&mut *tx).await?;
-                    outbox::to_participants(&mut tx, cancelled_mail, Audience::AllButOrganizer, &[event_id], now).await?;
-                    cancelled += 1;
-                    continue;
+        let mut attempts = 0;
+        let (cancelled, left) = loop {
+            attempts += 1;
+            candidates.sort_unstable();
+            candidates.dedup();
+            let candidates_now = &mut candidates;
+            let done = with_pool!(&self.db, |pool| async {
+                let mut tx = pool.begin_write().await?;
+                let candidates = &mut *candidates_now;
+                for &event_id in candidates.iter() {
+                    lock_event_for_change(&mut tx, event_id).await?;
                 }
-                let leave = sqlx::query(LEAVE).bind(now).bind(event_id).bind(user_id).bind(event_id).bind(user_id).bind(now);
-                if leave.execute(&mut *tx).await?.rows_affected() == 1 {
-                    sqlx::query(WITHDRAW).bind(now).bind(now).bind(event_id).bind(user_id).execute(&mut *tx).await?;
-                    tell_organizer_if_everyone_answered(&mut tx, event_id, now).await?;
-                    left += 1;
+                // A join or a create that committed since the first read: lock those too.
+                let now_candidates: Vec<i64> = sqlx::query_scalar(CANDIDATES).bind(user_id).bind(user_id).fetch_all(&mut *tx).await?;
+                let missed: Vec<i64> = now_candidates.into_iter().filter(|id| candidates.binary_search(id).is_err()).collect();
+                if !missed.is_empty() && attempts < 5 {
+                    tx.rollback().await?;
+                    candidates.extend(missed);
+                    return Ok::<_, sqlx::Error>(None);
                 }
+                let (mut cancelled, mut left) = (0, 0);
+                for &event_id in candidates.iter() {
+                    if sqlx::query(CANCEL).bind(now).bind(event_id).bind(user_id).execute(&mut *tx).await?.rows_affected() == 1 {
+                        sqlx::query(RELEASE).bind(event_id).execute(&mut *tx).await?;
+                        outbox::to_participants(&mut tx, cancelled_mail, Audience::AllButOrganizer, &[event_id], now).await?;
+                        cancelled += 1;
+                        continue;
+                    }
+                    let leave = sqlx::query(LEAVE).bind(now).bind(event_id).bind(user_id).bind(event_id).bind(user_id).bind(now);
+                    if leave.execute(&mut *tx).await?.rows_affected() == 1 {
+                        sqlx::query(WITHDRAW).bind(now).bind(now).bind(event_id).bind(user_id).execute(&mut *tx).await?;
+                        tell_organizer_if_everyone_answered(&mut tx, event_id, now).await?;
+                        left += 1;
+                    }
+                }
+                sqlx::query(FORGET).bind(user_id).execute(&mut *tx).await?;
+                sqlx::query(EMPTY).bind(DELETED_NAME).bind(format!("#deleted-{user_id}")).bind(now).bind(user_id).execute(&mut *tx).await?;
+                tx.commit().await?;
+                Ok(Some((cancelled, left)))
             }
-            sqlx::query(FORGET).bind(user_id).execute(&mut *tx).await?;
-            sqlx::query(EMPTY).bind(DELETED_NAME).bind(format!("#deleted-{user_id}")).bind(now).bind(user_id).execute(&mut *tx).await?;
-            tx.commit().await?;
-            Ok::<_, sqlx::Error>((cancelled, left))
-        })?;
+            .await)?;
+            if let Some(done) = done {
+                break done;
+            }
+        };
+        // Again: a sign-in may have slipped in before the password was emptied.
+        self.end_sessions(user_id, None).await?;
         tracing::info!(user_id, cancelled, left, "account deleted");
+        // This request's session too, now and not re-saved at its end.
+        session.flush().await?;
         Ok(())
     }
 
@@ -170,13 +201,9 @@ impl AccountService {
     }
 
     /// Ends every session of `user_id` but `keep`, in every server process.
-    async fn end_sessions(&self, user_id: i64, keep: Option<String>) -> Result<()> {
+    async fn end_sessions(&self, user_id: i64, keep: Option<&str>) -> Result<()> {
         use tower_sessions::SessionStore;
-        for id in repo::take_sessions(&self.db, user_id).await? {
-            if keep.as_deref() == Some(id.as_str()) {
-                repo::index_session(&self.db, user_id, &id).await?;
-                continue;
-            }
+        for id in repo::take_sessions(&self.db, user_id, keep).await? {
             if let Ok(id) = id.parse() {
                 self.sessions.delete(&id).await.map_err(|e| crate::error::Error::Session(tower_sessions::session::Error::Store(e)))?;
             }

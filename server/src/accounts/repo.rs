@@ -161,23 +161,26 @@ pub async fn replace_password(db: &Db, user_id: i64, old: &str, new: &StoredPass
     Ok(done == 1)
 }
 
-/// Records that session `session_id` belongs to `user_id`, and forgets the user's sessions
-/// that no longer exist.
-pub async fn index_session(db: &Db, user_id: i64, session_id: &str) -> Result<(), sqlx::Error> {
+/// Records that session `session_id` belongs to `user_id` if the account's password is still
+/// `password_hash` (and it is not deleted), and forgets the user's sessions that no longer
+/// exist. Returns whether it recorded it.
+pub async fn index_session(db: &Db, user_id: i64, session_id: &str, password_hash: &str) -> Result<bool, sqlx::Error> {
     let prune = format!(
         "DELETE FROM user_session WHERE user_id = ? AND session_id NOT IN (SELECT id FROM {})",
         crate::sessions::SESSION_TABLE
     );
-    const INSERT: &str = "INSERT INTO user_session (session_id, user_id, created_at) VALUES (?, ?, ?)";
+    const INSERT: &str = "INSERT INTO user_session (session_id, user_id, created_at) \
+         SELECT ?, user_id, ? FROM user WHERE user_id = ? AND password_hash = ? AND deleted_at IS NULL";
     with_pool!(db, |pool| {
         sqlx::query(&prune).bind(user_id).execute(pool).await?;
-        sqlx::query(INSERT).bind(session_id).bind(user_id).bind(Utc::now()).execute(pool).await.map(|_| ())
+        let done = sqlx::query(INSERT).bind(session_id).bind(Utc::now()).bind(user_id).bind(password_hash).execute(pool).await?;
+        Ok(done.rows_affected() == 1)
     })
 }
 
-/// The sessions of `user_id` (some may have ended), and forgets them, in one transaction (a
-/// session indexed meanwhile is either taken or stays indexed).
-pub async fn take_sessions(db: &Db, user_id: i64) -> Result<Vec<String>, sqlx::Error> {
+/// The sessions of `user_id` but `keep` (some may have ended), and forgets them, in one
+/// transaction (a session indexed meanwhile is either taken or stays indexed).
+pub async fn take_sessions(db: &Db, user_id: i64, keep: Option<&str>) -> Result<Vec<String>, sqlx::Error> {
     let select = match db {
         Db::MySql(_) => "SELECT session_id FROM user_session WHERE user_id = ? FOR UPDATE",
         Db::Sqlite(_) => "SELECT session_id FROM user_session WHERE user_id = ?",
@@ -185,7 +188,8 @@ pub async fn take_sessions(db: &Db, user_id: i64) -> Result<Vec<String>, sqlx::E
     const DELETE: &str = "DELETE FROM user_session WHERE user_id = ? AND session_id = ?";
     with_pool!(db, |pool| {
         let mut tx = pool.begin_write().await?;
-        let ids: Vec<String> = sqlx::query_scalar(select).bind(user_id).fetch_all(&mut *tx).await?;
+        let mut ids: Vec<String> = sqlx::query_scalar(select).bind(user_id).fetch_all(&mut *tx).await?;
+        ids.retain(|id| Some(id.as_str()) != keep);
         for id in &ids {
             sqlx::query(DELETE).bind(user_id).bind(id).execute(&mut *tx).await?;
         }

@@ -10,7 +10,7 @@ use axum::{Extension, Json, Router};
 use serde::Deserialize;
 use tower_sessions::Session;
 
-use crate::error::{Error, ErrorBody, Result};
+use crate::error::{ErrorBody, Result};
 use crate::http::extract::ApiJson;
 use crate::state::AppState;
 
@@ -38,12 +38,7 @@ pub async fn settings(State(state): State<AppState>, session: Session) -> Result
     (status = 403, description = "A browser request from another site", body = ErrorBody),
     (status = 413, description = "Body over 2 MB", body = ErrorBody),
     (status = 422, description = "A field breaks a rule", body = ErrorBody)))]
-pub async fn save_settings(State(state): State<AppState>, session: Session, ApiJson(body): ApiJson<serde_json::Value>) -> Result<Json<AccountSettings>> {
-    // An object only: serde would read every field of this all-optional input from an array too.
-    if !body.is_object() {
-        return Err(Error::malformed("expected a JSON object of settings"));
-    }
-    let input: SettingsInput = serde_json::from_value(body).map_err(|error| Error::malformed(&error.to_string()))?;
+pub async fn save_settings(State(state): State<AppState>, session: Session, ApiJson(input): ApiJson<SettingsInput>) -> Result<Json<AccountSettings>> {
     Ok(Json(state.accounts.save_settings(&session, input).await?))
 }
 

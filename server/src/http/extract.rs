@@ -26,7 +26,8 @@ impl FromRequestParts<AppState> for CurrentUser {
 }
 
 /// Like `axum::Json`, but a bad body becomes a 400 `malformed_request` (a body over the limit
-/// a 413 `too_large`) in our JSON shape.
+/// a 413 `too_large`) in our JSON shape, and only an object is a body: serde reads a struct from
+/// an array too (`[7]` as `{"up_to": 7}`), which no route documents.
 pub struct ApiJson<T>(pub T);
 
 impl<S, T> FromRequest<S> for ApiJson<T>
@@ -37,6 +38,17 @@ where
     type Rejection = Error;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        // The body alone, under axum's default limit (2 MB, as for `Json`); the headers stay.
+        let (parts, body) = request.into_parts();
+        let bytes = match axum::body::Bytes::from_request(Request::new(body), state).await {
+            Ok(bytes) => bytes,
+            Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => return Err(AppError::TooLarge.into()),
+            Err(rejection) => return Err(Error::malformed(&rejection.body_text())),
+        };
+        if bytes.iter().find(|byte| !byte.is_ascii_whitespace()).is_some_and(|first| *first != b'{') {
+            return Err(Error::malformed("expected a JSON object"));
+        }
+        let request = Request::from_parts(parts, axum::body::Body::from(bytes));
         match axum::Json::<T>::from_request(request, state).await {
             Ok(axum::Json(value)) => Ok(Self(value)),
             Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(AppError::TooLarge.into()),

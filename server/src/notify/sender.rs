@@ -39,6 +39,8 @@ const CLAIM_MAX: u32 = 16;
 /// The first retry's wait; it doubles up to [`RETRY_MAX`].
 const RETRY_FIRST: Duration = Duration::from_secs(5);
 const RETRY_MAX: Duration = Duration::from_secs(15 * 60);
+/// Attempts after which a mail whose last attempt was cut off by the timer is given up.
+const TIMEOUTS_MAX: i32 = 3;
 /// A mail still failing this long after its notification was written is given up.
 pub const GIVE_UP_AFTER: chrono::Duration = chrono::Duration::hours(24);
 
@@ -119,6 +121,13 @@ impl Sender {
         let id = row.notification_id;
         let outcome = match tokio::time::timeout(self.settings.lease / 2, self.attempt(&row)).await {
             Ok(outcome) => outcome,
+            // Cut off, perhaps waiting for the answer to the data: the mail may have gone. A
+            // few tries at most, so a server that always answers late gets a few copies, not
+            // a day of them.
+            Err(_) if row.mail_attempts >= TIMEOUTS_MAX => {
+                tracing::error!(notification = id, attempts = row.mail_attempts, "mail given up: the SMTP server did not answer in time, again (it may have been delivered)");
+                Attempt::Settled(Settled::Failed, Some(format!("no answer within {:?}, {} times", self.settings.lease / 2, row.mail_attempts)))
+            }
             Err(_) => Attempt::Transient(format!("no answer within {:?}", self.settings.lease / 2)),
         };
         let settled = match outcome {

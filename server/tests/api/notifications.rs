@@ -376,6 +376,8 @@ async fn without_smtp_notifications_are_in_app_only(backend: Backend) {
     assert_error(put(json!({ "time_zone": "Mars/Olympus" })).await.unwrap(), StatusCode::UNPROCESSABLE_ENTITY, "invalid_input").await;
     assert_error(put(json!({ "mail": { "outcome": "yes" } })).await.unwrap(), StatusCode::BAD_REQUEST, "malformed_request").await;
     assert_error(put(json!([null, null])).await.unwrap(), StatusCode::BAD_REQUEST, "malformed_request").await;
+    // No body is an array, whatever fields it could fill.
+    assert_error(bob.post_json("/api/v1/notifications/read", &json!([7])).await, StatusCode::BAD_REQUEST, "malformed_request").await;
     // An id in any notation of a whole number; not a fraction.
     let read = |up_to: Value| {
         let browser = bob.clone();
