@@ -72,6 +72,7 @@ export default defineConfig({
       WHENLY_SIGN_UPS_PER_CLIENT: "100000",
       // Any free port for the embedded nodes' control plane: never clash with a running Whenly.
       WHENLY_CONTROL_LISTEN: "127.0.0.1:0",
+      WHENLY_METRICS_LISTEN: "127.0.0.1:0",
       WHENLY_SMTP_URL: `smtp://127.0.0.1:${smtpPort}`,
       WHENLY_PUBLIC_URL: `http://127.0.0.1:${port}`,
     },

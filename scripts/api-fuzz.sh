@@ -19,7 +19,7 @@ trap cleanup EXIT
 
 # The fuzzer signs up and fails log-ins by the thousand from one address: no throttle here
 # (the throttles have their own tests).
-(cd "$root" && WHENLY_LISTEN="127.0.0.1:$port" WHENLY_DATA_DIR="$data" WHENLY_CONTROL_LISTEN=127.0.0.1:0 \
+(cd "$root" && WHENLY_LISTEN="127.0.0.1:$port" WHENLY_DATA_DIR="$data" WHENLY_CONTROL_LISTEN=127.0.0.1:0 WHENLY_METRICS_LISTEN=off \
   WHENLY_SIGN_UPS_PER_CLIENT=100000000 WHENLY_LOGIN_FAILURES_PER_CLIENT=100000000 \
   WHENLY_LOGIN_FAILURES_PER_ACCOUNT=100000000 WHENLY_LOG=warn LEPTOS_OUTPUT_NAME=whenly \
   exec "$binary" >"$data/server.log" 2>&1) &

@@ -97,6 +97,15 @@ pub struct Config {
     #[arg(long, env = "WHENLY_PUBLIC_URL")]
     pub public_url: Option<String>,
 
+    /// Address of `GET /metrics` (Prometheus), apart from the public one; `off` for none.
+    #[arg(long, env = "WHENLY_METRICS_LISTEN", default_value = "127.0.0.1:9464", value_parser = parse_optional_address)]
+    pub metrics_listen: OptionalAddress,
+
+    /// On SIGTERM or SIGINT: how long requests in flight may take to finish, and then the
+    /// background work, in seconds (live page streams end at once, with a hint to reconnect).
+    #[arg(long, env = "WHENLY_SHUTDOWN_GRACE_SECS", default_value_t = 10)]
+    pub shutdown_grace_secs: u64,
+
     /// How long a sender holds a claimed mail before another may take it (an SMTP exchange
     /// is cut off at half of it: RFC 5321 lets a server take minutes to accept), in seconds.
     #[arg(long, env = "WHENLY_MAIL_CLAIM_SECS", default_value_t = 300, hide = true)]
@@ -115,6 +124,19 @@ pub enum Command {
     /// The outbox of mails (uses `--database-url`).
     #[command(subcommand)]
     Mail(MailCommand),
+    /// Writes a consistent copy of the database to FILE while the server runs (SQLite: `VACUUM
+    /// INTO`; MariaDB/MySQL: `mariadb-dump --single-transaction`). The event nodes need no
+    /// backup: they are rebuilt from the database.
+    Backup {
+        #[arg(long, value_name = "FILE")]
+        to: PathBuf,
+    },
+    /// Restores a backup into an empty database (`--database-url`, or the data dir's SQLite
+    /// file, which must not exist yet); start the server on it afterwards.
+    Restore {
+        #[arg(long, value_name = "FILE")]
+        from: PathBuf,
+    },
 }
 
 #[derive(Debug, Clone, Subcommand)]
@@ -150,6 +172,17 @@ fn parse_network(text: &str) -> Result<ipnet::IpNet, String> {
         .map_err(|_| format!("{text:?} is neither an address nor a CIDR like 10.0.0.0/8"))
 }
 
+/// An address, or `off` (a plain `Option` would make clap treat the flag as optional).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OptionalAddress(pub Option<SocketAddr>);
+
+fn parse_optional_address(text: &str) -> Result<OptionalAddress, String> {
+    match text.trim() {
+        "off" => Ok(OptionalAddress(None)),
+        address => address.parse().map(|address| OptionalAddress(Some(address))).map_err(|e| format!("{address:?} is neither host:port nor off: {e}")),
+    }
+}
+
 fn parse_node(text: &str) -> Result<(String, SocketAddr), String> {
     let (id, address) = text.split_once('=').ok_or_else(|| format!("expected id=host:port, got {text:?}"))?;
     let address = address.parse().map_err(|e| format!("bad address in {text:?}: {e}"))?;
@@ -180,5 +213,22 @@ impl Config {
 
     pub fn login_throttle_window(&self) -> Duration {
         Duration::from_secs(self.login_throttle_window_secs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::{CommandFactory, Parser};
+
+    use super::*;
+
+    #[test]
+    fn the_flags_are_consistent_and_the_defaults_parse() {
+        Config::command().debug_assert();
+        let config = Config::try_parse_from(["whenly"]).expect("the defaults parse");
+        assert_eq!(config.metrics_listen, OptionalAddress(Some("127.0.0.1:9464".parse().unwrap())));
+        let off = Config::try_parse_from(["whenly", "--metrics-listen", "off"]).unwrap();
+        assert_eq!(off.metrics_listen, OptionalAddress(None));
+        assert!(Config::try_parse_from(["whenly", "--metrics-listen", "nowhere"]).is_err());
     }
 }

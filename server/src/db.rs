@@ -69,6 +69,12 @@ impl Db {
         }
     }
 
+    /// Waits for the connections in use to be returned, then closes them all (SQLite then
+    /// checkpoints its write-ahead log into the database file).
+    pub async fn close(&self) {
+        with_pool!(self, |pool| pool.close().await)
+    }
+
     /// A round trip to the database, for health checks.
     pub async fn ping(&self) -> Result<(), sqlx::Error> {
         with_pool!(self, |pool| sqlx::query("SELECT 1").execute(pool).await.map(|_| ()))

@@ -13,10 +13,12 @@ pub mod error;
 pub mod events;
 pub mod http;
 pub mod live;
+pub mod metrics;
 pub mod notify;
 pub mod open_files;
 pub mod outbox;
 pub mod sessions;
+pub mod shutdown;
 pub mod site_key;
 pub mod state;
 pub mod telemetry;
@@ -49,10 +51,12 @@ use crate::cluster::Cluster;
 use crate::db::Db;
 use crate::events::{EventPages, EventService};
 use crate::live::LiveHub;
+use crate::metrics::Metrics;
 use crate::notify::compose::Composer;
 use crate::notify::sender::{MailConfigError, MailSettings, Sender};
 use crate::notify::Notifications;
 use crate::sessions::{CachedSessionStore, SqlSessionStore};
+use crate::shutdown::Shutdown;
 use crate::site_key::SiteKey;
 use crate::state::AppState;
 
@@ -96,6 +100,13 @@ pub struct Application {
     listener: TcpListener,
     router: Router,
     control: SocketAddr,
+    /// Where `GET /metrics` is served, if anywhere.
+    metrics: Option<(TcpListener, Router)>,
+    db: Db,
+    shutdown: Shutdown,
+    /// How long requests in flight, and then the background work, may take once the shutdown
+    /// began.
+    grace: std::time::Duration,
 }
 
 impl Application {
@@ -110,10 +121,11 @@ impl Application {
         }
         let db = Db::connect(&database_url).await?;
         db.migrate().await?;
+        let shutdown = Shutdown::default();
         let session_store = SqlSessionStore::open(&db).await?;
-        session_store.spawn_expired_session_sweeper();
+        session_store.spawn_expired_session_sweeper(&shutdown);
         let cached_sessions = CachedSessionStore::new(session_store, db.clone());
-        cached_sessions.spawn_change_follower();
+        cached_sessions.spawn_change_follower(&shutdown);
 
         let limits = ThrottleLimits {
             failures_per_account: config.login_failures_per_account,
@@ -127,10 +139,11 @@ impl Application {
         let parts = AccountParts { limits, hashing, tokens, sessions: cached_sessions.clone(), email_enabled: mail.transport.is_some() };
         let accounts = Arc::new(AccountService::new(db.clone(), parts).await?);
         let notifications = Arc::new(Notifications::new(db.clone(), Arc::clone(&accounts)).await?);
-        let (cluster, control) = start_cluster(config, &db).await?;
+        let metrics = Arc::new(Metrics::default());
+        let (cluster, control) = start_cluster(config, &db, &shutdown, Arc::clone(&metrics)).await?;
         let (changes, changed) = live::change_channel();
         let events = Arc::new(EventService::new(db.clone(), Arc::clone(&cluster), changes));
-        Sender::new(db.clone(), Arc::clone(&events), mail).spawn();
+        Sender::new(db.clone(), Arc::clone(&events), mail).spawn(&shutdown);
         let open_files = open_files::raise_limit();
         let max_streams = config.max_live_streams.unwrap_or_else(|| open_files.map_or(usize::MAX, open_files::streams_within));
         if max_streams < 1_000 && config.max_live_streams.is_none() {
@@ -138,12 +151,12 @@ impl Application {
         } else {
             tracing::info!(?open_files, max_streams, "open-file limit and live streams");
         }
-        let live = LiveHub::start(db.clone(), Arc::clone(&events), changed, max_streams);
+        let live = LiveHub::start(db.clone(), Arc::clone(&events), changed, max_streams, &shutdown);
         let form_errors = Arc::new(http::form_errors::FormErrorSeal {
             key: SiteKey::load(&db, http::form_errors::PURPOSE).await?,
             cookie_secure: config.cookie_secure,
         });
-        let state = AppState { leptos_options, db, accounts, events, notifications, cluster, live, sessions: cached_sessions.clone() };
+        let state = AppState { leptos_options, db: db.clone(), accounts, events, notifications, cluster, live, sessions: cached_sessions.clone(), shutdown: shutdown.clone(), metrics: Arc::clone(&metrics) };
 
         let session_layer = SessionManagerLayer::new(cached_sessions)
             .with_name(SESSION_COOKIE)
@@ -157,7 +170,9 @@ impl Application {
         // errors are logged at ERROR by `error::Error` itself.
         let trace_layer = TraceLayer::new_for_http().on_failure(DefaultOnFailure::new().level(tracing::Level::DEBUG));
         let proxies = TrustedProxies::new(&config.trusted_proxies);
+        let metrics_router = metrics::router(state.clone());
         let router = router(state)
+            .layer(axum::middleware::from_fn_with_state(metrics, metrics::time_requests))
             .layer(axum::middleware::from_fn_with_state(form_errors, http::form_errors::seal))
             .layer(session_layer)
             .layer(axum::middleware::from_fn(http::same_origin::check))
@@ -167,7 +182,12 @@ impl Application {
         socket2::SockRef::from(&listener)
             .set_tcp_user_timeout(Some(UNACKED_DATA_TIMEOUT))
             .map_err(|e| StartError::Bind(config.listen, e))?;
-        Ok(Self { listener, router, control })
+        let metrics = match config.metrics_listen.0 {
+            Some(address) => Some((TcpListener::bind(address).await.map_err(|e| StartError::Bind(address, e))?, metrics_router)),
+            None => None,
+        };
+        let grace = std::time::Duration::from_secs(config.shutdown_grace_secs);
+        Ok(Self { listener, router, control, metrics, db, shutdown, grace })
     }
 
     /// How long a connection may leave data unacknowledged before the kernel drops it (the
@@ -185,17 +205,67 @@ impl Application {
         self.control
     }
 
-    /// Serves until `shutdown` completes, then finishes in-flight requests.
-    pub async fn serve_until(self, shutdown: impl std::future::Future<Output = ()> + Send + 'static) -> Result<(), StartError> {
-        let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
+    /// Where `GET /metrics` listens, unless `--metrics-listen off`.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().and_then(|(listener, _)| listener.local_addr().ok())
+    }
+
+    /// The handle that stops this server (what SIGTERM and SIGINT do in [`run`]).
+    pub fn shutdown(&self) -> Shutdown {
+        self.shutdown.clone()
+    }
+
+    /// Serves until the shutdown begins (or `stop` completes), then stops accepting, lets
+    /// requests in flight finish and live streams end, and stops the background work, all
+    /// within the grace period; then closes the database.
+    pub async fn serve_until(self, stop: impl std::future::Future<Output = ()> + Send + 'static) -> Result<(), StartError> {
+        let Self { listener, router, metrics, db, shutdown, grace, .. } = self;
+        if let Some((listener, router)) = metrics {
+            let stopping = shutdown.begun();
+            tokio::spawn(async move {
+                if let Err(error) = axum::serve(listener, router).with_graceful_shutdown(stopping).await {
+                    tracing::error!(%error, "the metrics server stopped");
+                }
+            });
+        }
+        let on_stop = shutdown.clone();
+        tokio::spawn(async move {
+            stop.await;
+            on_stop.begin();
+        });
+        let service = router.into_make_service_with_connect_info::<SocketAddr>();
         // No Nagle delay: a live page's frames and a streamed response's parts are small
         // writes, each of which the reader wants now, not after the previous one's ACK.
-        let listener = self.listener.tap_io(|tcp| {
+        let listener = listener.tap_io(|tcp| {
             if let Err(error) = tcp.set_nodelay(true) {
                 tracing::debug!(%error, "cannot set TCP_NODELAY on a connection");
             }
         });
-        axum::serve(listener, service).with_graceful_shutdown(shutdown).await.map_err(StartError::Serve)
+        let serving = axum::serve(listener, service).with_graceful_shutdown(shutdown.begun());
+        let overrun = {
+            let begun = shutdown.begun();
+            async move {
+                begun.await;
+                tokio::time::sleep(grace).await;
+            }
+        };
+        let served = tokio::select! {
+            served = std::future::IntoFuture::into_future(serving) => served.map_err(StartError::Serve),
+            () = overrun => {
+                tracing::warn!(?grace, "requests still in flight after the grace period: cutting them off");
+                Ok(())
+            }
+        };
+        shutdown.begin();
+        let left = grace.saturating_sub(shutdown.since_begun()).max(std::time::Duration::from_secs(1));
+        if !shutdown.finish(left).await {
+            tracing::warn!("background work still running after the grace period: cutting it off");
+        }
+        if tokio::time::timeout(std::time::Duration::from_secs(2), db.close()).await.is_err() {
+            tracing::warn!("a database connection still in use after the grace period: not waiting for it");
+        }
+        tracing::info!(after = ?shutdown.since_begun(), "stopped");
+        served
     }
 }
 
@@ -216,7 +286,7 @@ async fn mail_settings(config: &Config, db: &Db, tokens: Arc<AccountTokens>) -> 
 /// Loads (at first start: makes) the cluster credentials, serves the control plane, starts the
 /// embedded nodes when no external ones are configured, and starts the monitor and the
 /// reconciler. Returns the cluster and the control address.
-async fn start_cluster(config: &Config, db: &Db) -> Result<(Arc<Cluster>, SocketAddr), StartError> {
+async fn start_cluster(config: &Config, db: &Db, shutdown: &Shutdown, metrics: Arc<Metrics>) -> Result<(Arc<Cluster>, SocketAddr), StartError> {
     let credentials = CredentialDir::new(config.cluster_credentials());
     let embedded: Vec<String> = match config.nodes.is_empty() {
         true => (1..=config.embedded_nodes).map(|index| format!("n{index}")).collect(),
@@ -231,7 +301,7 @@ async fn start_cluster(config: &Config, db: &Db) -> Result<(Arc<Cluster>, Socket
     }
     let tls = credentials.load(Peer::Server)?;
 
-    let cluster = Cluster::new(db.clone(), Arc::clone(&tls), config.nodes.clone()).await?;
+    let cluster = Cluster::new(db.clone(), Arc::clone(&tls), config.nodes.clone(), metrics).await?;
     let control = cluster::serve_control_plane(Arc::clone(&cluster), tls, config.control_listen)
         .await
         .map_err(|e| StartError::Bind(config.control_listen, e))?;
@@ -248,14 +318,14 @@ async fn start_cluster(config: &Config, db: &Db) -> Result<(Arc<Cluster>, Socket
         let bound = event_node::runtime::bind(node_config).await.map_err(|e| StartError::Node(e.to_string()))?;
         // In the ring before the first request (its hello, a moment later, changes nothing).
         cluster.join(&id, bound.address()).await?;
-        tokio::spawn(async move {
+        shutdown.spawn_until(async move {
             if let Err(error) = bound.serve().await {
                 tracing::error!(%error, "embedded event node stopped");
             }
         });
     }
     tracing::info!(%control, "event cluster");
-    cluster.spawn_background_work();
+    cluster.spawn_background_work(shutdown);
     Ok((cluster, control))
 }
 
@@ -295,16 +365,9 @@ pub async fn run(config: Config) -> Result<(), StartError> {
         .leptos_options;
     leptos_options.hash_files = http::site_package::has_hashed_names(&leptos_options).map_err(StartError::Leptos)?;
     let application = Application::build(&config, leptos_options).await?;
-    tracing::info!(address = %application.local_addr(), database = %redact(&config.database_url()), "whenly listening");
-    application.serve_until(shutdown_signal()).await
-}
-
-async fn shutdown_signal() {
-    if let Err(error) = tokio::signal::ctrl_c().await {
-        tracing::error!(%error, "cannot listen for Ctrl-C; running until killed");
-        std::future::pending::<()>().await;
-    }
-    tracing::info!("shutting down");
+    let metrics = application.metrics_addr().map_or_else(|| "off".to_owned(), |address| address.to_string());
+    tracing::info!(address = %application.local_addr(), %metrics, database = %redact(&config.database_url()), "whenly listening");
+    application.serve_until(shutdown::signal()).await
 }
 
 /// A database URL without its password, for logs.

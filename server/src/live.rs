@@ -24,6 +24,7 @@ use tokio::sync::{mpsc, watch};
 use crate::db::{Db, MAX_IN_LIST};
 use crate::error::Result;
 use crate::events::{EventService, LiveFrame};
+use crate::shutdown::Shutdown;
 
 /// How often the generations are read, and the least time between two frames of one event.
 pub const ROUND: Duration = Duration::from_millis(250);
@@ -100,9 +101,9 @@ impl Drop for StreamSlot {
 impl LiveHub {
     /// Starts the hub and its round task, for as long as the server runs; it holds at most
     /// `max_streams` streams open.
-    pub fn start(db: Db, events: Arc<EventService>, changes: ChangeReceiver, max_streams: usize) -> Arc<Self> {
+    pub fn start(db: Db, events: Arc<EventService>, changes: ChangeReceiver, max_streams: usize, shutdown: &Shutdown) -> Arc<Self> {
         let hub = Arc::new(Self { db, events, topics: Mutex::default(), streams: Mutex::default(), open: AtomicUsize::new(0), max_streams });
-        tokio::spawn(Arc::clone(&hub).run(changes.0));
+        shutdown.spawn_until(Arc::clone(&hub).run(changes.0));
         hub
     }
 
@@ -171,6 +172,11 @@ impl LiveHub {
         self.open.fetch_add(1, Ordering::Relaxed);
         *count += 1;
         Ok(StreamSlot { hub: Arc::clone(self), user_id })
+    }
+
+    /// Streams open in this process.
+    pub fn open_streams(&self) -> usize {
+        self.open.load(Ordering::Relaxed)
     }
 
     /// How many events are followed, and by how many streams in all.

@@ -226,6 +226,12 @@ pub struct FailedMail {
     pub mail_error: Option<String>,
 }
 
+/// Mails waiting to be sent or retried, claimed ones included (index `notification_mail_due`).
+pub async fn pending(db: &Db) -> Result<i64, sqlx::Error> {
+    const SQL: &str = "SELECT COUNT(*) FROM notification WHERE mail_due_at IS NOT NULL";
+    with_pool!(db, |pool| sqlx::query_scalar(SQL).fetch_one(pool).await)
+}
+
 /// The newest `limit` mails settled as failed.
 pub async fn failed(db: &Db, limit: u32) -> Result<Vec<FailedMail>, sqlx::Error> {
     const SQL: &str = "SELECT notification_id, user_id, kind, created_at, mail_attempts, mail_error FROM notification \

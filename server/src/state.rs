@@ -11,8 +11,10 @@ use crate::cluster::Cluster;
 use crate::db::Db;
 use crate::events::EventService;
 use crate::live::LiveHub;
+use crate::metrics::Metrics;
 use crate::notify::Notifications;
 use crate::sessions::CachedSessionStore;
+use crate::shutdown::Shutdown;
 
 #[derive(Clone, FromRef)]
 pub struct AppState {
@@ -25,4 +27,7 @@ pub struct AppState {
     pub live: Arc<LiveHub>,
     /// The session store, for streams that must end when their session does.
     pub sessions: CachedSessionStore,
+    /// Begun once the server is stopping: live streams end, `/healthz` says so.
+    pub shutdown: Shutdown,
+    pub metrics: Arc<Metrics>,
 }

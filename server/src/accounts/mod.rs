@@ -123,6 +123,11 @@ impl AccountService {
         Ok(UserView { username })
     }
 
+    /// Password hashes waiting for a hashing thread (for the metrics).
+    pub fn hashing_queue(&self) -> usize {
+        self.hashing.waiting()
+    }
+
     pub async fn log_in(&self, session: &Session, client: IpAddr, username: String, password: String) -> Result<UserView> {
         // A name that breaks the rules cannot belong to an account: only the client counts it,
         // so over-long or odd input is never stored as a throttle key.

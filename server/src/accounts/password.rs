@@ -50,6 +50,8 @@ pub const BUSY_RETRY_AFTER_SECS: u64 = 1;
 /// `workers` threads that hash and verify, fed through a queue of at most `queue` jobs.
 pub struct HashingPool {
     jobs: SyncSender<Job>,
+    /// Jobs sent and not yet taken by a thread (for the metrics).
+    waiting: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl HashingPool {
@@ -68,7 +70,12 @@ impl HashingPool {
                 }
             })?;
         }
-        Ok(Self { jobs })
+        Ok(Self { jobs, waiting: Arc::default() })
+    }
+
+    /// Hashes waiting for a thread.
+    pub fn waiting(&self) -> usize {
+        self.waiting.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// About one worker per core, and a queue a few hundred milliseconds deep.
@@ -90,14 +97,23 @@ impl HashingPool {
 
     async fn run<T: Send + 'static>(&self, work: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
         let (reply, answer) = oneshot::channel();
+        let waiting = Arc::clone(&self.waiting);
+        waiting.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let job: Job = Box::new(move || {
+            waiting.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
             // The request may have gone away meanwhile; the work is done either way.
             let _ = reply.send(work());
         });
         match self.jobs.try_send(job) {
             Ok(()) => {}
-            Err(TrySendError::Full(_)) => return Err(Error::Busy { retry_after_secs: BUSY_RETRY_AFTER_SECS }),
-            Err(TrySendError::Disconnected(_)) => return Err(Error::PasswordHash("the hashing threads stopped".into())),
+            Err(TrySendError::Full(_)) => {
+                self.waiting.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+                return Err(Error::Busy { retry_after_secs: BUSY_RETRY_AFTER_SECS });
+            }
+            Err(TrySendError::Disconnected(_)) => {
+                self.waiting.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+                return Err(Error::PasswordHash("the hashing threads stopped".into()));
+            }
         }
         answer.await.map_err(|_| Error::PasswordHash("a hashing thread dropped a job".into()))?
     }

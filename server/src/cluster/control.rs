@@ -183,6 +183,7 @@ impl ControlPlane for ControlSession {
         let now = Utc::now();
         let db = &self.cluster.db;
         let finalizing = self.read_finalizing(&node, &ids, now, repo::AnswerRead::WithContent).await?;
+        let deadlines: HashMap<i64, chrono::DateTime<Utc>> = finalizing.events.iter().map(|(id, row)| (*id, row.deadline)).collect();
         // Each event once (a repeated entry is answered like its first), and `outcome()` over
         // a batch of large events is real work: off the runtime.
         let order: Vec<EventId> = reports.iter().map(|(event, _)| *event).collect();
@@ -204,6 +205,9 @@ impl ControlPlane for ControlSession {
         let held = repo::stored_outcomes(db, &stored_ids).await.map_err(unavailable)?;
         for event_id in &stored_now {
             tracing::info!(event_id, %node, "outcome stored");
+            if let Some(deadline) = deadlines.get(event_id) {
+                self.cluster.metrics.decided(*deadline);
+            }
         }
         let ack = |verified: &Verified| match held.get(&verified.event_id) {
             Some(repo::StoredOutcome { outcome: Some(json), .. }) => {

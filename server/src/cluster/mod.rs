@@ -27,7 +27,7 @@ use std::sync::atomic::{AtomicU32, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use event_node::protocol::link::{ClusterTls, Link};
 use event_node::protocol::{rpc_context, EventId, EventNodeClient, NodeError, NodeId, Peer, DEFAULT_RPC_TIMEOUT};
@@ -132,6 +132,8 @@ pub struct Cluster {
     late_events: Mutex<HashMap<i64, LateEvent>>,
     /// (node, event) pairs reported as falsely sealed, so each is logged once, not every pass.
     false_seals: Mutex<HashSet<(NodeId, i64)>>,
+    /// Dispatch lag and deadline → outcome are observed here.
+    pub(crate) metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// Falsely sealed (node, event) pairs remembered at most; past it they are reported again.
@@ -140,7 +142,7 @@ const FALSE_SEALS_REMEMBERED: usize = 10_000;
 impl Cluster {
     /// The cluster as the database knows it, plus `configured` nodes (id, address) recorded
     /// first. More nodes join later by saying hello.
-    pub async fn new(db: Db, tls: Arc<ClusterTls>, configured: Vec<(NodeId, SocketAddr)>) -> Result<Arc<Self>> {
+    pub async fn new(db: Db, tls: Arc<ClusterTls>, configured: Vec<(NodeId, SocketAddr)>, metrics: Arc<crate::metrics::Metrics>) -> Result<Arc<Self>> {
         for (id, address) in &configured {
             repo::insert_node_if_absent(&db, id, &address.to_string()).await?;
         }
@@ -151,6 +153,7 @@ impl Cluster {
             next: AtomicUsize::new(0),
             late_events: Mutex::default(),
             false_seals: Mutex::default(),
+            metrics,
         });
         cluster.sync_ring().await?;
         Ok(cluster)
@@ -160,10 +163,10 @@ impl Cluster {
     /// reconcile pass is the start-up reconciliation: coordinators are told their events again
     /// (assigning is idempotent on the node), so events whose deadline passed while the server
     /// was down are finalized.
-    pub fn spawn_background_work(self: &Arc<Self>) {
-        self.spawn_monitor();
+    pub fn spawn_background_work(self: &Arc<Self>, shutdown: &crate::shutdown::Shutdown) {
+        self.spawn_monitor(shutdown);
         let cluster = Arc::clone(self);
-        tokio::spawn(async move {
+        shutdown.spawn_until(async move {
             if let Err(error) = cluster.reassert_coordinators().await {
                 tracing::warn!(%error, "start-up reconciliation failed; the reconciler continues");
             }
@@ -295,6 +298,7 @@ impl Cluster {
     /// to record would hold one connection and wait for another, which enough such tasks at
     /// once turn into a pool deadlock.
     pub(crate) async fn dispatch_rows(&self, rows: Vec<repo::AnswerRow>) {
+        let accepted_at: HashMap<i64, DateTime<Utc>> = rows.iter().map(|row| (row.participant_id, row.accepted_at)).collect();
         let (calls, nothing_to_send) = self.plan_calls(rows);
         let (acknowledgements, mut acknowledged) = tokio::sync::mpsc::unbounded_channel();
         let _ = acknowledgements.send(nothing_to_send);
@@ -313,8 +317,9 @@ impl Cluster {
                 while let Ok(more) = acknowledged.try_recv() {
                     placed.extend(more);
                 }
-                if let Err(error) = repo::mark_dispatched(&self.db, &placed).await {
-                    tracing::debug!(%error, "acknowledged dispatches not recorded; the reconciler sends them again");
+                match repo::mark_dispatched(&self.db, &placed).await {
+                    Ok(()) => placed.iter().filter_map(|placed| accepted_at.get(&placed.participant_id)).for_each(|at| self.metrics.dispatched(*at)),
+                    Err(error) => tracing::debug!(%error, "acknowledged dispatches not recorded; the reconciler sends them again"),
                 }
             }
         };

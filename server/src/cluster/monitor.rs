@@ -50,9 +50,9 @@ impl NodeHandle {
 }
 
 impl Cluster {
-    pub(super) fn spawn_monitor(self: &Arc<Self>) {
+    pub(super) fn spawn_monitor(self: &Arc<Self>, shutdown: &crate::shutdown::Shutdown) {
         let cluster = Arc::clone(self);
-        tokio::spawn(async move {
+        shutdown.spawn_until(async move {
             let mut ticks = tokio::time::interval(PING_EVERY);
             ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {

@@ -19,6 +19,8 @@ pub(crate) struct AnswerRow {
     pub assigned_node: Option<String>,
     /// Set when the participant left: this version is a withdrawal, not an answer.
     pub withdrawn_at: Option<DateTime<Utc>>,
+    /// When this version was accepted (for the dispatch lag).
+    pub accepted_at: DateTime<Utc>,
     pub needs_dispatch: bool,
 }
 
@@ -29,9 +31,9 @@ impl AnswerRow {
     }
 }
 
-const ANSWER_COLUMNS: &str = "a.participant_id, a.event_id, a.intervals, a.version, a.assigned_node, a.withdrawn_at, a.needs_dispatch";
+const ANSWER_COLUMNS: &str = "a.participant_id, a.event_id, a.intervals, a.version, a.assigned_node, a.withdrawn_at, a.accepted_at, a.needs_dispatch";
 /// [`ANSWER_COLUMNS`] without the content (`intervals` empty): where each answer is, not what.
-const ANSWER_PLACES: &str = "a.participant_id, a.event_id, '' AS intervals, a.version, a.assigned_node, a.withdrawn_at, a.needs_dispatch";
+const ANSWER_PLACES: &str = "a.participant_id, a.event_id, '' AS intervals, a.version, a.assigned_node, a.withdrawn_at, a.accepted_at, a.needs_dispatch";
 
 pub(crate) async fn answer(db: &Db, participant_id: i64) -> Result<Option<AnswerRow>, sqlx::Error> {
     let sql = format!("SELECT {ANSWER_COLUMNS} FROM answer a WHERE a.participant_id = ?");

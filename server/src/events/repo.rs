@@ -436,6 +436,7 @@ pub(crate) async fn upsert_answers(db: &Db, event_id: i64, batch: &[NewAnswer<'_
                     version,
                     assigned_node,
                     withdrawn_at: None,
+                    accepted_at: now,
                     needs_dispatch: true,
                 })
             })

@@ -7,7 +7,9 @@
 //! Messages: `update` (a [`app::events::LiveEvent`], id = its generation) when the stream
 //! opens, unless `Last-Event-ID` says the client has that generation already, and after each
 //! change; `gone` when the reader may no longer follow (left the event, or the session ended:
-//! logged out here or in another server process), after which the stream ends. Only members
+//! logged out here or in another server process), after which the stream ends. When the server
+//! stops, each stream ends with a `retry:` of 1–5 s (spread, so thousands of pages do not all
+//! come back in the same instant) and the browser reconnects by itself. Only members
 //! (participants and the organizer) may open it, like every read of answers; a comment every
 //! 15 s keeps idle connections open through proxies.
 
@@ -86,6 +88,7 @@ pub async fn live(
         send_current: last_seen != Some(current),
         done: false,
         quiet_until: tokio::time::Instant::now() + KEEP_ALIVE,
+        stopping: Box::pin(state.shutdown.begun()),
         _slot: slot,
     };
     let opening = stream::once(async { Ok::<_, Infallible>(Bytes::from(format!("retry: {}\n\n", RECONNECT_AFTER.as_millis()))) });
@@ -109,6 +112,8 @@ struct Follow {
     done: bool,
     /// When a keep-alive comment is due, unless a message goes first.
     quiet_until: tokio::time::Instant,
+    /// Completes when the server stops.
+    stopping: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>,
     _slot: StreamSlot,
 }
 
@@ -158,8 +163,20 @@ impl Follow {
                     }
                 }
                 () = tokio::time::sleep_until(self.quiet_until) => return Some(Bytes::from_static(b":\n\n")),
+                () = &mut self.stopping => {
+                    self.done = true;
+                    return Some(Bytes::from(format!("retry: {}\n\n", self.reconnect_spread().as_millis())));
+                }
             }
         }
+    }
+
+    /// When this stream's browser should come back after a stop: 1–5 s at random.
+    fn reconnect_spread(&self) -> Duration {
+        use std::hash::BuildHasher;
+        // A fresh `RandomState` is randomly keyed: a cheap random number.
+        let random = std::collections::hash_map::RandomState::new().hash_one(self.user_id);
+        Duration::from_millis(1_000 + random % 4_000)
     }
 
     fn gone(&mut self, why: &'static str) -> Bytes {

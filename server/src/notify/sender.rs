@@ -31,6 +31,7 @@ use crate::accounts::tokens::AccountTokens;
 use crate::db::Db;
 use crate::events::EventService;
 use crate::outbox::{self, Claimed, Mail, Settled};
+use crate::shutdown::Shutdown;
 
 /// How often the outbox is read.
 const POLL_EVERY: Duration = Duration::from_secs(1);
@@ -82,18 +83,23 @@ impl Sender {
         Self { db, events, settings }
     }
 
-    /// Runs for as long as the server does.
-    pub fn spawn(self) {
-        tokio::spawn(async move {
+    /// Runs until the server stops; the mails claimed when it does are sent (or cut off by
+    /// the grace period, and then left to the next claim after their lease).
+    pub fn spawn(self, shutdown: &Shutdown) {
+        let stopping = shutdown.clone();
+        shutdown.spawn_finishing(async move {
             let mut tick = tokio::time::interval(POLL_EVERY);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
-                tick.tick().await;
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    () = stopping.begun() => return,
+                }
                 if let Err(error) = reminders::write_due(&self.db, Utc::now()).await {
                     tracing::warn!(%error, "cannot write due reminders");
                 }
                 // Rounds until the outbox has nothing due, then wait for the next tick.
-                loop {
+                while !stopping.is_begun() {
                     match self.round().await {
                         Ok(0) => break,
                         Ok(_) => continue,

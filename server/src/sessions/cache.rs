@@ -54,11 +54,11 @@ impl CachedSessionStore {
     }
 
     /// Follows the sessions other server processes change, for as long as the server runs.
-    pub fn spawn_change_follower(&self) {
+    pub fn spawn_change_follower(&self, shutdown: &crate::shutdown::Shutdown) {
         let recent = Arc::clone(&self.recent);
         let ended = self.ended.clone();
         let mut follower = Follower::new(self.db.clone());
-        tokio::spawn(async move {
+        shutdown.spawn_until(async move {
             let mut every = tokio::time::interval(changes::FOLLOW_EVERY);
             every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {

@@ -58,10 +58,10 @@ impl SqlSessionStore {
     }
 
     /// Deletes expired sessions once an hour, for as long as the server runs.
-    pub fn spawn_expired_session_sweeper(&self) {
+    pub fn spawn_expired_session_sweeper(&self, shutdown: &crate::shutdown::Shutdown) {
         let period = tokio::time::Duration::from_secs(3600);
         let store = self.clone();
-        tokio::spawn(async move {
+        shutdown.spawn_until(async move {
             let result = match store {
                 Self::MySql(store) => store.continuously_delete_expired(period).await,
                 Self::Sqlite(store) => store.continuously_delete_expired(period).await,

@@ -43,6 +43,12 @@ pub struct TestApp {
     pub control: std::net::SocketAddr,
     /// The listener's `TCP_USER_TIMEOUT`, as the server set it.
     pub unacked_data_timeout: Option<std::time::Duration>,
+    /// Where `GET /metrics` is served.
+    pub metrics: std::net::SocketAddr,
+    /// Stops the server as SIGTERM would.
+    pub shutdown: server::shutdown::Shutdown,
+    /// Completes when the server has stopped.
+    pub stopped: std::sync::Arc<tokio::sync::Notify>,
     _database: TestDatabase,
     _data_dir: TempDir,
 }
@@ -141,6 +147,8 @@ pub async fn spawn_app_with(backend: Backend, settings: TestSettings) -> Option<
         mail_from: "Whenly <whenly@whenly.test>".into(),
         public_url: Some("http://whenly.test".into()),
         mail_claim_secs: 10,
+        metrics_listen: server::config::OptionalAddress(Some("127.0.0.1:0".parse().unwrap())),
+        shutdown_grace_secs: 10,
         command: None,
     };
     server::telemetry::init(&config.log);
@@ -152,8 +160,16 @@ pub async fn spawn_app_with(backend: Backend, settings: TestSettings) -> Option<
     let base_url = format!("http://{}", application.local_addr());
     let control = application.control_addr();
     let unacked_data_timeout = application.unacked_data_timeout().expect("getsockopt");
-    tokio::spawn(application.serve_until(std::future::pending()));
-    Some(TestApp { browser: Browser::new(base_url), control, unacked_data_timeout, _database: database, _data_dir: data_dir })
+    let metrics = application.metrics_addr().expect("metrics served");
+    let shutdown = application.shutdown();
+    let stopped = std::sync::Arc::new(tokio::sync::Notify::new());
+    let on_stop = std::sync::Arc::clone(&stopped);
+    tokio::spawn(async move {
+        let _ = application.serve_until(std::future::pending()).await;
+        on_stop.notify_waiters();
+        on_stop.notify_one();
+    });
+    Some(TestApp { browser: Browser::new(base_url), control, unacked_data_timeout, metrics, shutdown, stopped, _database: database, _data_dir: data_dir })
 }
 
 pub fn new_client() -> reqwest::Client {

@@ -28,6 +28,30 @@ async fn a_quiet_stream_is_kept_alive_by_comments() {
     assert!(answered(&stream.update().await).contains(&("alice", true)));
 }
 
+/// SIGTERM's path: each open stream is sent a reconnection hint of 1–5 s (spread) and ends,
+/// the server has stopped well within its grace period, and it no longer accepts.
+#[tokio::test]
+async fn a_stopping_server_ends_streams_with_a_retry_hint() {
+    let app = spawn_app(Backend::Sqlite).await.expect("SQLite needs no service");
+    let alice = app.new_browser().signed_up("alice").await;
+    let code = alice.create_event(&event_input(chrono::Duration::hours(2))).await;
+    let mut stream = Stream::new(&alice, &code, None).await;
+    assert_eq!(stream.next_block(Duration::from_secs(5)).await.as_deref(), Some("retry: 2000"));
+    stream.update().await;
+
+    let stopped = app.stopped.notified();
+    let began = std::time::Instant::now();
+    app.shutdown.begin();
+    let hint = stream.next_block(Duration::from_secs(5)).await.expect("a hint as the server stops");
+    let retry_ms: u64 = hint.strip_prefix("retry: ").and_then(|ms| ms.parse().ok()).unwrap_or_else(|| panic!("a retry hint, not {hint:?}"));
+    assert!((1_000..=5_000).contains(&retry_ms), "{retry_ms}");
+    let end = tokio::time::timeout(Duration::from_secs(5), stream.response.chunk()).await.expect("the stream ends at once");
+    assert!(matches!(end, Ok(None)), "the stream ended cleanly: {end:?}");
+    tokio::time::timeout(Duration::from_secs(10), stopped).await.expect("stopped within the grace period");
+    assert!(began.elapsed() < Duration::from_secs(10), "{:?}", began.elapsed());
+    assert!(alice.client.get(alice.url("/healthz")).send().await.is_err(), "no longer accepting");
+}
+
 /// One message of a stream.
 #[derive(Debug)]
 struct Message {

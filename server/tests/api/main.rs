@@ -7,6 +7,7 @@ mod event_page;
 mod events;
 mod live;
 mod mail;
+mod metrics;
 mod notifications;
 mod outcomes;
 mod server_functions;

@@ -59,6 +59,17 @@ impl Deployment {
 
     /// [`Deployment::start_with`], every `whenly` process also given `env`.
     pub async fn start_with_env(backend: Backend, node_ids: &[&str], env: &[(&str, &str)]) -> Option<Self> {
+        Self::start_from(backend, node_ids, env, None).await
+    }
+
+    /// A fresh deployment (new database, credentials and nodes) whose database is first
+    /// restored from `backup` with `whenly restore`.
+    #[allow(dead_code)]
+    pub async fn start_restored(backend: Backend, backup: &std::path::Path) -> Option<Self> {
+        Self::start_from(backend, &["n1", "n2", "n3"], &[], Some(backup)).await
+    }
+
+    async fn start_from(backend: Backend, node_ids: &[&str], env: &[(&str, &str)], restore: Option<&std::path::Path>) -> Option<Self> {
         let database = match backend {
             Backend::Sqlite => TestDatabase::Sqlite,
             Backend::MariaDb => TestDatabase::create_mariadb().await?,
@@ -75,6 +86,9 @@ impl Deployment {
             data_dir,
             env,
         };
+        if let Some(backup) = restore {
+            deployment.admin(&["restore", "--from", backup.to_str().expect("a UTF-8 path")]).await;
+        }
         deployment.admin(&["cluster", "init"]).await;
         for id in node_ids {
             deployment.add_node(id, None).await;
@@ -122,6 +136,12 @@ impl Deployment {
         String::from_utf8_lossy(&output.stdout).into_owned()
     }
 
+    /// Runs `whenly <args>` and returns what it did, success or not.
+    #[allow(dead_code)]
+    pub fn whenly_output(&self, args: &[&str]) -> std::process::Output {
+        self.whenly_command().args(args).output().expect("run whenly")
+    }
+
     fn whenly_command(&self) -> Command {
         self.whenly_command_on(self.listen, self.control, "server")
     }
@@ -141,6 +161,8 @@ impl Deployment {
             .env("WHENLY_LISTEN", listen.to_string())
             .env("WHENLY_CONTROL_LISTEN", control.to_string())
             .env("WHENLY_EMBEDDED_NODES", "0")
+            // Many servers run side by side: each its own metrics port.
+            .env("WHENLY_METRICS_LISTEN", "127.0.0.1:0")
             .env_remove("WHENLY_NODES")
             .env("WHENLY_CLUSTER_CREDENTIALS", self.credentials())
             .env("WHENLY_DATA_DIR", self.data_dir.path.join(data_dir))
@@ -245,6 +267,28 @@ impl Deployment {
     #[allow(dead_code)]
     pub fn server_cpu_seconds(&self) -> f64 {
         cpu_seconds(&self.server_pid().expect("whenly runs").to_string())
+    }
+
+    /// Sends the server SIGTERM; [`Deployment::wait_for_server_exit`] then waits for it.
+    #[allow(dead_code)]
+    pub fn terminate_server(&mut self) {
+        let pid = self.server_pid().expect("whenly runs");
+        let status = Command::new("kill").arg("-TERM").arg(pid.to_string()).status().expect("run kill");
+        assert!(status.success(), "kill -TERM failed");
+    }
+
+    /// Waits up to 30 s for the server to exit by itself; returns its exit status.
+    #[allow(dead_code)]
+    pub async fn wait_for_server_exit(&mut self) -> std::process::ExitStatus {
+        let mut server = self.server.take().expect("whenly runs");
+        for _ in 0..1500 {
+            if let Some(status) = server.try_wait().expect("wait for whenly") {
+                return status;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let _ = server.kill();
+        panic!("whenly did not exit within 30 s");
     }
 
     /// SIGKILLs the server process.

@@ -11,8 +11,10 @@ mod helpers;
 #[allow(dead_code)]
 mod mail;
 
+mod backup;
 mod faults;
 mod harness;
+mod lifecycle;
 mod mail_delivery;
 mod membership;
 mod scenario;

@@ -19,8 +19,8 @@ use crate::helpers::{rfc3339, Browser};
 /// What the test knows the API accepted: per event, per participant (by joining order), the
 /// last availability answered with 200.
 pub struct Accepted {
-    spec: EventSpec,
-    answers: BTreeMap<usize, IntervalSet>,
+    pub spec: EventSpec,
+    pub answers: BTreeMap<usize, IntervalSet>,
 }
 
 /// One organizer and the guests, all joined to every event in the same order (so participant
@@ -128,7 +128,11 @@ impl Scenario {
 
     /// Waits for every outcome and compares it with `outcome()` over the accepted answers.
     pub async fn assert_outcomes_match_the_oracle(&self) {
-        let reader = &self.users[0].1;
+        self.assert_outcomes_match_the_oracle_as(&self.users[0].1).await;
+    }
+
+    /// [`Scenario::assert_outcomes_match_the_oracle`], read by `reader` (a member of every event).
+    pub async fn assert_outcomes_match_the_oracle_as(&self, reader: &Browser) {
         for (code, record) in &self.events {
             let shown = reader.decided_outcome(code).await;
             let record = record.lock().unwrap();

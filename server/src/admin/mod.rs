@@ -1,10 +1,13 @@
-//! `whenly cluster …`, `whenly node …` and `whenly mail …`: the operator's commands. Credentials are files;
+//! `whenly cluster …`, `whenly node …`, `whenly mail …`, `whenly backup` and `whenly restore`:
+//! the operator's commands. Credentials are files;
 //! node states live in the database, which every server process reads on each monitor pass,
 //! so a command here takes effect within a second without talking to a running server.
 
 use event_node::credentials::{CredentialDir, CredentialError};
 use event_node::protocol::link::valid_node_id;
 use event_node::protocol::Peer;
+
+mod backup;
 
 use crate::cluster::repo;
 use crate::config::{ClusterCommand, Command, Config, MailCommand, NodeCommand};
@@ -18,6 +21,10 @@ pub enum AdminError {
     Database(#[from] sqlx::Error),
     #[error("{0}")]
     Refused(String),
+    #[error("{0}: {1}")]
+    File(std::path::PathBuf, std::io::Error),
+    #[error("{0}")]
+    Tool(String),
 }
 
 /// Runs one command; what it did goes to stdout.
@@ -26,6 +33,8 @@ pub async fn run(command: &Command, config: &Config) -> Result<(), AdminError> {
         Command::Cluster(command) => cluster(command, config),
         Command::Node(command) => node(command, config).await,
         Command::Mail(command) => mail(command, config).await,
+        Command::Backup { to } => backup::back_up(&config.database_url(), to).await,
+        Command::Restore { from } => backup::restore(&config.database_url(), from).await,
     }
 }
 
