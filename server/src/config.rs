@@ -33,6 +33,10 @@ pub struct Config {
     #[arg(long, env = "WHENLY_LOG", default_value = "info")]
     pub log: String,
 
+    /// `text` (lines for a terminal) or `json` (one object per line, for a log shipper).
+    #[arg(long, env = "WHENLY_LOG_FORMAT", value_enum, default_value = "text")]
+    pub log_format: crate::telemetry::LogFormat,
+
     /// Failed log-ins allowed per account within the throttle window.
     #[arg(long, env = "WHENLY_LOGIN_FAILURES_PER_ACCOUNT", default_value_t = 5)]
     pub login_failures_per_account: u32,

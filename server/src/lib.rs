@@ -168,7 +168,9 @@ impl Application {
         // Server functions answer every error, a wrong password included, with HTTP 500 and the
         // typed error in the body, so the trace layer's "failure" is not a fault: real internal
         // errors are logged at ERROR by `error::Error` itself.
-        let trace_layer = TraceLayer::new_for_http().on_failure(DefaultOnFailure::new().level(tracing::Level::DEBUG));
+        let trace_layer = TraceLayer::new_for_http()
+            .make_span_with(http::request_id::span::<axum::body::Body>)
+            .on_failure(DefaultOnFailure::new().level(tracing::Level::DEBUG));
         let proxies = TrustedProxies::new(&config.trusted_proxies);
         let metrics_router = metrics::router(state.clone());
         let router = router(state)
@@ -177,7 +179,8 @@ impl Application {
             .layer(session_layer)
             .layer(axum::middleware::from_fn(http::same_origin::check))
             .layer(axum::middleware::map_response(http::security_headers::add))
-            .layer(axum::middleware::from_fn_with_state(proxies, http::client::resolve)).layer(CompressionLayer::new()).layer(trace_layer);
+            .layer(axum::middleware::from_fn_with_state(proxies, http::client::resolve)).layer(CompressionLayer::new()).layer(trace_layer)
+            .layer(axum::middleware::from_fn(http::request_id::assign));
         let listener = TcpListener::bind(config.listen).await.map_err(|e| StartError::Bind(config.listen, e))?;
         socket2::SockRef::from(&listener)
             .set_tcp_user_timeout(Some(UNACKED_DATA_TIMEOUT))

@@ -9,7 +9,7 @@ use server::{config::Config, telemetry};
 #[tokio::main]
 async fn main() -> ExitCode {
     let config = Config::parse();
-    telemetry::init(&config.log);
+    telemetry::init(&config.log, config.log_format);
     if let Some(command) = &config.command {
         return match server::admin::run(command, &config).await {
             Ok(()) => ExitCode::SUCCESS,

@@ -78,11 +78,12 @@ impl EventService {
         F: std::future::Future<Output = Result<()>> + Send + 'static,
     {
         let job = work(Arc::clone(&self.cluster));
-        tokio::spawn(async move {
+        // Its lines carry the request's id.
+        tokio::spawn(tracing::Instrument::in_current_span(async move {
             if let Err(error) = job.await {
                 tracing::debug!(%error, what, "cluster work deferred to the reconciler");
             }
-        });
+        }));
     }
 
     pub async fn create(&self, user_id: i64, input: CreateEventInput) -> Result<EventView> {

@@ -10,6 +10,7 @@ mod live;
 mod health;
 mod notifications;
 mod openapi;
+pub mod request_id;
 pub mod same_origin;
 pub mod security_headers;
 pub mod site_package;

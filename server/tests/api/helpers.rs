@@ -149,9 +149,10 @@ pub async fn spawn_app_with(backend: Backend, settings: TestSettings) -> Option<
         mail_claim_secs: 10,
         metrics_listen: server::config::OptionalAddress(Some("127.0.0.1:0".parse().unwrap())),
         shutdown_grace_secs: 10,
+        log_format: server::telemetry::LogFormat::Text,
         command: None,
     };
-    server::telemetry::init(&config.log);
+    server::telemetry::init(&config.log, config.log_format);
     let mut leptos_options = leptos::config::LeptosOptions::builder().output_name("whenly").build();
     if let Some(site_root) = settings.site_root {
         leptos_options.site_root = site_root.to_string_lossy().into();

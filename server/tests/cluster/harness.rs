@@ -44,6 +44,8 @@ pub struct Deployment {
     pub data_dir: TempDir,
     /// More environment for every `whenly` process (e.g. `WHENLY_SMTP_URL`).
     env: Vec<(String, String)>,
+    /// Where the server's stdout and stderr go (default: the test's).
+    server_output: Option<PathBuf>,
 }
 
 impl Deployment {
@@ -85,6 +87,7 @@ impl Deployment {
             database,
             data_dir,
             env,
+            server_output: None,
         };
         if let Some(backup) = restore {
             deployment.admin(&["restore", "--from", backup.to_str().expect("a UTF-8 path")]).await;
@@ -212,7 +215,12 @@ impl Deployment {
     /// Starts the `whenly` binary (again) on the same ports, data dir and database, and waits
     /// until `/healthz` answers.
     pub async fn start_server(&mut self) {
-        self.server = Some(self.whenly_command().spawn().expect("start whenly"));
+        let mut command = self.whenly_command();
+        if let Some(path) = &self.server_output {
+            let file = std::fs::File::create(path).expect("the server's log file");
+            command.stdout(file.try_clone().expect("clone a file handle")).stderr(file);
+        }
+        self.server = Some(command.spawn().expect("start whenly"));
         let client = reqwest::Client::new();
         for _ in 0..300 {
             if let Ok(response) = client.get(format!("http://{}/healthz", self.listen)).send().await {
@@ -289,6 +297,12 @@ impl Deployment {
         }
         let _ = server.kill();
         panic!("whenly did not exit within 30 s");
+    }
+
+    /// From the next [`Deployment::start_server`] on, the server's output goes to `path`.
+    #[allow(dead_code)]
+    pub fn log_server_to(&mut self, path: PathBuf) {
+        self.server_output = Some(path);
     }
 
     /// SIGKILLs the server process.

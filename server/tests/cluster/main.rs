@@ -15,6 +15,7 @@ mod backup;
 mod faults;
 mod harness;
 mod lifecycle;
+mod logs;
 mod mail_delivery;
 mod membership;
 mod scenario;
