@@ -127,6 +127,8 @@ whenly_setup() {
   ensure_npm_packages
   if [ "${1:-run}" = test ]; then
     ensure_chromium
+    # The TLS proxy test: nginx in front, curl as the client.
+    apt_install nginx curl
     ensure_mariadb
     ensure_schemathesis
   fi

@@ -14,12 +14,13 @@ export WHENLY_E2E_DATA_DIR
 WHENLY_E2E_DATA_DIR="$(mktemp -d)"
 trap 'rm -rf "$log" "$WHENLY_E2E_DATA_DIR"' EXIT
 
-say "cargo test (unit, integration on SQLite and MariaDB, event-node processes)"
-# frontend is the wasm entry: building it for the host would mix app's ssr and hydrate.
-cargo test --workspace --exclude frontend 2>&1 | tee -a "$log"
-
+# First: the release test (server/tests/cluster/release.rs) packages this build's site.
 say "cargo leptos build (server + wasm)"
 cargo leptos build
+
+say "cargo test (unit, integration on SQLite and MariaDB, event-node processes, nginx, the release)"
+# frontend is the wasm entry: building it for the host would mix app's ssr and hydrate.
+cargo test --workspace --exclude frontend 2>&1 | tee -a "$log"
 
 say "Schemathesis (every REST route against the OpenAPI document, all checks)"
 bash scripts/api-fuzz.sh 2>&1 | tee -a "$log"

@@ -360,17 +360,32 @@ fn router(state: AppState) -> Router {
 }
 
 /// Runs the server with the site configuration cargo-leptos provides (its `LEPTOS_*`
-/// environment, or the workspace `Cargo.toml` when started by hand from the repository root).
+/// environment, or the workspace `Cargo.toml` when started by hand from the repository root),
+/// or else the one of an unpacked release (`scripts/package.sh`): the site in `../site` from
+/// the binary.
 pub async fn run(config: Config) -> Result<(), StartError> {
+    // Without cargo-leptos's environment the first one "succeeds" with no output name.
     let mut leptos_options = leptos::config::get_configuration(None)
-        .or_else(|_| leptos::config::get_configuration(Some("Cargo.toml")))
-        .map_err(|e| StartError::Leptos(e.to_string()))?
-        .leptos_options;
+        .ok()
+        .map(|configuration| configuration.leptos_options)
+        .filter(|options| !options.output_name.is_empty())
+        .or_else(|| leptos::config::get_configuration(Some("Cargo.toml")).ok().map(|configuration| configuration.leptos_options))
+        .or_else(packaged_site)
+        .ok_or_else(|| {
+            StartError::Leptos("no site configuration: start whenly under cargo-leptos, from the repository's root (Cargo.toml), or from an unpacked release (site/ beside bin/)".to_owned())
+        })?;
     leptos_options.hash_files = http::site_package::has_hashed_names(&leptos_options).map_err(StartError::Leptos)?;
     let application = Application::build(&config, leptos_options).await?;
     let metrics = application.metrics_addr().map_or_else(|| "off".to_owned(), |address| address.to_string());
     tracing::info!(address = %application.local_addr(), %metrics, database = %redact(&config.database_url()), "whenly listening");
     application.serve_until(shutdown::signal()).await
+}
+
+/// The site of an unpacked release: `<prefix>/site` beside `<prefix>/bin/whenly`.
+fn packaged_site() -> Option<LeptosOptions> {
+    let exe = std::env::current_exe().ok()?;
+    let site = exe.parent()?.parent()?.join("site");
+    site.join("pkg").is_dir().then(|| LeptosOptions::builder().output_name("whenly").site_root(site.to_string_lossy().into_owned()).site_pkg_dir("pkg").build())
 }
 
 /// A database URL without its password, for logs.

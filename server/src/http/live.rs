@@ -93,7 +93,9 @@ pub async fn live(
     };
     let opening = stream::once(async { Ok::<_, Infallible>(Bytes::from(format!("retry: {}\n\n", RECONNECT_AFTER.as_millis()))) });
     let messages = stream::unfold(follow, Follow::next);
-    let headers = [(header::CONTENT_TYPE, "text/event-stream"), (header::CACHE_CONTROL, "no-cache")];
+    // `X-Accel-Buffering: no`: nginx passes each message on at once even where its config
+    // buffers (docs/DEPLOY.md turns buffering off anyway).
+    let headers = [(header::CONTENT_TYPE, "text/event-stream"), (header::CACHE_CONTROL, "no-cache"), (header::HeaderName::from_static("x-accel-buffering"), "no")];
     Ok((headers, Body::from_stream(opening.chain(messages))).into_response())
 }
 

@@ -16,6 +16,8 @@ mod faults;
 mod harness;
 mod lifecycle;
 mod logs;
+mod proxy;
+mod release;
 mod mail_delivery;
 mod membership;
 mod scenario;
