@@ -129,6 +129,8 @@ whenly_setup() {
     ensure_chromium
     # The TLS proxy test: nginx in front, curl as the client.
     apt_install nginx curl
+    # The release test checks the systemd units with systemd-analyze.
+    apt_install systemd
     ensure_mariadb
     ensure_schemathesis
   fi

@@ -12,15 +12,24 @@ cd "$WHENLY_ROOT"
 log="$(mktemp)"
 export WHENLY_E2E_DATA_DIR
 WHENLY_E2E_DATA_DIR="$(mktemp -d)"
-trap 'rm -rf "$log" "$WHENLY_E2E_DATA_DIR"' EXIT
+release_dir="$(mktemp -d)"
+trap 'rm -rf "$log" "$WHENLY_E2E_DATA_DIR" "$release_dir"' EXIT
 
-# First: the release test (server/tests/cluster/release.rs) packages this build's site.
-say "cargo leptos build (server + wasm)"
+# The release test (server/tests/cluster/release.rs) runs a tarball of a cargo-leptos build,
+# made first: `cargo test` then rebuilds the server without cargo-leptos's flags (its debug
+# builds add `--cfg erase_components`, which the pages' hydration depends on).
+say "cargo leptos build (server + wasm), and a release tarball of it"
 cargo leptos build
+cargo build -p event-node --bin event-node
+export WHENLY_TEST_RELEASE
+WHENLY_TEST_RELEASE="$(bash scripts/package.sh --debug "$release_dir" | tail -n 1)"
 
 say "cargo test (unit, integration on SQLite and MariaDB, event-node processes, nginx, the release)"
 # frontend is the wasm entry: building it for the host would mix app's ssr and hydrate.
 cargo test --workspace --exclude frontend 2>&1 | tee -a "$log"
+
+say "cargo leptos build again (the server Schemathesis and Playwright run)"
+cargo leptos build
 
 say "Schemathesis (every REST route against the OpenAPI document, all checks)"
 bash scripts/api-fuzz.sh 2>&1 | tee -a "$log"

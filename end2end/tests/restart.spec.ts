@@ -32,6 +32,7 @@ function startWhenly(port: number, dataDir: string): ChildProcess {
       WHENLY_LOG: "warn",
       WHENLY_SIGN_UPS_PER_CLIENT: "100000",
       WHENLY_CONTROL_LISTEN: "127.0.0.1:0",
+      WHENLY_METRICS_LISTEN: "127.0.0.1:0",
     },
     stdio: ["ignore", "inherit", "inherit"],
   });
@@ -53,15 +54,20 @@ async function waitUntilServing(baseURL: string): Promise<void> {
     .toBe(200);
 }
 
-async function killed(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  await new Promise<void>((resolve) => {
-    child.once("exit", () => resolve());
-    child.kill("SIGKILL");
+/** Stops the server with `signal`; resolves with its exit code (null when killed by the signal). */
+async function stopped(child: ChildProcess, signal: NodeJS.Signals = "SIGKILL"): Promise<number | null> {
+  if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
+  return new Promise<number | null>((resolve) => {
+    child.once("exit", (code) => resolve(code));
+    child.kill(signal);
   });
 }
 
-test("an open page survives a server restart: its stream comes back by itself and shows what changed", async ({ browser }, testInfo) => {
+const killed = (child: ChildProcess) => stopped(child, "SIGKILL");
+
+// SIGKILL: the stream just breaks. SIGTERM: the server tells the page when to come back (a
+// `retry:` of 1–5 s), ends the stream and exits 0; either way the page reconnects by itself.
+for (const signal of ["SIGKILL", "SIGTERM"] as const) test(`an open page survives a server restart (${signal}): its stream comes back by itself and shows what changed`, async ({ browser }, testInfo) => {
   test.setTimeout(180_000);
   const port = await freePort();
   const baseURL = `http://127.0.0.1:${port}`;
@@ -92,8 +98,9 @@ test("an open page survives a server restart: its stream comes back by itself an
     await expect.poll(() => streams).toEqual([200]);
     const loadsBefore = navigations;
 
-    // The server dies mid-stream and comes back on the same port and data.
-    await killed(server);
+    // The server stops mid-stream and comes back on the same port and data.
+    const exitCode = await stopped(server, signal);
+    if (signal === "SIGTERM") expect(exitCode, "a graceful stop exits 0").toBe(0);
     server = startWhenly(port, dataDir);
     await waitUntilServing(baseURL);
 

@@ -364,21 +364,25 @@ fn router(state: AppState) -> Router {
 /// or else the one of an unpacked release (`scripts/package.sh`): the site in `../site` from
 /// the binary.
 pub async fn run(config: Config) -> Result<(), StartError> {
-    // Without cargo-leptos's environment the first one "succeeds" with no output name.
+    let stop = shutdown::signal();
     let mut leptos_options = leptos::config::get_configuration(None)
-        .ok()
-        .map(|configuration| configuration.leptos_options)
-        .filter(|options| !options.output_name.is_empty())
-        .or_else(|| leptos::config::get_configuration(Some("Cargo.toml")).ok().map(|configuration| configuration.leptos_options))
-        .or_else(packaged_site)
-        .ok_or_else(|| {
-            StartError::Leptos("no site configuration: start whenly under cargo-leptos, from the repository's root (Cargo.toml), or from an unpacked release (site/ beside bin/)".to_owned())
-        })?;
+        .or_else(|_| leptos::config::get_configuration(Some("Cargo.toml")))
+        .map_err(|e| StartError::Leptos(e.to_string()))?
+        .leptos_options;
+    // A binary built without cargo-leptos (`cargo build`, `cargo test`) and run without its
+    // environment gets no output name: that of an unpacked release, or else this crate's own
+    // with the site where cargo-leptos puts it (`target/site`, from the repository's root).
+    if leptos_options.output_name.is_empty() {
+        match packaged_site() {
+            Some(packaged) => leptos_options = packaged,
+            None => leptos_options.output_name = "whenly".into(),
+        }
+    }
     leptos_options.hash_files = http::site_package::has_hashed_names(&leptos_options).map_err(StartError::Leptos)?;
     let application = Application::build(&config, leptos_options).await?;
     let metrics = application.metrics_addr().map_or_else(|| "off".to_owned(), |address| address.to_string());
     tracing::info!(address = %application.local_addr(), %metrics, database = %redact(&config.database_url()), "whenly listening");
-    application.serve_until(shutdown::signal()).await
+    application.serve_until(stop).await
 }
 
 /// The site of an unpacked release: `<prefix>/site` beside `<prefix>/bin/whenly`.

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{header, StatusCode};
+use axum::http::{header, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -57,6 +57,8 @@ pub struct Metrics {
     nodes: Family<NodeLabels, Gauge>,
     outbox_pending: Gauge,
     hashing_queue: Gauge,
+    /// One scrape at a time: each rebuilds the node series before encoding them.
+    scraping: tokio::sync::Mutex<()>,
 }
 
 fn request_histogram() -> Histogram {
@@ -77,7 +79,7 @@ impl Default for Metrics {
         registry.register("node_state", "1 for each event node's current state as this process sees it", nodes.clone());
         registry.register("outbox_pending", "Mails waiting to be sent or retried (all processes)", outbox_pending.clone());
         registry.register("password_hashing_queue", "Password hashes waiting for a hashing thread", hashing_queue.clone());
-        Self { registry, requests, dispatch_lag, deadline_to_outcome, live_streams, nodes, outbox_pending, hashing_queue }
+        Self { registry, requests, dispatch_lag, deadline_to_outcome, live_streams, nodes, outbox_pending, hashing_queue, scraping: tokio::sync::Mutex::default() }
     }
 }
 
@@ -92,7 +94,13 @@ impl Metrics {
         self.deadline_to_outcome.observe(seconds_since(deadline));
     }
 
-    fn observe_request(&self, method: &str, route: &str, status: StatusCode, started: Instant) {
+    fn observe_request(&self, method: &Method, route: &str, status: StatusCode, started: Instant) {
+        // The methods Whenly answers, each by name; any other token a client makes up is one
+        // series, not one each.
+        let method = match *method {
+            Method::GET | Method::HEAD | Method::POST | Method::PUT | Method::DELETE | Method::PATCH | Method::OPTIONS => method.as_str(),
+            _ => "other",
+        };
         let labels = RouteLabels { method: method.to_owned(), route: route.to_owned(), status: format!("{}xx", status.as_u16() / 100) };
         self.requests.get_or_create(&labels).observe(started.elapsed().as_secs_f64());
     }
@@ -106,7 +114,7 @@ fn seconds_since(at: chrono::DateTime<chrono::Utc>) -> f64 {
 /// route matched (static files, the not-found page) count as `other`.
 pub async fn time_requests(State(metrics): State<Arc<Metrics>>, request: Request, next: Next) -> Response {
     let started = Instant::now();
-    let method = request.method().as_str().to_owned();
+    let method = request.method().clone();
     let route = request.extensions().get::<MatchedPath>().map_or_else(|| "other".to_owned(), |path| path.as_str().to_owned());
     let response = next.run(request).await;
     metrics.observe_request(&method, &route, response.status(), started);
@@ -120,6 +128,7 @@ pub fn router(state: AppState) -> Router {
 
 async fn scrape(State(state): State<AppState>) -> Response {
     let metrics = &state.metrics;
+    let _one_at_a_time = metrics.scraping.lock().await;
     metrics.live_streams.set(i64::try_from(state.live.open_streams()).unwrap_or(i64::MAX));
     metrics.nodes.clear();
     for (node, node_state) in state.cluster.node_states() {

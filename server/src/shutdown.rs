@@ -92,13 +92,22 @@ impl Shutdown {
 }
 
 /// Completes at the first SIGTERM or SIGINT; a second one ends the process at once (an
-/// operator who presses Ctrl-C twice does not want to wait).
-pub async fn signal() {
+/// operator who presses Ctrl-C twice does not want to wait). The handlers are installed when
+/// this is called, not when it is first awaited: a signal during start-up (migrations) is
+/// held until the server serves, which then stops at once, rather than killing it mid-way.
+pub fn signal() -> impl Future<Output = ()> + Send + 'static {
     use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut terminate), Ok(mut interrupt)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
-        tracing::error!("cannot listen for SIGTERM and SIGINT; running until killed");
-        return std::future::pending().await;
-    };
+    let handlers = (signal(SignalKind::terminate()), signal(SignalKind::interrupt()));
+    async move {
+        let (Ok(terminate), Ok(interrupt)) = handlers else {
+            tracing::error!("cannot listen for SIGTERM and SIGINT; running until killed");
+            return std::future::pending().await;
+        };
+        first_then_second(terminate, interrupt).await;
+    }
+}
+
+async fn first_then_second(mut terminate: tokio::signal::unix::Signal, mut interrupt: tokio::signal::unix::Signal) {
     tokio::select! {
         _ = terminate.recv() => tracing::info!("SIGTERM: shutting down"),
         _ = interrupt.recv() => tracing::info!("SIGINT: shutting down"),

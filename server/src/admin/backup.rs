@@ -11,10 +11,11 @@
 //!   snapshot without locking writers; restore feeds the dump to the `mariadb` client. The
 //!   password goes through the environment (`MYSQL_PWD`), not the command line others can read.
 //!
-//! A backup is written beside FILE, synced, then renamed over it: FILE is always a whole backup.
-//! A restore refuses a database that has tables (or a SQLite file that exists), checks the
-//! backup is whole first, and the server migrates it on start, so a backup of an older version
-//! restores too.
+//! A backup is written beside FILE, readable by its owner only (it holds password hashes,
+//! sessions and the site's keys), synced, then renamed over it: FILE is always a whole backup,
+//! and never the live database itself. A restore refuses a database that has tables (or a
+//! SQLite file that exists, even one that appears while it copies), checks the backup is whole
+//! first, and the server migrates it on start, so a backup of an older version restores too.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -31,9 +32,14 @@ const DUMP_COMPLETED: &str = "-- Dump completed";
 const SQLITE_HEADER: &[u8] = b"SQLite format 3\0";
 
 pub async fn back_up(database_url: &str, to: &Path) -> Result<(), AdminError> {
+    let mysql = MySqlTarget::parse(database_url)?;
+    if mysql.is_none() {
+        refuse_the_live_database(database_url, to)?;
+    }
     let partial = partial_path(to);
     remove_if_there(&partial)?;
-    let written = match MySqlTarget::parse(database_url)? {
+    private_empty_file(&partial)?;
+    let written = match mysql {
         Some(target) => target.dump(&partial).await,
         None => vacuum_into(database_url, &partial).await,
     };
@@ -66,8 +72,39 @@ pub async fn restore(database_url: &str, from: &Path) -> Result<(), AdminError> 
             restore_sqlite(database_url, from).await?;
         }
     }
-    println!("restored {}; start whenly on it (the event nodes are rebuilt from it)", from.display());
+    println!("restored {} into {}; start whenly on it (the event nodes are rebuilt from it)", from.display(), describe_target(database_url));
     Ok(())
+}
+
+/// Where a restore went, for the operator: the SQLite file's absolute path, or the database.
+fn describe_target(database_url: &str) -> String {
+    match MySqlTarget::parse(database_url) {
+        Ok(Some(target)) => format!("database {} on {}:{}", target.database, target.host, target.port),
+        _ => {
+            let file = sqlite_file(database_url);
+            std::path::absolute(&file).unwrap_or(file).display().to_string()
+        }
+    }
+}
+
+/// A backup written over the database it copies would replace it.
+fn refuse_the_live_database(database_url: &str, to: &Path) -> Result<(), AdminError> {
+    let live = sqlite_file(database_url);
+    let live = std::fs::canonicalize(&live).unwrap_or(live);
+    let target = to.parent().filter(|parent| !parent.as_os_str().is_empty()).and_then(|parent| std::fs::canonicalize(parent).ok());
+    let target = target.map(|parent| parent.join(to.file_name().unwrap_or_default())).unwrap_or_else(|| to.to_owned());
+    let name = |suffix: &str| PathBuf::from(format!("{}{suffix}", live.display()));
+    if [name(""), name("-wal"), name("-shm"), name("-journal")].contains(&target) {
+        return Err(AdminError::Refused(format!("{} is the live database: back up to another file", to.display())));
+    }
+    Ok(())
+}
+
+/// Creates `path` empty, readable and writable by its owner only (what is written into it
+/// keeps that mode).
+fn private_empty_file(path: &Path) -> Result<(), AdminError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path).map(|_| ()).map_err(|e| AdminError::File(path.to_owned(), e))
 }
 
 fn partial_path(to: &Path) -> PathBuf {
@@ -155,9 +192,19 @@ async fn restore_sqlite(database_url: &str, from: &Path) -> Result<(), AdminErro
         std::fs::create_dir_all(parent).map_err(|e| AdminError::File(parent.to_owned(), e))?;
     }
     let partial = partial_path(&target);
-    std::fs::copy(from, &partial).map_err(|e| AdminError::File(partial.clone(), e))?;
+    remove_if_there(&partial)?;
+    private_empty_file(&partial)?;
+    {
+        let mut source = std::fs::File::open(from).map_err(|e| AdminError::File(from.to_owned(), e))?;
+        let mut copy = std::fs::OpenOptions::new().write(true).open(&partial).map_err(|e| AdminError::File(partial.clone(), e))?;
+        std::io::copy(&mut source, &mut copy).map_err(|e| AdminError::File(partial.clone(), e))?;
+    }
     sync_file(&partial)?;
-    std::fs::rename(&partial, &target).map_err(|e| AdminError::File(target.clone(), e))?;
+    // A link, not a rename: it fails rather than replace a database that appeared meanwhile
+    // (a server started by its supervisor, say).
+    let linked = std::fs::hard_link(&partial, &target);
+    let _ = std::fs::remove_file(&partial);
+    linked.map_err(|e| AdminError::File(target.clone(), e))?;
     sync_parent(&target)
 }
 
@@ -181,12 +228,13 @@ impl MySqlTarget {
         let url = url::Url::parse(&format!("mysql://{rest}")).map_err(|e| bad(&e.to_string()))?;
         let decode = |text: &str| percent_encoding::percent_decode_str(text).decode_utf8_lossy().into_owned();
         let database = decode(url.path().trim_start_matches('/'));
-        if database.is_empty() {
-            return Err(bad("no database name"));
+        if database.is_empty() || database.starts_with('-') {
+            return Err(bad("no database name (or one starting with '-')"));
         }
         Ok(Some(Self {
             url: format!("mysql://{rest}"),
-            host: url.host_str().unwrap_or("localhost").to_owned(),
+            // An IPv6 address without its URL brackets, as the client tools take it.
+            host: url.host_str().unwrap_or("localhost").trim_start_matches('[').trim_end_matches(']').to_owned(),
             port: url.port().unwrap_or(3306),
             user: decode(url.username()),
             password: url.password().map(decode).unwrap_or_default(),
@@ -250,7 +298,7 @@ impl MySqlTarget {
         self.run(["mariadb", "mysql"], |command| {
             // Each attempt reads the file from its start.
             let input = file.try_clone().map(Stdio::from).unwrap_or_else(|_| Stdio::null());
-            command.arg(&self.database).stdin(input);
+            command.arg(format!("--database={}", self.database)).stdin(input);
         })
         .await
     }
@@ -268,6 +316,8 @@ mod tests {
         assert_eq!(target.database, "whenly_prod");
         assert!(MySqlTarget::parse("sqlite://data/whenly.db").unwrap().is_none());
         assert!(MySqlTarget::parse("mysql://root@127.0.0.1").is_err(), "no database name");
+        assert!(MySqlTarget::parse("mysql://root@127.0.0.1/-dash").is_err(), "a name that would read as an option");
+        assert_eq!(MySqlTarget::parse("mysql://root@[::1]:3306/whenly").unwrap().unwrap().host, "::1");
     }
 
     #[test]

@@ -318,7 +318,12 @@ impl Cluster {
                     placed.extend(more);
                 }
                 match repo::mark_dispatched(&self.db, &placed).await {
-                    Ok(()) => placed.iter().filter_map(|placed| accepted_at.get(&placed.participant_id)).for_each(|at| self.metrics.dispatched(*at)),
+                    // Only what a node acknowledged (a withdrawal no node held was sent nowhere).
+                    Ok(()) => placed
+                        .iter()
+                        .filter(|placed| placed.node.is_some())
+                        .filter_map(|placed| accepted_at.get(&placed.participant_id))
+                        .for_each(|at| self.metrics.dispatched(*at)),
                     Err(error) => tracing::debug!(%error, "acknowledged dispatches not recorded; the reconciler sends them again"),
                 }
             }

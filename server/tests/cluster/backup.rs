@@ -55,10 +55,17 @@ async fn a_backup_under_answers_restores_into_a_fresh_cluster_that_decides_right
     assert!(accepted > 20, "answers flowed during the backup ({accepted})");
     drop(original);
 
-    // A restore refuses a database that is not empty, and what is not a backup.
+    // The backup is its owner's only; a restore refuses a database that is not empty, and a
+    // file that is not a backup.
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(std::fs::metadata(&backup).unwrap().permissions().mode() & 0o777, 0o600);
     let restored = Deployment::start_restored(backend, &backup).await.expect("the backend is there");
     let again = restored.whenly_output(&["restore", "--from", backup.to_str().unwrap()]);
     assert!(!again.status.success() && String::from_utf8_lossy(&again.stderr).contains("restore goes into"), "{again:?}");
+    let not_a_backup = kept.path.join("notes.txt");
+    std::fs::write(&not_a_backup, "-- MariaDB dump, or so it says\nDROP TABLE user;\n").unwrap();
+    let refused = restored.whenly_output(&["restore", "--from", not_a_backup.to_str().unwrap()]);
+    assert!(!refused.status.success(), "{refused:?}");
 
     // Every person's restored answer is one they had at some moment of the backup.
     let answers = restored_answers(&restored.database_url()).await;

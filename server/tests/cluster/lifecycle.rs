@@ -40,7 +40,7 @@ async fn sigterm_finishes_what_is_in_flight_and_a_restart_loses_nothing(backend:
             tokio::spawn(async move {
                 let name = format!("late{index}");
                 let result = browser.client.post(browser.url("/api/v1/users/signup")).json(&serde_json::json!({ "username": name, "password": "password123" })).send().await;
-                (name, result.map(|response| response.status()))
+                (name, result.map(|response| response.status()), Instant::now())
             })
         })
         .collect();
@@ -60,22 +60,25 @@ async fn sigterm_finishes_what_is_in_flight_and_a_restart_loses_nothing(backend:
     assert!(hint.starts_with("retry: "), "the last block is a reconnection hint: {received:?}");
 
     let mut created = Vec::new();
+    let mut finished_after_the_signal = 0;
     for sign_up in sign_ups {
         match sign_up.await.unwrap() {
-            (name, Ok(status)) => {
+            (name, Ok(status), at) => {
                 assert_eq!(status, StatusCode::CREATED, "{name}: a request the server took is finished, not failed");
+                finished_after_the_signal += usize::from(at > signalled);
                 created.push(name);
             }
-            // Never taken (the listener was closed): the client's to retry.
-            (_, Err(error)) => assert!(error.is_connect() || error.is_request(), "{error:?}"),
+            // Never taken (refused: the listener was closed): the client's to retry. A request
+            // cut off after it was sent would be another error, and fail here.
+            (name, Err(error), _) => assert!(error.is_connect(), "{name}: {error:?}"),
         }
     }
     let status = deployment.wait_for_server_exit().await;
     let took = signalled.elapsed();
     assert!(status.success(), "exit status {status}");
     assert!(took < Duration::from_secs(11), "stopped within the 10 s grace: {took:?}");
-    assert!(!created.is_empty(), "some sign-ups were in flight and finished");
-    eprintln!("SIGTERM → exited in {took:?}; {} of 16 sign-ups finished", created.len());
+    assert!(finished_after_the_signal > 0, "some sign-ups were in flight at SIGTERM and finished");
+    eprintln!("SIGTERM → exited in {took:?}; {} of 16 sign-ups finished, {finished_after_the_signal} after the signal", created.len());
 
     deployment.start_server().await;
     for name in &created {
