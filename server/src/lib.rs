@@ -365,18 +365,20 @@ fn router(state: AppState) -> Router {
 /// the binary.
 pub async fn run(config: Config) -> Result<(), StartError> {
     let stop = shutdown::signal();
-    let mut leptos_options = leptos::config::get_configuration(None)
-        .or_else(|_| leptos::config::get_configuration(Some("Cargo.toml")))
-        .map_err(|e| StartError::Leptos(e.to_string()))?
-        .leptos_options;
+    let configured = leptos::config::get_configuration(None).or_else(|_| leptos::config::get_configuration(Some("Cargo.toml")));
+    // An unpacked release's site is beside its binary, whatever the build compiled in
+    // (cargo-leptos builds in `target/site` relative to the repository); only an explicit
+    // `LEPTOS_SITE_ROOT` overrides it.
+    let packaged = std::env::var_os("LEPTOS_SITE_ROOT").is_none().then(packaged_site).flatten();
+    let mut leptos_options = match (packaged, configured) {
+        (Some(packaged), _) => packaged,
+        (None, Ok(configuration)) => configuration.leptos_options,
+        (None, Err(error)) => return Err(StartError::Leptos(error.to_string())),
+    };
     // A binary built without cargo-leptos (`cargo build`, `cargo test`) and run without its
-    // environment gets no output name: that of an unpacked release, or else this crate's own
-    // with the site where cargo-leptos puts it (`target/site`, from the repository's root).
+    // environment has no output name: this crate's own.
     if leptos_options.output_name.is_empty() {
-        match packaged_site() {
-            Some(packaged) => leptos_options = packaged,
-            None => leptos_options.output_name = "whenly".into(),
-        }
+        leptos_options.output_name = "whenly".into();
     }
     leptos_options.hash_files = http::site_package::has_hashed_names(&leptos_options).map_err(StartError::Leptos)?;
     let application = Application::build(&config, leptos_options).await?;

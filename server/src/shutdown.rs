@@ -95,31 +95,36 @@ impl Shutdown {
 /// operator who presses Ctrl-C twice does not want to wait). The handlers are installed when
 /// this is called, not when it is first awaited: a signal during start-up (migrations) is
 /// held until the server serves, which then stops at once, rather than killing it mid-way.
+/// Must be called within the runtime.
 pub fn signal() -> impl Future<Output = ()> + Send + 'static {
     use tokio::signal::unix::{signal, SignalKind};
-    let handlers = (signal(SignalKind::terminate()), signal(SignalKind::interrupt()));
+    let (first, first_seen) = tokio::sync::oneshot::channel();
+    match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
+        (Ok(terminate), Ok(interrupt)) => {
+            tokio::spawn(first_then_second(terminate, interrupt, first));
+        }
+        _ => tracing::error!("cannot listen for SIGTERM and SIGINT; running until killed"),
+    }
     async move {
-        let (Ok(terminate), Ok(interrupt)) = handlers else {
-            tracing::error!("cannot listen for SIGTERM and SIGINT; running until killed");
-            return std::future::pending().await;
-        };
-        first_then_second(terminate, interrupt).await;
+        if first_seen.await.is_err() {
+            std::future::pending::<()>().await;
+        }
     }
 }
 
-async fn first_then_second(mut terminate: tokio::signal::unix::Signal, mut interrupt: tokio::signal::unix::Signal) {
+/// Reports the first signal, then ends the process at the second (also while starting).
+async fn first_then_second(mut terminate: tokio::signal::unix::Signal, mut interrupt: tokio::signal::unix::Signal, first: tokio::sync::oneshot::Sender<()>) {
     tokio::select! {
         _ = terminate.recv() => tracing::info!("SIGTERM: shutting down"),
         _ = interrupt.recv() => tracing::info!("SIGINT: shutting down"),
     }
-    tokio::spawn(async move {
-        tokio::select! {
-            _ = terminate.recv() => {}
-            _ = interrupt.recv() => {}
-        }
-        tracing::warn!("second signal: exiting now");
-        std::process::exit(1);
-    });
+    let _ = first.send(());
+    tokio::select! {
+        _ = terminate.recv() => {}
+        _ = interrupt.recv() => {}
+    }
+    tracing::warn!("second signal: exiting now");
+    std::process::exit(1);
 }
 
 #[cfg(test)]

@@ -89,10 +89,15 @@ fn describe_target(database_url: &str) -> String {
 
 /// A backup written over the database it copies would replace it.
 fn refuse_the_live_database(database_url: &str, to: &Path) -> Result<(), AdminError> {
-    let live = sqlite_file(database_url);
-    let live = std::fs::canonicalize(&live).unwrap_or(live);
-    let target = to.parent().filter(|parent| !parent.as_os_str().is_empty()).and_then(|parent| std::fs::canonicalize(parent).ok());
-    let target = target.map(|parent| parent.join(to.file_name().unwrap_or_default())).unwrap_or_else(|| to.to_owned());
+    let resolve = |path: &Path| {
+        let path = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
+        match (path.parent().and_then(|parent| std::fs::canonicalize(parent).ok()), path.file_name()) {
+            (Some(parent), Some(name)) => parent.join(name),
+            _ => path,
+        }
+    };
+    let live = resolve(&sqlite_file(database_url));
+    let target = resolve(to);
     let name = |suffix: &str| PathBuf::from(format!("{}{suffix}", live.display()));
     if [name(""), name("-wal"), name("-shm"), name("-journal")].contains(&target) {
         return Err(AdminError::Refused(format!("{} is the live database: back up to another file", to.display())));
@@ -201,11 +206,22 @@ async fn restore_sqlite(database_url: &str, from: &Path) -> Result<(), AdminErro
     }
     sync_file(&partial)?;
     // A link, not a rename: it fails rather than replace a database that appeared meanwhile
-    // (a server started by its supervisor, say).
-    let linked = std::fs::hard_link(&partial, &target);
+    // (a server started by its supervisor, say). Where there are no links, a copy into a file
+    // that must be new.
+    let placed = match std::fs::hard_link(&partial, &target) {
+        Err(error) if error.kind() != std::io::ErrorKind::AlreadyExists => copy_into_new(&partial, &target),
+        linked => linked,
+    };
     let _ = std::fs::remove_file(&partial);
-    linked.map_err(|e| AdminError::File(target.clone(), e))?;
+    placed.map_err(|e| AdminError::File(target.clone(), e))?;
+    sync_file(&target)?;
     sync_parent(&target)
+}
+
+fn copy_into_new(from: &Path, to: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut target = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(to)?;
+    std::io::copy(&mut std::fs::File::open(from)?, &mut target).map(|_| ())
 }
 
 /// A MariaDB/MySQL database, as its client tools are told to reach it.
@@ -318,6 +334,22 @@ mod tests {
         assert!(MySqlTarget::parse("mysql://root@127.0.0.1").is_err(), "no database name");
         assert!(MySqlTarget::parse("mysql://root@127.0.0.1/-dash").is_err(), "a name that would read as an option");
         assert_eq!(MySqlTarget::parse("mysql://root@[::1]:3306/whenly").unwrap().unwrap().host, "::1");
+    }
+
+    #[test]
+    fn a_backup_never_goes_over_the_live_database() {
+        let dir = std::env::temp_dir().join(format!("whenly_backup_test_{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let url = format!("sqlite://{}/whenly.db", dir.display());
+        for live in ["whenly.db", "whenly.db-wal", "whenly.db-shm"] {
+            assert!(refuse_the_live_database(&url, &dir.join(live)).is_err(), "{live}");
+            std::fs::create_dir_all(dir.join("sub")).unwrap();
+            assert!(refuse_the_live_database(&url, &dir.join("sub/..").join(live)).is_err(), "{live} by another path");
+        }
+        assert!(refuse_the_live_database(&url, &dir.join("whenly.backup")).is_ok());
+        let relative = format!("sqlite://{}", Path::new("data").join("whenly.db").display());
+        assert!(refuse_the_live_database(&relative, Path::new("data/whenly.db")).is_err(), "relative paths too");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
