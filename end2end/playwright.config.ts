@@ -1,10 +1,13 @@
 import { defineConfig } from "@playwright/test";
 import { mailDir, python, smtpPort } from "./mail-server";
 
-// The server under test: the debug build scripts/test.sh just made, on its own port and a
-// throw-away data dir (SQLite), started and awaited by Playwright itself.
+// The server under test: `WHENLY_BINARY` (scripts/test.sh sets it to the unpacked release
+// tarball's, so the suite tests what people install), else the debug build `cargo leptos
+// build` made; on its own port and a throw-away data dir (SQLite), started and awaited by
+// Playwright itself.
 const port = process.env.WHENLY_E2E_PORT ?? "3100";
 const targetDir = process.env.CARGO_TARGET_DIR ?? "../target";
+const whenly = process.env.WHENLY_BINARY ?? `${targetDir}/debug/whenly`;
 // A real SMTP server (aiosmtpd, scripts/setup.sh) the server mails through; the tests read
 // what it received (support.ts `mailsTo`).
 
@@ -58,7 +61,7 @@ export default defineConfig({
     reuseExistingServer: false,
   },
   {
-    command: `${targetDir}/debug/whenly`,
+    command: whenly,
     cwd: "..",
     url: `http://127.0.0.1:${port}/healthz`,
     timeout: 120_000,

@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Schemathesis against a live Whenly: every check (server errors, response schemas, status
 # codes the document does not list, schema-valid input refused, invalid input accepted, ...)
-# on every REST route, settings in scripts/schemathesis.toml. Starts the debug `whenly` that
-# `cargo leptos build` made, on the embedded default with a fresh data dir, and stops it
+# on every REST route, settings in scripts/schemathesis.toml. Starts `$WHENLY_BINARY` (else the
+# debug `whenly` that `cargo leptos build` made), on the embedded default with a fresh data dir, and stops it
 # after. Run by scripts/test.sh; by hand: `source scripts/setup.sh; whenly_setup test;
 # bash scripts/api-fuzz.sh`. Fails on any failure Schemathesis reports.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 venv="${WHENLY_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/whenly/venv}"
-binary="${CARGO_TARGET_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/whenly/target}/debug/whenly"
+binary="${WHENLY_BINARY:-${CARGO_TARGET_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/whenly/target}/debug/whenly}"
 [ -x "$binary" ] || { echo "error: $binary not built (cargo leptos build)" >&2; exit 1; }
 port="${WHENLY_FUZZ_PORT:-3200}"
 base="http://127.0.0.1:$port"

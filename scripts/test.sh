@@ -15,21 +15,23 @@ WHENLY_E2E_DATA_DIR="$(mktemp -d)"
 release_dir="$(mktemp -d)"
 trap 'rm -rf "$log" "$WHENLY_E2E_DATA_DIR" "$release_dir"' EXIT
 
-# The release test (server/tests/cluster/release.rs) runs a tarball of a cargo-leptos build,
-# made first: `cargo test` then rebuilds the server without cargo-leptos's flags (its debug
-# builds add `--cfg erase_components`, which the pages' hydration depends on).
+# A release tarball of a cargo-leptos build, made first (`cargo test` then rebuilds the server
+# without cargo-leptos's flags: its debug builds add `--cfg erase_components`, which the pages'
+# hydration depends on). The release test (server/tests/cluster/release.rs) runs it without
+# cargo; Schemathesis and Playwright test its unpacked `whenly`: what people install.
 say "cargo leptos build (server + wasm), and a release tarball of it"
 cargo leptos build
 cargo build -p event-node --bin event-node
-export WHENLY_TEST_RELEASE
+export WHENLY_TEST_RELEASE WHENLY_BINARY
 WHENLY_TEST_RELEASE="$(bash scripts/package.sh --debug "$release_dir" | tail -n 1)"
+mkdir "$release_dir/unpacked"
+tar -xzf "$WHENLY_TEST_RELEASE" -C "$release_dir/unpacked"
+WHENLY_BINARY="$(echo "$release_dir"/unpacked/whenly-*/bin/whenly)"
+[ -x "$WHENLY_BINARY" ] || die "no whenly in the release tarball"
 
 say "cargo test (unit, integration on SQLite and MariaDB, event-node processes, nginx, the release)"
 # frontend is the wasm entry: building it for the host would mix app's ssr and hydrate.
 cargo test --workspace --exclude frontend 2>&1 | tee -a "$log"
-
-say "cargo leptos build again (the server Schemathesis and Playwright run)"
-cargo leptos build
 
 say "Schemathesis (every REST route against the OpenAPI document, all checks)"
 bash scripts/api-fuzz.sh 2>&1 | tee -a "$log"

@@ -9,6 +9,7 @@ import { createEventByApi, eventPath, openEventPage, uniqueUsername } from "./su
 // A server of this test's own (the shared one must stay up for the other tests), on the same
 // build and the embedded default (SQLite, in-process nodes), killed and started again.
 const targetDir = process.env.CARGO_TARGET_DIR ?? "../target";
+const whenly = process.env.WHENLY_BINARY ?? `${targetDir}/debug/whenly`;
 const password = "correct horse battery";
 
 async function freePort(): Promise<number> {
@@ -23,7 +24,7 @@ async function freePort(): Promise<number> {
 }
 
 function startWhenly(port: number, dataDir: string): ChildProcess {
-  const child = spawn(`${targetDir}/debug/whenly`, [], {
+  const child = spawn(whenly, [], {
     cwd: "..",
     env: {
       ...process.env,
