@@ -12,7 +12,7 @@ use tower_sessions::Session;
 use crate::accounts::{AccountSettings, SettingsInput, UserView};
 use crate::notifications::NotificationList;
 use crate::error::AppError;
-use crate::events::{AvailabilityInput, CreateEventInput, EventPageData, EventView, MyEvents};
+use crate::events::{AvailabilityInput, CreateEventInput, EditEventInput, EventPageData, EventView, MyEvents};
 
 /// Sign-up, log-in, log-out and "who is this?" over the caller's session.
 #[async_trait]
@@ -72,6 +72,10 @@ pub trait EventsPort: Send + Sync + 'static {
     async fn join(&self, session: &Session, code: &str) -> Result<(), AppError>;
     async fn leave(&self, session: &Session, code: &str) -> Result<(), AppError>;
     async fn cancel(&self, session: &Session, code: &str) -> Result<(), AppError>;
+    /// The organizer changes the event before its deadline.
+    async fn edit(&self, session: &Session, code: &str, input: EditEventInput) -> Result<EventView, AppError>;
+    /// The organizer closes answers now; the cluster decides at once.
+    async fn decide_now(&self, session: &Session, code: &str) -> Result<EventView, AppError>;
     /// Stores a new version of the caller's answer and returns that version.
     async fn put_availability(&self, session: &Session, code: &str, input: AvailabilityInput) -> Result<u64, AppError>;
     async fn my_events(&self, session: &Session) -> Result<MyEvents, AppError>;

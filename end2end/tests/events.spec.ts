@@ -1,4 +1,4 @@
-import { expect, test, type Browser, type Page, type TestInfo } from "@playwright/test";
+import { expect, test, type Page } from "@playwright/test";
 import {
   answerCell,
   answerWithText,
@@ -10,28 +10,15 @@ import {
   heatCellLike,
   joinOnEventPage,
   localTextTime,
+  newUser,
   openEventPage,
   press,
   routes,
   saveScreenshot,
-  signUp,
   uniqueUsername,
 } from "./support";
 
 const password = "correct horse battery";
-
-/** A signed-up user in a browser context of their own. */
-async function newUser(browser: Browser, testInfo: TestInfo, prefix: string): Promise<{ page: Page; name: string }> {
-  const context = await browser.newContext(testInfo.project.use);
-  const page = await context.newPage();
-  const name = uniqueUsername(prefix);
-  page.on("pageerror", (error) => console.log(`[${prefix}] page error: ${error.message}`));
-  page.on("console", (message) => {
-    if (message.type() === "error") console.log(`[${prefix}] console: ${message.text().slice(0, 500)}`);
-  });
-  await signUp(page, testInfo, name, password);
-  return { page, name };
-}
 
 /** The instant a grid cell starts at. */
 async function cellStart(page: Page, row: number, column: number): Promise<Date> {

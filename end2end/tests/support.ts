@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { expect, type Locator, type Page, type TestInfo } from "@playwright/test";
+import { expect, type Browser, type Locator, type Page, type TestInfo } from "@playwright/test";
 import { mailDir, python } from "../mail-server";
 
 /** Page paths, as in app/src/routes.rs. */
@@ -191,4 +191,17 @@ export function linkTo(text: string, path: string): string {
   const match = text.match(new RegExp(`https?://[^/\\s]+(${path}\\?token=[^\\s>"]+)`));
   if (!match) throw new Error(`no ${path} link in ${text}`);
   return match[1];
+}
+
+/** A signed-up user in a browser context of their own, with the page's errors logged. */
+export async function newUser(browser: Browser, testInfo: TestInfo, prefix: string): Promise<{ page: Page; name: string }> {
+  const context = await browser.newContext(testInfo.project.use);
+  const page = await context.newPage();
+  const name = uniqueUsername(prefix);
+  page.on("pageerror", (error) => console.log(`[${prefix}] page error: ${error.message}`));
+  page.on("console", (message) => {
+    if (message.type() === "error") console.log(`[${prefix}] console: ${message.text().slice(0, 500)}`);
+  });
+  await signUp(page, testInfo, name, "correct horse battery");
+  return { page, name };
 }

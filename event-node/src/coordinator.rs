@@ -1,6 +1,7 @@
 //! How a deadline flows on the coordinating node:
 //!
-//! 1. sleep until the deadline (at once if it passed: a late assignment or a restart);
+//! 1. sleep until the deadline (at once if it passed: a late assignment or a restart), again
+//!    whenever an assignment moves it (the organizer extended it, or decided now);
 //! 2. ask the server for the manifest (batched with the other events due now, see `batch`);
 //!    stop if another node coordinates the event now, and only seal if an outcome is stored
 //!    already (a report must be made once);
@@ -20,6 +21,7 @@ use std::time::{Duration, Instant};
 
 use futures::future::join_all;
 use scheduling::{outcome, Answer, EventSpec, Outcome, ParticipantId, Partial};
+use tokio::sync::watch;
 
 use crate::node::Node;
 use crate::protocol::link::CallError;
@@ -34,6 +36,9 @@ const REPAIR_AFTER: Duration = Duration::from_secs(2);
 /// How long past the deadline a finalization may keep failing before it is logged at WARN.
 pub(crate) const STALL_WARNING: Duration = Duration::from_secs(5);
 const STALL_REPEAT: Duration = Duration::from_secs(30);
+/// How long a coordinator the server told "before the deadline" waits for the assignment with
+/// the new deadline before asking again.
+const MOVED_DEADLINE_RECHECK: Duration = Duration::from_secs(5);
 
 /// What one finalization attempt ended with, when it did not fail.
 #[derive(Debug)]
@@ -67,17 +72,26 @@ enum FinalizeError {
     Local(NodeError),
 }
 
-/// Waits for the deadline, then finalizes `event`, retrying until it is done.
-pub(crate) async fn run(node: &Node, event: EventId, spec: EventSpec) {
-    let until_deadline = (spec.deadline() - chrono::Utc::now()).to_std().unwrap_or_default();
-    tokio::time::sleep(until_deadline).await;
+/// Waits for the deadline (following `spec` as assignments change it), then finalizes
+/// `event`, retrying until it is done.
+pub(crate) async fn run(node: &Node, event: EventId, spec: &mut watch::Receiver<EventSpec>) {
+    wait_for_deadline(spec).await;
 
-    let deadline_passed = Instant::now();
+    let mut deadline_passed = Instant::now();
     let mut next_warning = STALL_WARNING;
     let mut next_repair = REPAIR_AFTER;
     let mut retry = FIRST_RETRY;
     loop {
         match finalize(node, event).await {
+            Err(FinalizeError::Refused(ControlError::BeforeDeadline)) => {
+                // The deadline moved later and the assignment saying so has not arrived (or
+                // this clock runs ahead): wait for it, or ask again in a while.
+                tracing::debug!(%event, "the deadline has not passed on the server; waiting for the new one");
+                let _ = tokio::time::timeout(MOVED_DEADLINE_RECHECK, spec.changed()).await;
+                wait_for_deadline(spec).await;
+                (deadline_passed, next_warning, next_repair, retry) = (Instant::now(), STALL_WARNING, REPAIR_AFTER, FIRST_RETRY);
+                continue;
+            }
             Ok(Finished::NotCoordinator(coordinator)) => {
                 tracing::info!(%event, ?coordinator, "no longer this node's event");
                 return;
@@ -106,6 +120,19 @@ pub(crate) async fn run(node: &Node, event: EventId, spec: EventSpec) {
         }
         tokio::time::sleep(retry).await;
         retry = (retry * 2).min(MAX_RETRY);
+    }
+}
+
+/// Returns once the deadline of the latest spec has passed.
+async fn wait_for_deadline(spec: &mut watch::Receiver<EventSpec>) {
+    loop {
+        let deadline = spec.borrow_and_update().deadline();
+        let until_deadline = (deadline - chrono::Utc::now()).to_std().unwrap_or_default();
+        tokio::select! {
+            () = tokio::time::sleep(until_deadline) => return,
+            // The sender lives while the task is registered, so this only ends with a change.
+            Ok(()) = spec.changed() => {}
+        }
     }
 }
 

@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use tokio::sync::watch;
 
-use scheduling::Outcome;
+use scheduling::{EventSpec, Outcome};
 
 use crate::batch::Coalescer;
 use crate::protocol::link::{CallError, ClusterTls, Link};
@@ -39,9 +39,11 @@ pub(crate) struct Node {
     /// Flips to true when the server retires the node: serving stops.
     retired: watch::Sender<bool>,
     /// Events with a live coordinator task, so a repeated assignment does not start another;
-    /// `true` when an assignment arrived while the task ran, so it must run again when it ends
-    /// (it may be ending because the server briefly had no coordinator for the event).
-    coordinating: Mutex<HashMap<EventId, bool>>,
+    /// Per event with a coordinator task: the spec it follows (an assignment with a new one,
+    /// such as a moved deadline, wakes it), and `true` when an assignment arrived while the
+    /// task ran, so it must run again when it ends (it may be ending because the server
+    /// briefly had no coordinator for the event).
+    coordinating: Mutex<HashMap<EventId, (watch::Sender<EventSpec>, bool)>>,
 }
 
 fn locked<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -117,18 +119,25 @@ impl Node {
         let _ = retired.wait_for(|retired| *retired).await;
     }
 
-    /// Marks `event` as having a coordinator task; false if it has one already (which then
-    /// runs again once it ends).
-    pub(crate) fn begin_coordinating(&self, event: EventId) -> bool {
+    /// Marks `event` as having a coordinator task following `spec`: the receiver for a new
+    /// task, or `None` if it has one already (which then follows `spec` and runs again once
+    /// it ends).
+    pub(crate) fn begin_coordinating(&self, event: EventId, spec: EventSpec) -> Option<watch::Receiver<EventSpec>> {
         let mut coordinating = locked(&self.coordinating);
         match coordinating.get_mut(&event) {
-            Some(again) => {
+            Some((current, again)) => {
+                current.send_if_modified(|held| {
+                    let changed = *held != spec;
+                    *held = spec;
+                    changed
+                });
                 *again = true;
-                false
+                None
             }
             None => {
-                coordinating.insert(event, false);
-                true
+                let (sender, receiver) = watch::channel(spec);
+                coordinating.insert(event, (sender, false));
+                Some(receiver)
             }
         }
     }
@@ -137,7 +146,7 @@ impl Node {
     pub(crate) fn end_coordinating(&self, event: EventId) -> bool {
         let mut coordinating = locked(&self.coordinating);
         match coordinating.get_mut(&event) {
-            Some(again) if *again => {
+            Some((_, again)) if *again => {
                 *again = false;
                 true
             }

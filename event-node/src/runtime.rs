@@ -164,11 +164,11 @@ impl EventNode for NodeServer {
 /// Starts the coordinator task for `event` unless one runs already; an assignment that
 /// arrives while it runs makes it run once more when it ends.
 fn arm(node: &Arc<Node>, event: EventId, spec: EventSpec) {
-    if node.begin_coordinating(event) {
+    if let Some(mut spec) = node.begin_coordinating(event, spec) {
         let node = Arc::clone(node);
         tokio::spawn(async move {
             loop {
-                coordinator::run(&node, event, spec.clone()).await;
+                coordinator::run(&node, event, &mut spec).await;
                 if !node.end_coordinating(event) {
                     break;
                 }

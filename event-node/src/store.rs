@@ -18,6 +18,9 @@ use crate::protocol::{EventId, NodeError};
 struct StoredAnswer {
     version: u64,
     availability: Option<IntervalSet>,
+    /// Absent in answers stored before "if need be" existed.
+    #[serde(default)]
+    if_need_be: IntervalSet,
 }
 
 pub struct NodeStore {
@@ -84,13 +87,13 @@ impl NodeStore {
     }
 
     fn store_answer(&self, event: EventId, answer: Answer) -> Result<(), NodeError> {
-        let stored = StoredAnswer { version: answer.version, availability: Some(answer.availability) };
+        let stored = StoredAnswer { version: answer.version, availability: Some(answer.availability), if_need_be: answer.if_need_be };
         self.store_versioned(event, answer.participant, stored)
     }
 
     /// Records that `participant` left as of `version`.
     pub async fn withdraw(&self, event: EventId, participant: ParticipantId, version: u64) -> Result<(), NodeError> {
-        self.store_versioned(event, participant, StoredAnswer { version, availability: None })?;
+        self.store_versioned(event, participant, StoredAnswer { version, availability: None, if_need_be: IntervalSet::new() })?;
         self.flush().await
     }
 
@@ -131,7 +134,7 @@ impl NodeStore {
             let stored: StoredAnswer = serde_json::from_slice(&value).map_err(storage)?;
             if let (Some(availability), Some(participant)) = (stored.availability, key.get(8..16)) {
                 let participant = ParticipantId(u64::from_be_bytes(participant.try_into().map_err(storage)?));
-                answers.push(Answer { participant, version: stored.version, availability });
+                answers.push(Answer { participant, version: stored.version, availability, if_need_be: stored.if_need_be });
             }
         }
         Ok(Partial::from_answers(answers))

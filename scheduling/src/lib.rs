@@ -3,7 +3,7 @@
 //! Pure (no I/O, no async runtime) so the browser (wasm32), the server and the event nodes link
 //! the same rules:
 //! - [`time`]: UTC minutes, half-open intervals, normalized interval sets;
-//! - [`text`]: the seed text format in an IANA time zone;
+//! - [`text`]: the seed text format in an IANA time zone (a trailing `?`: if need be);
 //! - [`spec`]: an event's spec and a participant's answer;
 //! - [`outcome()`]: scheduled slot, best effort, or undefined;
 //! - [`partial`]: a node's summary of the answers it holds, and how summaries merge.
@@ -16,7 +16,7 @@ pub mod time;
 
 pub use outcome::{outcome, BestEffort, Outcome};
 pub use partial::Partial;
-pub use spec::{Answer, EventSpec, ParticipantId, SpecError};
+pub use spec::{Answer, Availability, EventSpec, ParticipantId, SpecError};
 pub use time::{Interval, IntervalSet, Minute};
 
 /// Shortest meeting an organizer may ask for, in minutes.

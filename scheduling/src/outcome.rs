@@ -1,5 +1,12 @@
 //! `outcome()`: the one function that decides an event (DESIGN.md §1 "Outcome"). The event
 //! nodes, the server's verification and the tests all call it.
+//!
+//! Three tiers, each tried only when the one before finds nothing:
+//! 1. the earliest slot where everyone who answered is free;
+//! 2. the earliest slot where everyone is free or free if need be, naming who would come only
+//!    if need be;
+//! 3. no solution, with the best effort: the slot the most people can come to (free or if need
+//!    be), then the one the fewest of them would come to only if need be, then the earliest.
 
 use std::collections::BTreeMap;
 
@@ -14,11 +21,19 @@ use crate::time::{Interval, IntervalSet, Minute};
 pub enum Outcome {
     /// Nobody answered.
     Undefined,
-    /// Everyone who answered is free during `slot`, the earliest one; `common` is all the time
-    /// they share where a meeting may be (after the deadline, inside the window).
-    Scheduled { slot: Interval, common: IntervalSet },
-    /// No slot suits everyone. `best_effort` is the earliest slot with the most people free,
-    /// or `None` when nobody is free long enough.
+    /// Everyone who answered can come during `slot`, the earliest such slot. `if_need_be` names
+    /// those who would come only if need be (empty when everyone is free: then `slot` is the
+    /// earliest time everyone is free, even if an earlier one suits everyone if need be).
+    /// `common` is all the time everyone shares where a meeting may be (after the deadline,
+    /// inside the window): free time when `if_need_be` is empty, else free-or-if-need-be time.
+    Scheduled {
+        slot: Interval,
+        common: IntervalSet,
+        #[serde(default)]
+        if_need_be: Vec<ParticipantId>,
+    },
+    /// No slot suits everyone. `best_effort` is the slot the most people can come to (then the
+    /// fewest only if need be, then the earliest), or `None` when nobody can come long enough.
     NoSolution { best_effort: Option<BestEffort> },
 }
 
@@ -27,29 +42,45 @@ pub struct BestEffort {
     pub slot: Interval,
     /// Free for the whole slot, by id.
     pub available: Vec<ParticipantId>,
-    /// Answered but not free for the whole slot, by id.
+    /// Able to come for the whole slot, but only if need be, by id.
+    #[serde(default)]
+    pub if_need_be: Vec<ParticipantId>,
+    /// Answered but unable to come for the whole slot, by id.
     pub unavailable: Vec<ParticipantId>,
 }
 
 /// Decides an event from its answers. If several answers name one participant, the highest
-/// version counts. Deterministic: the earliest slot wins, participants are listed by id.
+/// version counts. Deterministic: ties go to the earliest slot, participants are listed by id.
 pub fn outcome<'a>(spec: &EventSpec, answers: impl IntoIterator<Item = &'a Answer>) -> Outcome {
     let latest = latest_answers(answers);
-    match intersect_all(latest.values().copied()) {
-        Some(common) => decide(spec, &latest, &common),
+    match intersect_free(latest.values().copied()) {
+        Some(free) => decide(spec, &latest, &free, || intersect_possible(latest.values().copied()).unwrap_or_default()),
         None => Outcome::Undefined,
     }
 }
 
-/// The minutes every answer shares; `None` when there are no answers.
-pub(crate) fn intersect_all<'a>(answers: impl IntoIterator<Item = &'a Answer>) -> Option<IntervalSet> {
+/// The minutes every answer is free; `None` when there are no answers.
+pub(crate) fn intersect_free<'a>(answers: impl IntoIterator<Item = &'a Answer>) -> Option<IntervalSet> {
     let mut answers = answers.into_iter();
     let first = answers.next()?.availability.clone();
     Some(answers.fold(first, |common, answer| common.intersection(&answer.availability)))
 }
 
-/// [`outcome`] when the caller already holds the answers' intersection (a node's partial).
-pub(crate) fn decide(spec: &EventSpec, latest: &BTreeMap<ParticipantId, &Answer>, common: &IntervalSet) -> Outcome {
+/// The minutes every answer can make, free or if need be; `None` when there are no answers.
+pub(crate) fn intersect_possible<'a>(answers: impl IntoIterator<Item = &'a Answer>) -> Option<IntervalSet> {
+    let mut answers = answers.into_iter();
+    let first = answers.next()?.possible().into_owned();
+    Some(answers.fold(first, |common, answer| common.intersection(&answer.possible())))
+}
+
+/// [`outcome`] when the caller already holds the answers' free intersection (a node's
+/// partial); `possible` gives the free-or-if-need-be one, asked for only when needed.
+pub(crate) fn decide(
+    spec: &EventSpec,
+    latest: &BTreeMap<ParticipantId, &Answer>,
+    free: &IntervalSet,
+    possible: impl FnOnce() -> IntervalSet,
+) -> Outcome {
     if latest.is_empty() {
         return Outcome::Undefined;
     }
@@ -57,12 +88,24 @@ pub(crate) fn decide(spec: &EventSpec, latest: &BTreeMap<ParticipantId, &Answer>
     let Some(bounds) = spec.bounds() else {
         return Outcome::NoSolution { best_effort: None };
     };
-    let common = common.clip(bounds);
-    if let Some(start) = common.intervals().iter().find(|free| free.minutes() >= duration).map(|free| free.start()) {
-        let slot = Interval::starting_at(start, duration).expect("duration is positive");
-        return Outcome::Scheduled { slot, common };
+    let free = free.clip(bounds);
+    if let Some(slot) = first_slot(&free, duration) {
+        return Outcome::Scheduled { slot, common: free, if_need_be: Vec::new() };
+    }
+    if latest.values().any(|answer| !answer.if_need_be.is_empty()) {
+        let possible = possible().clip(bounds);
+        if let Some(slot) = first_slot(&possible, duration) {
+            let if_need_be = latest.iter().filter(|(_, answer)| !answer.availability.covers(slot)).map(|(id, _)| *id).collect();
+            return Outcome::Scheduled { slot, common: possible, if_need_be };
+        }
     }
     Outcome::NoSolution { best_effort: best_effort(latest, bounds, duration) }
+}
+
+/// The earliest `duration` minutes inside one interval of `set`.
+fn first_slot(set: &IntervalSet, duration: i64) -> Option<Interval> {
+    let free = set.intervals().iter().find(|free| free.minutes() >= duration)?;
+    Interval::starting_at(free.start(), duration)
 }
 
 /// The highest version per participant.
@@ -81,49 +124,77 @@ pub(crate) fn latest_answers<'a>(answers: impl IntoIterator<Item = &'a Answer>) 
     latest
 }
 
-/// A sweep over slot *start* times. A participant free during `[s, e)` (within bounds) can
-/// attend any slot starting in `[s, e - duration]`; the earliest start covered by the most
-/// such ranges wins. Each participant's ranges are disjoint, so coverage counts people.
+/// Sweep events, packed as `(minute << 3) | kind` so one integer sort orders them by time.
+/// Each kind moves the two counts (can come, free) by one; the order within a minute does not
+/// matter, since counts are read only between minutes.
+const ENDS_BOTH: i64 = 0;
+const ENDS_POSSIBLE: i64 = 1;
+const ENDS_FREE: i64 = 2;
+const STARTS_BOTH: i64 = 4;
+const STARTS_POSSIBLE: i64 = 5;
+const STARTS_FREE: i64 = 6;
+
+/// A sweep over slot *start* times. Someone free (or able, if need be) during `[s, e)` within
+/// bounds can attend any slot starting in `[s, e - duration]`; each participant's ranges are
+/// disjoint, so overlapping ranges count people. Someone with no if-need-be time has the same
+/// free and possible ranges, pushed once as "both".
 fn best_effort(latest: &BTreeMap<ParticipantId, &Answer>, bounds: Interval, duration: i64) -> Option<BestEffort> {
-    // Events packed as (minute << 1) | kind, kind 0 = a range ends, 1 = a range starts, so one
-    // integer sort orders them by time with ends first (ranges are half-open).
     let mut events: Vec<i64> = Vec::new();
-    for answer in latest.values() {
-        for free in answer.availability.clip(bounds).intervals() {
-            if free.minutes() >= duration {
-                let first_start = free.start().0;
-                let past_last_start = free.end().0 - duration + 1;
-                events.push((first_start << 1) | 1);
-                events.push(past_last_start << 1);
+    let mut push_ranges = |set: &IntervalSet, starts: i64, ends: i64| {
+        for range in set.clip(bounds).intervals() {
+            if range.minutes() >= duration {
+                events.push((range.start().0 << 3) | starts);
+                events.push(((range.end().0 - duration + 1) << 3) | ends);
             }
+        }
+    };
+    for answer in latest.values() {
+        if answer.if_need_be.is_empty() {
+            push_ranges(&answer.availability, STARTS_BOTH, ENDS_BOTH);
+        } else {
+            push_ranges(&answer.availability, STARTS_FREE, ENDS_FREE);
+            push_ranges(&answer.possible(), STARTS_POSSIBLE, ENDS_POSSIBLE);
         }
     }
     events.sort_unstable();
 
-    let (mut coverage, mut best_count, mut best_start) = (0usize, 0usize, None);
+    // (can come, free) at the best start so far; a later start must do strictly better.
+    let (mut can, mut free) = (0i64, 0i64);
+    let (mut best, mut best_start) = ((0i64, 0i64), None);
     let mut index = 0;
     while index < events.len() {
-        let minute = events[index] >> 1;
-        while index < events.len() && events[index] >> 1 == minute {
-            if events[index] & 1 == 1 {
-                coverage += 1;
-            } else {
-                coverage -= 1;
-            }
+        let minute = events[index] >> 3;
+        while index < events.len() && events[index] >> 3 == minute {
+            let (can_delta, free_delta) = match events[index] & 7 {
+                ENDS_BOTH => (-1, -1),
+                ENDS_POSSIBLE => (-1, 0),
+                ENDS_FREE => (0, -1),
+                STARTS_BOTH => (1, 1),
+                STARTS_POSSIBLE => (1, 0),
+                _ => (0, 1),
+            };
+            can += can_delta;
+            free += free_delta;
             index += 1;
         }
-        if coverage > best_count {
-            best_count = coverage;
+        if (can, free) > best {
+            best = (can, free);
             best_start = Some(Minute(minute));
         }
     }
 
     let slot = Interval::starting_at(best_start?, duration)?;
-    let (available, unavailable) = latest.iter().fold((Vec::new(), Vec::new()), |(mut yes, mut no), (id, answer)| {
-        if answer.availability.covers(slot) { yes.push(*id) } else { no.push(*id) }
-        (yes, no)
-    });
-    Some(BestEffort { slot, available, unavailable })
+    let mut best = BestEffort { slot, available: Vec::new(), if_need_be: Vec::new(), unavailable: Vec::new() };
+    for (id, answer) in latest {
+        if answer.availability.covers(slot) {
+            best.available.push(*id);
+        } else if answer.possible().covers(slot) {
+            best.if_need_be.push(*id);
+        } else {
+            best.unavailable.push(*id);
+        }
+    }
+    Some(best)
 }
 
 #[cfg(test)]
@@ -146,12 +217,20 @@ mod tests {
         Interval::new(at(start), at(end)).unwrap()
     }
 
+    fn set(pairs: &[(i64, i64)]) -> IntervalSet {
+        pairs.iter().map(|&(s, e)| iv(s, e)).collect()
+    }
+
     fn answer(id: u64, version: u64, free: &[(i64, i64)]) -> Answer {
-        Answer {
-            participant: ParticipantId(id),
-            version,
-            availability: free.iter().map(|&(s, e)| iv(s, e)).collect(),
-        }
+        Answer::free(ParticipantId(id), version, set(free))
+    }
+
+    fn maybe(id: u64, free: &[(i64, i64)], if_need_be: &[(i64, i64)]) -> Answer {
+        Answer::new(ParticipantId(id), 1, set(free), set(if_need_be))
+    }
+
+    fn ids(ids: &[u64]) -> Vec<ParticipantId> {
+        ids.iter().copied().map(ParticipantId).collect()
     }
 
     fn spec(duration: u32) -> EventSpec {
@@ -181,7 +260,7 @@ mod tests {
     fn earliest_common_slot_and_the_whole_common_time() {
         let answers = [answer(1, 1, &[(0, 120), (300, 400)]), answer(2, 1, &[(60, 180), (320, 360)])];
         let decided = outcome(&spec(30), &answers);
-        assert_eq!(decided, Outcome::Scheduled { slot: iv(60, 90), common: [iv(60, 120), iv(320, 360)].into_iter().collect() });
+        assert_eq!(decided, Outcome::Scheduled { slot: iv(60, 90), common: set(&[(60, 120), (320, 360)]), if_need_be: vec![] });
     }
 
     #[test]
@@ -258,6 +337,55 @@ mod tests {
         for answers in [[old.clone(), new.clone(), other.clone()], [new.clone(), other.clone(), old.clone()]] {
             assert_eq!(scheduled_slot(&outcome(&spec(60), &answers)), iv(200, 260));
         }
+    }
+
+    #[test]
+    fn a_later_slot_everyone_is_free_for_beats_an_earlier_one_if_need_be() {
+        let answers = [maybe(1, &[(200, 260)], &[(0, 60)]), answer(2, 1, &[(0, 300)])];
+        assert_eq!(outcome(&spec(60), &answers), Outcome::Scheduled { slot: iv(200, 260), common: set(&[(200, 260)]), if_need_be: vec![] });
+    }
+
+    #[test]
+    fn if_nobody_is_free_together_the_earliest_slot_if_need_be_names_who_would_stretch() {
+        // 1 is free 0–30 and could do 30–90 if need be; 2 only if need be 0–60; 3 free all along.
+        let answers = [maybe(1, &[(0, 30)], &[(30, 90)]), maybe(2, &[], &[(0, 60)]), answer(3, 1, &[(0, 300)])];
+        let decided = outcome(&spec(60), &answers);
+        assert_eq!(decided, Outcome::Scheduled { slot: iv(0, 60), common: set(&[(0, 60)]), if_need_be: ids(&[1, 2]) });
+        // 1 free for the whole slot is not named.
+        let answers = [maybe(1, &[(0, 60)], &[(60, 90)]), maybe(2, &[], &[(0, 60)])];
+        assert_eq!(outcome(&spec(60), &answers), Outcome::Scheduled { slot: iv(0, 60), common: set(&[(0, 60)]), if_need_be: ids(&[2]) });
+    }
+
+    #[test]
+    fn free_and_if_need_be_time_join_into_one_slot() {
+        // 09:00–09:30 free and 09:30–10:00 if need be: an hour, only if need be.
+        let answers = [maybe(1, &[(0, 30)], &[(30, 60)])];
+        assert_eq!(outcome(&spec(60), &answers), Outcome::Scheduled { slot: iv(0, 60), common: set(&[(0, 60)]), if_need_be: ids(&[1]) });
+    }
+
+    #[test]
+    fn overlapping_if_need_be_time_counts_as_free() {
+        let both = Answer::new(ParticipantId(1), 1, set(&[(0, 60)]), set(&[(30, 90)]));
+        assert_eq!(both.if_need_be, set(&[(60, 90)]));
+        let raw = Answer { participant: ParticipantId(1), version: 1, availability: set(&[(0, 60)]), if_need_be: set(&[(0, 90)]) };
+        assert_eq!(scheduled_slot(&outcome(&spec(60), &[raw])), iv(0, 60));
+    }
+
+    #[test]
+    fn best_effort_most_people_then_fewest_if_need_be_then_earliest() {
+        // 0–60: 1 and 2 if need be. 100–160: 1 free, 2 if need be. 200–260: 1 and 2 free, but
+        // 3 (never with the others) makes a full slot impossible.
+        let answers = [
+            maybe(1, &[(100, 160), (200, 260)], &[(0, 60)]),
+            maybe(2, &[(200, 260)], &[(0, 60), (100, 160)]),
+            answer(3, 1, &[(400, 460)]),
+        ];
+        let first = best(outcome(&spec(60), &answers)).unwrap();
+        assert_eq!(first, BestEffort { slot: iv(200, 260), available: ids(&[1, 2]), if_need_be: vec![], unavailable: ids(&[3]) });
+        // More people if need be beats fewer people free.
+        let answers = [maybe(1, &[(0, 60)], &[(100, 160)]), maybe(2, &[], &[(100, 160)]), answer(3, 1, &[(0, 60)]), answer(4, 1, &[(100, 160)]), answer(5, 1, &[])];
+        let second = best(outcome(&spec(60), &answers)).unwrap();
+        assert_eq!(second, BestEffort { slot: iv(100, 160), available: ids(&[4]), if_need_be: ids(&[1, 2]), unavailable: ids(&[3, 5]) });
     }
 
     #[test]

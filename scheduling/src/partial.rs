@@ -1,5 +1,5 @@
 //! A node's summary of the answers it holds for one event: the latest answer per participant
-//! and their running intersection. Partials from several nodes [`merge`](Partial::merge) into
+//! and their running intersections (free, and free or if need be). Partials from several nodes [`merge`](Partial::merge) into
 //! one from which the coordinator decides the event; merging is commutative, associative and
 //! idempotent, so retries and duplicated messages cannot change an outcome.
 
@@ -7,15 +7,36 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::outcome::{decide, intersect_all, Outcome};
+use crate::outcome::{decide, intersect_free, intersect_possible, Outcome};
 use crate::spec::{Answer, EventSpec, ParticipantId};
 use crate::time::IntervalSet;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Partial {
     answers: BTreeMap<ParticipantId, Answer>,
-    /// Intersection of every held answer; `None` while no answer is held (the identity).
-    intersection: Option<IntervalSet>,
+    /// Intersections of every held answer; `None` while no answer is held (the identity).
+    intersection: Option<Common>,
+}
+
+/// The minutes every held answer is free, and those every one can make (free or if need be).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct Common {
+    free: IntervalSet,
+    possible: IntervalSet,
+}
+
+impl Common {
+    fn of(answer: &Answer) -> Self {
+        Self { free: answer.availability.clone(), possible: answer.possible().into_owned() }
+    }
+
+    fn narrowed_by(self, answer: &Answer) -> Self {
+        Self { free: self.free.intersection(&answer.availability), possible: self.possible.intersection(&answer.possible()) }
+    }
+
+    fn intersection(&self, other: &Common) -> Self {
+        Self { free: self.free.intersection(&other.free), possible: self.possible.intersection(&other.possible) }
+    }
 }
 
 impl Partial {
@@ -43,8 +64,8 @@ impl Partial {
             }
             None => {
                 self.intersection = Some(match self.intersection.take() {
-                    Some(common) => common.intersection(&answer.availability),
-                    None => answer.availability.clone(),
+                    Some(common) => common.narrowed_by(&answer),
+                    None => Common::of(&answer),
                 });
                 self.answers.insert(answer.participant, answer);
                 true
@@ -105,13 +126,17 @@ impl Partial {
     }
 
     /// The outcome over the held answers; equal to [`crate::outcome`] over them, but reuses the
-    /// running intersection.
+    /// running intersections.
     pub fn outcome(&self, spec: &EventSpec) -> Outcome {
         let latest = self.answers.iter().map(|(id, answer)| (*id, answer)).collect();
-        decide(spec, &latest, self.intersection.as_ref().unwrap_or(&IntervalSet::new()))
+        let empty = IntervalSet::new();
+        let (free, possible) = self.intersection.as_ref().map_or((&empty, &empty), |common| (&common.free, &common.possible));
+        decide(spec, &latest, free, || possible.clone())
     }
 
     fn recompute_intersection(&mut self) {
-        self.intersection = intersect_all(self.answers.values());
+        self.intersection = intersect_free(self.answers.values())
+            .zip(intersect_possible(self.answers.values()))
+            .map(|(free, possible)| Common { free, possible });
     }
 }

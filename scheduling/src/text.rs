@@ -1,5 +1,7 @@
 //! The seed text format: one interval per line, `YYYY-MM-DD HH:mm - YYYY-MM-DD HH:mm`, in a
-//! given IANA time zone. Blank lines are ignored. Parsing is all or nothing: any bad line makes
+//! given IANA time zone. A line ending in `?` (after optional spaces) is time the participant
+//! could make only if need be; where it overlaps a free line, free counts. Blank lines are
+//! ignored. Parsing is all or nothing: any bad line makes
 //! the whole text an error, listing the bad lines (the first [`MAX_REPORTED_ERRORS`]) with
 //! what is wrong.
 //!
@@ -13,6 +15,7 @@ use std::fmt;
 use chrono::{Duration, LocalResult, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 
+use crate::spec::Availability;
 use crate::time::{Interval, IntervalSet, Minute};
 
 /// Most intervals one answer may hold.
@@ -28,7 +31,7 @@ const LOCAL_FORMAT: &str = "%Y-%m-%d %H:%M";
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LineErrorKind {
-    #[error("expected `YYYY-MM-DD HH:mm - YYYY-MM-DD HH:mm`")]
+    #[error("expected `YYYY-MM-DD HH:mm - YYYY-MM-DD HH:mm`, and `?` after it for if need be")]
     Unparseable,
     #[error("the end is not after the start")]
     EndNotAfterStart,
@@ -59,28 +62,36 @@ impl fmt::Display for TextErrors {
 
 impl std::error::Error for TextErrors {}
 
-/// Parses `text` in `zone` into a normalized set (overlaps merge, they are not errors).
-pub fn parse(text: &str, zone: Tz) -> Result<IntervalSet, TextErrors> {
-    let mut intervals = Vec::new();
+/// Parses `text` in `zone` into normalized sets (overlaps merge, they are not errors).
+pub fn parse(text: &str, zone: Tz) -> Result<Availability, TextErrors> {
+    let (mut free, mut if_need_be) = (Vec::new(), Vec::new());
     let mut errors = Vec::new();
     for (index, line) in text.lines().enumerate() {
         let line_number = index + 1;
         if line.trim().is_empty() {
             continue;
         }
-        if intervals.len() == MAX_INTERVALS {
+        if free.len() + if_need_be.len() == MAX_INTERVALS {
             errors.push(LineError { line: line_number, kind: LineErrorKind::TooManyIntervals });
             break;
         }
+        let (line, maybe) = match line.trim_end().strip_suffix('?') {
+            Some(rest) => (rest, true),
+            None => (line, false),
+        };
         match parse_line(line, zone) {
-            Ok(interval) => intervals.push(interval),
+            Ok(interval) if maybe => if_need_be.push(interval),
+            Ok(interval) => free.push(interval),
             Err(kind) => errors.push(LineError { line: line_number, kind }),
         }
         if errors.len() == MAX_REPORTED_ERRORS {
             break;
         }
     }
-    if errors.is_empty() { Ok(IntervalSet::from_intervals(intervals)) } else { Err(TextErrors(errors)) }
+    if !errors.is_empty() {
+        return Err(TextErrors(errors));
+    }
+    Ok(Availability::new(IntervalSet::from_intervals(free), IntervalSet::from_intervals(if_need_be)))
 }
 
 fn parse_line(line: &str, zone: Tz) -> Result<Interval, LineErrorKind> {
@@ -119,14 +130,18 @@ pub fn resolve_local(local: NaiveDateTime, zone: Tz) -> Option<chrono::DateTime<
     }
 }
 
-/// Prints `set` in `zone`, one interval per line. Parsing the result in the same zone gives
-/// the set back, except for instants in a repeated hour, which print as a wall-clock time
-/// that parses to its first occurrence.
-pub fn print(set: &IntervalSet, zone: Tz) -> String {
+/// Prints `availability` in `zone`, one interval per line in time order, if-need-be ones
+/// with ` ?`. Parsing the result in the same zone gives it back, except for instants in a
+/// repeated hour, which print as a wall-clock time that parses to its first occurrence.
+pub fn print(availability: &Availability, zone: Tz) -> String {
+    let mut lines: Vec<(Interval, bool)> = availability.free.intervals().iter().map(|&interval| (interval, false)).collect();
+    lines.extend(availability.if_need_be.intervals().iter().map(|&interval| (interval, true)));
+    lines.sort_unstable();
+    let local = |minute: Minute| minute.to_utc().with_timezone(&zone).format(LOCAL_FORMAT).to_string();
     let mut text = String::new();
-    for interval in set.intervals() {
-        let local = |minute: Minute| minute.to_utc().with_timezone(&zone).format(LOCAL_FORMAT).to_string();
-        text.push_str(&format!("{} - {}\n", local(interval.start()), local(interval.end())));
+    for (interval, maybe) in lines {
+        let mark = if maybe { " ?" } else { "" };
+        text.push_str(&format!("{} - {}{mark}\n", local(interval.start()), local(interval.end())));
     }
     text
 }
@@ -148,7 +163,7 @@ mod tests {
     #[test]
     fn parses_lines_in_the_given_zone_and_merges_overlaps() {
         let text = "2030-01-07 09:00 - 2030-01-07 12:00\n\n  2030-01-07 11:00 - 2030-01-07 13:30  \n";
-        let set = parse(text, zone("Europe/Berlin")).unwrap();
+        let set = parse(text, zone("Europe/Berlin")).unwrap().free;
         // Berlin is UTC+1 in January.
         assert_eq!(set.intervals(), &[Interval::new(utc_minute(2030, 1, 7, 8, 0), utc_minute(2030, 1, 7, 12, 30)).unwrap()]);
     }
@@ -182,7 +197,7 @@ mod tests {
                 LineError { line: 7, kind: LineErrorKind::Unparseable },
             ]
         );
-        assert_eq!(errors.0[0].to_string(), "line 2: expected `YYYY-MM-DD HH:mm - YYYY-MM-DD HH:mm`");
+        assert_eq!(errors.0[0].to_string(), "line 2: expected `YYYY-MM-DD HH:mm - YYYY-MM-DD HH:mm`, and `?` after it for if need be");
     }
 
     #[test]
@@ -196,7 +211,7 @@ mod tests {
     #[test]
     fn a_time_in_the_spring_forward_gap_uses_the_offset_before_it() {
         // Berlin, 2030-03-31: 02:00 CET jumps to 03:00 CEST; 02:30 does not exist.
-        let set = parse("2030-03-31 02:30 - 2030-03-31 04:00", zone("Europe/Berlin")).unwrap();
+        let set = parse("2030-03-31 02:30 - 2030-03-31 04:00", zone("Europe/Berlin")).unwrap().free;
         let interval = set.intervals()[0];
         assert_eq!(interval.start(), utc_minute(2030, 3, 31, 1, 30), "02:30 at +01:00, i.e. 03:30 CEST");
         assert_eq!(interval.end(), utc_minute(2030, 3, 31, 2, 0));
@@ -205,7 +220,7 @@ mod tests {
     #[test]
     fn a_repeated_time_in_the_fall_back_overlap_is_its_first_occurrence() {
         // Berlin, 2030-10-27: 03:00 CEST goes back to 02:00 CET; 02:30 happens twice.
-        let set = parse("2030-10-27 02:30 - 2030-10-27 05:00", zone("Europe/Berlin")).unwrap();
+        let set = parse("2030-10-27 02:30 - 2030-10-27 05:00", zone("Europe/Berlin")).unwrap().free;
         assert_eq!(set.intervals()[0].start(), utc_minute(2030, 10, 27, 0, 30), "the first 02:30 is at +02:00");
     }
 
@@ -218,8 +233,22 @@ mod tests {
         ]
         .into_iter()
         .collect();
-        let printed = print(&set, berlin);
-        assert_eq!(printed, "2030-01-07 09:00 - 2030-01-07 10:15\n2030-06-02 00:00 - 2030-06-02 03:00\n");
-        assert_eq!(parse(&printed, berlin).unwrap(), set);
+        let maybe: IntervalSet = [Interval::new(utc_minute(2030, 1, 7, 12, 0), utc_minute(2030, 1, 7, 13, 0)).unwrap()].into_iter().collect();
+        let answer = Availability::new(set, maybe);
+        let printed = print(&answer, berlin);
+        assert_eq!(printed, "2030-01-07 09:00 - 2030-01-07 10:15\n2030-01-07 13:00 - 2030-01-07 14:00 ?\n2030-06-02 00:00 - 2030-06-02 03:00\n");
+        assert_eq!(parse(&printed, berlin).unwrap(), answer);
+    }
+
+    #[test]
+    fn a_trailing_question_mark_is_if_need_be_and_free_wins_where_they_overlap() {
+        let text = "2030-01-07 09:00 - 2030-01-07 12:00\n2030-01-07 11:00 - 2030-01-07 14:00?\n2030-01-07 15:00 - 2030-01-07 16:00   ?  \n";
+        let answer = parse(text, zone("UTC")).unwrap();
+        let iv = |h1, h2| Interval::new(utc_minute(2030, 1, 7, h1, 0), utc_minute(2030, 1, 7, h2, 0)).unwrap();
+        assert_eq!(answer.free.intervals(), &[iv(9, 12)]);
+        assert_eq!(answer.if_need_be.intervals(), &[iv(12, 14), iv(15, 16)]);
+        // `?` alone, or twice, is not a time.
+        let errors = parse("?\n2030-01-07 09:00 - 2030-01-07 12:00 ??", zone("UTC")).unwrap_err();
+        assert_eq!(errors.0.iter().map(|error| error.line).collect::<Vec<_>>(), vec![1, 2]);
     }
 }

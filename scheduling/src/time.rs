@@ -210,6 +210,37 @@ impl IntervalSet {
         Self { intervals: result }
     }
 
+    /// The minutes of this set that are not in `other`, in one linear merge.
+    pub fn difference(&self, other: &IntervalSet) -> IntervalSet {
+        let mut result = Vec::new();
+        let mut cut = other.intervals.iter().peekable();
+        for &interval in &self.intervals {
+            let mut start = interval.start;
+            while let Some(&&hole) = cut.peek() {
+                if hole.end <= start {
+                    cut.next();
+                    continue;
+                }
+                if hole.start >= interval.end {
+                    break;
+                }
+                if hole.start > start {
+                    result.push(Interval { start, end: hole.start });
+                }
+                start = start.max(hole.end);
+                if hole.end >= interval.end {
+                    break;
+                }
+                cut.next();
+            }
+            if start < interval.end {
+                result.push(Interval { start, end: interval.end });
+            }
+        }
+        // Pieces of one normalized interval are separated by the holes between them.
+        Self { intervals: result }
+    }
+
     /// The part of the set inside `window`.
     pub fn clip(&self, window: Interval) -> IntervalSet {
         let first = self.intervals.partition_point(|interval| interval.end <= window.start);
@@ -257,6 +288,9 @@ mod tests {
         // Touching is not overlapping: [20,30) ∩ [30,40) is empty.
         assert_eq!(set(&[(20, 30)]).intersection(&set(&[(30, 40)])), IntervalSet::new());
         assert_eq!(a.intersection(&IntervalSet::new()), IntervalSet::new());
+        assert_eq!(a.difference(&b), set(&[(0, 5), (25, 30)]));
+        assert_eq!(set(&[(0, 100)]).difference(&set(&[(10, 20), (30, 40), (90, 120)])), set(&[(0, 10), (20, 30), (40, 90)]));
+        assert_eq!(a.difference(&IntervalSet::new()), a);
     }
 
     #[test]

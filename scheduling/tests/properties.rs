@@ -1,5 +1,5 @@
-//! Property tests: `outcome()` against a deliberately naive minute-by-minute oracle, and the
-//! partial-merge law (any split, order, grouping and duplication gives the same outcome).
+//! Property tests: `outcome()` (free, if need be, best effort) against a deliberately naive
+//! minute-by-minute oracle, and the partial-merge law (any split, order, grouping and duplication gives the same outcome).
 
 use std::collections::BTreeSet;
 
@@ -22,21 +22,22 @@ fn interval_strategy() -> impl Strategy<Value = Interval> {
     (0..HORIZON, 1..180i64).prop_map(|(start, length)| Interval::new(at(start), at((start + length).min(HORIZON + 1))).unwrap())
 }
 
-/// 1–6 participants, each with 0–5 intervals (possibly overlapping or touching), and for some
-/// an older, different version too.
+fn intervals(max: usize) -> impl Strategy<Value = IntervalSet> {
+    prop::collection::vec(interval_strategy(), 0..max).prop_map(IntervalSet::from_intervals)
+}
+
+/// 1–6 participants, each with 0–5 free intervals (possibly overlapping or touching) and
+/// 0–3 if-need-be ones (possibly overlapping the free ones: free counts), and for some an
+/// older, different version too.
 fn answers_strategy() -> impl Strategy<Value = Vec<Answer>> {
-    prop::collection::vec(
-        (prop::collection::vec(interval_strategy(), 0..5), prop::option::of(prop::collection::vec(interval_strategy(), 0..3))),
-        1..6,
-    )
-    .prop_map(|people| {
+    prop::collection::vec(((intervals(5), intervals(3)), prop::option::of((intervals(3), intervals(2)))), 1..6).prop_map(|people| {
         let mut answers = Vec::new();
-        for (index, (current, older)) in people.into_iter().enumerate() {
+        for (index, ((free, maybe), older)) in people.into_iter().enumerate() {
             let participant = ParticipantId(index as u64 * 7 + 3);
-            if let Some(older) = older {
-                answers.push(Answer { participant, version: 1, availability: IntervalSet::from_intervals(older) });
+            if let Some((free, maybe)) = older {
+                answers.push(Answer { participant, version: 1, availability: free, if_need_be: maybe });
             }
-            answers.push(Answer { participant, version: 2, availability: IntervalSet::from_intervals(current) });
+            answers.push(Answer { participant, version: 2, availability: free, if_need_be: maybe });
         }
         answers
     })
@@ -51,8 +52,13 @@ fn spec_strategy() -> impl Strategy<Value = EventSpec> {
         })
 }
 
-/// The minutes each participant (latest version) is free, as plain sets of minute numbers.
-fn oracle_free_minutes(answers: &[Answer]) -> Vec<(ParticipantId, BTreeSet<i64>)> {
+fn minutes(set: &IntervalSet) -> BTreeSet<i64> {
+    set.intervals().iter().flat_map(|i| i.start().0..i.end().0).collect()
+}
+
+/// Per participant (latest version): the minutes they are free, and those they can make at
+/// all (free or if need be), as plain sets of minute numbers.
+fn oracle_people(answers: &[Answer]) -> Vec<(ParticipantId, BTreeSet<i64>, BTreeSet<i64>)> {
     let mut latest: Vec<&Answer> = Vec::new();
     for answer in answers {
         match latest.iter_mut().find(|held| held.participant == answer.participant) {
@@ -65,15 +71,17 @@ fn oracle_free_minutes(answers: &[Answer]) -> Vec<(ParticipantId, BTreeSet<i64>)
     latest
         .into_iter()
         .map(|answer| {
-            let minutes = answer.availability.intervals().iter().flat_map(|i| i.start().0..i.end().0).collect();
-            (answer.participant, minutes)
+            let free = minutes(&answer.availability);
+            let possible = free.union(&minutes(&answer.if_need_be)).copied().collect();
+            (answer.participant, free, possible)
         })
         .collect()
 }
 
-/// Minute by minute, with no cleverness: try every start time in order.
+/// Minute by minute, with no cleverness: try every start time in order, first with everyone
+/// free, then with everyone free or if need be, then score every start.
 fn oracle(spec: &EventSpec, answers: &[Answer]) -> Outcome {
-    let people = oracle_free_minutes(answers);
+    let people = oracle_people(answers);
     if people.is_empty() {
         return Outcome::Undefined;
     }
@@ -81,31 +89,42 @@ fn oracle(spec: &EventSpec, answers: &[Answer]) -> Outcome {
     let first = spec.earliest_start().0;
     // Nobody is free past the horizon, so searching further cannot find anything.
     let last_end = spec.window().map_or(at(HORIZON + 1).0, |w| w.end().0.min(at(HORIZON + 1).0));
-    let free_for = |minutes: &BTreeSet<i64>, start: i64| (start..start + duration).all(|m| minutes.contains(&m));
+    let has = |minutes: &BTreeSet<i64>, start: i64| (start..start + duration).all(|m| minutes.contains(&m));
+    let slot_at = |start: i64| Interval::starting_at(Minute(start), duration).unwrap();
+    let common_of = |everyone: Vec<i64>| everyone.iter().map(|&m| Interval::starting_at(Minute(m), 1).unwrap()).collect();
 
-    let everyone: Vec<i64> = (first..last_end).filter(|m| people.iter().all(|(_, free)| free.contains(m))).collect();
-    for start in first..=last_end - duration {
-        if people.iter().all(|(_, free)| free_for(free, start)) {
-            let slot = Interval::starting_at(Minute(start), duration).unwrap();
-            let common = everyone.iter().map(|&m| Interval::starting_at(Minute(m), 1).unwrap()).collect();
-            return Outcome::Scheduled { slot, common };
+    for tier_possible in [false, true] {
+        let pick = |person: &(ParticipantId, BTreeSet<i64>, BTreeSet<i64>)| if tier_possible { person.2.clone() } else { person.1.clone() };
+        let sets: Vec<BTreeSet<i64>> = people.iter().map(pick).collect();
+        for start in first..=last_end - duration {
+            if sets.iter().all(|set| has(set, start)) {
+                let everyone = (first..last_end).filter(|m| sets.iter().all(|set| set.contains(m))).collect();
+                let if_need_be = people.iter().filter(|(_, free, _)| !has(free, start)).map(|(id, ..)| *id).collect();
+                return Outcome::Scheduled { slot: slot_at(start), common: common_of(everyone), if_need_be };
+            }
         }
     }
-    let mut best: Option<(usize, i64)> = None;
+    let mut best: Option<((usize, usize), i64)> = None;
     for start in first..=last_end - duration {
-        let count = people.iter().filter(|(_, free)| free_for(free, start)).count();
-        if count > 0 && best.is_none_or(|(best_count, _)| count > best_count) {
-            best = Some((count, start));
+        let can = people.iter().filter(|(_, _, possible)| has(possible, start)).count();
+        let free = people.iter().filter(|(_, free, _)| has(free, start)).count();
+        if can > 0 && best.is_none_or(|(score, _)| (can, free) > score) {
+            best = Some(((can, free), start));
         }
     }
     Outcome::NoSolution {
         best_effort: best.map(|(_, start)| {
-            let (available, unavailable): (Vec<_>, Vec<_>) = people.iter().partition(|(_, free)| free_for(free, start));
-            BestEffort {
-                slot: Interval::starting_at(Minute(start), duration).unwrap(),
-                available: available.into_iter().map(|(id, _)| *id).collect(),
-                unavailable: unavailable.into_iter().map(|(id, _)| *id).collect(),
+            let mut best = BestEffort { slot: slot_at(start), available: vec![], if_need_be: vec![], unavailable: vec![] };
+            for (id, free, possible) in &people {
+                if has(free, start) {
+                    best.available.push(*id);
+                } else if has(possible, start) {
+                    best.if_need_be.push(*id);
+                } else {
+                    best.unavailable.push(*id);
+                }
             }
+            best
         }),
     }
 }
@@ -155,11 +174,14 @@ proptest! {
 
     #[test]
     fn set_operations_match_minute_sets(a in prop::collection::vec(interval_strategy(), 0..6), b in prop::collection::vec(interval_strategy(), 0..6), window in interval_strategy()) {
-        let minutes = |set: &IntervalSet| -> BTreeSet<i64> { set.intervals().iter().flat_map(|i| i.start().0..i.end().0).collect() };
         let (set_a, set_b) = (IntervalSet::from_intervals(a), IntervalSet::from_intervals(b));
         let (ma, mb) = (minutes(&set_a), minutes(&set_b));
         prop_assert_eq!(minutes(&set_a.union(&set_b)), ma.union(&mb).copied().collect::<BTreeSet<_>>());
         prop_assert_eq!(minutes(&set_a.intersection(&set_b)), ma.intersection(&mb).copied().collect::<BTreeSet<_>>());
+        prop_assert_eq!(minutes(&set_a.difference(&set_b)), ma.difference(&mb).copied().collect::<BTreeSet<_>>());
+        for pair in set_a.difference(&set_b).intervals().windows(2) {
+            prop_assert!(pair[0].end() < pair[1].start());
+        }
         let window_minutes: BTreeSet<i64> = (window.start().0..window.end().0).collect();
         prop_assert_eq!(minutes(&set_a.clip(window)), ma.intersection(&window_minutes).copied().collect::<BTreeSet<_>>());
         prop_assert_eq!(set_a.total_minutes() as usize, ma.len());

@@ -30,7 +30,7 @@ use std::time::Duration;
 use app::events::OutcomeView;
 use chrono::{DateTime, Utc};
 use reqwest::StatusCode;
-use scheduling::{outcome, Answer, EventSpec, IntervalSet, ParticipantId};
+use scheduling::{outcome, Answer, Availability, EventSpec, ParticipantId};
 use serde_json::{json, Value};
 
 use harness::{Deployment, Rng};
@@ -45,7 +45,7 @@ const ROUND: Duration = Duration::from_secs(15);
 struct Record {
     spec: EventSpec,
     deadline: DateTime<Utc>,
-    answers: BTreeMap<usize, IntervalSet>,
+    answers: BTreeMap<usize, Availability>,
     /// Participants whose last request failed without an answer: their state is unknown.
     unsettled: BTreeSet<usize>,
     /// Set at the deadline if someone was unsettled then: this event cannot be checked.
@@ -298,7 +298,7 @@ async fn check(deployment: &Deployment, users: &[(String, Browser)], events: &Ev
         let answers: Vec<Answer> = record
             .answers
             .iter()
-            .map(|(&user, availability)| Answer { participant: ParticipantId(user as u64), version: 1, availability: availability.clone() })
+            .map(|(&user, availability)| Answer::of(ParticipantId(user as u64), 1, availability.clone()))
             .collect();
         let expected = OutcomeView::decided(&outcome(&record.spec, &answers), |id| users[id.0 as usize].0.clone());
         report.checked += 1;

@@ -129,11 +129,25 @@ pub async fn cancel_event(code: String) -> Result<(), AppError> {
     port::<dyn EventsPort>()?.cancel(&session().await?, &code).await
 }
 
+/// The organizer changes the event (only the fields given). JSON: instants and optional fields.
+#[server(input = server_fn::codec::Json)]
+pub async fn edit_event(code: String, input: crate::events::EditEventInput) -> Result<EventView, AppError> {
+    use crate::ports::{port, session, EventsPort};
+    port::<dyn EventsPort>()?.edit(&session().await?, &code, input).await
+}
+
+/// The organizer closes answers now: the deadline becomes this instant.
+#[server]
+pub async fn decide_now(code: String) -> Result<EventView, AppError> {
+    use crate::ports::{port, session, EventsPort};
+    port::<dyn EventsPort>()?.decide_now(&session().await?, &code).await
+}
+
 /// Saves the grid's answer. JSON: a list of intervals does not fit a URL-encoded form.
 #[server(input = server_fn::codec::Json)]
-pub async fn save_availability(code: String, intervals: Vec<IntervalInput>) -> Result<u64, AppError> {
+pub async fn save_availability(code: String, intervals: Vec<IntervalInput>, if_need_be: Vec<IntervalInput>) -> Result<u64, AppError> {
     use crate::ports::{port, session, EventsPort};
-    let input = crate::events::AvailabilityInput::Intervals { intervals };
+    let input = crate::events::AvailabilityInput::Intervals { intervals, if_need_be };
     port::<dyn EventsPort>()?.put_availability(&session().await?, &code, input).await
 }
 

@@ -58,6 +58,45 @@ pub struct CreateEventInput {
     pub reminder: Reminder,
 }
 
+/// What an organizer changes before the deadline; every field is optional and an absent one
+/// stays as it is. Answers are kept whatever changes.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct EditEventInput {
+    #[serde(default)]
+    #[cfg_attr(feature = "ssr", schema(min_length = 1, max_length = 120))]
+    pub name: Option<String>,
+    #[serde(default)]
+    #[cfg_attr(feature = "ssr", schema(max_length = 2000))]
+    pub description: Option<String>,
+    /// A new deadline in the future (later: extended; earlier: closes sooner).
+    #[serde(default)]
+    #[cfg_attr(feature = "ssr", schema(pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})$"))]
+    pub deadline: Option<DateTime<Utc>>,
+    #[serde(default, deserialize_with = "whole_number::optional")]
+    #[cfg_attr(feature = "ssr", schema(minimum = 5, maximum = 1440))]
+    pub duration_minutes: Option<u32>,
+    /// With `window_end`: both instants set the window, both `null` remove it, neither keeps it.
+    #[serde(default, deserialize_with = "present::optional")]
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<String>, pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})$"))]
+    pub window_start: Option<Option<DateTime<Utc>>>,
+    #[serde(default, deserialize_with = "present::optional")]
+    #[cfg_attr(feature = "ssr", schema(value_type = Option<String>, pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})$"))]
+    pub window_end: Option<Option<DateTime<Utc>>>,
+    /// Participants see only how many answered and how many can come, not who.
+    #[serde(default)]
+    pub answers_hidden: Option<bool>,
+}
+
+/// A field that may be absent (`None`), `null` (`Some(None)`) or a value.
+mod present {
+    use serde::{Deserialize, Deserializer};
+
+    pub fn optional<'de, D: Deserializer<'de>, T: Deserialize<'de>>(deserializer: D) -> Result<Option<Option<T>>, D::Error> {
+        Option::<T>::deserialize(deserializer).map(Some)
+    }
+}
+
 /// How long before the deadline the participants who have not answered are reminded.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
@@ -131,8 +170,15 @@ pub struct EventView {
     pub reminder: Reminder,
     pub status: EventStatus,
     pub participant_count: u32,
+    /// How many participants have answered (also when answers are hidden).
+    #[serde(default)]
+    pub answered_count: u32,
+    /// The organizer hides who answered and who can come: the other participants see counts.
+    #[serde(default)]
+    pub answers_hidden: bool,
     pub is_participant: bool,
     pub is_organizer: bool,
+    /// Not for those who have not joined, nor for participants while answers are hidden.
     pub participants: Option<Vec<ParticipantView>>,
     /// Also only for participants and the organizer.
     pub outcome: Option<OutcomeView>,
@@ -146,9 +192,21 @@ pub struct EventView {
 pub enum OutcomeView {
     /// The deadline has not passed, or the outcome is being computed.
     Pending,
-    /// `slot` suits everyone who answered; `common` is all the time they share.
-    Scheduled { slot: SlotView, common: Vec<SlotView> },
-    /// No slot suits everyone; `best_effort` is the earliest slot with the most people free.
+    /// Everyone who answered can come during `slot`. `if_need_be` names who would come only if
+    /// need be (empty: everyone is free; a slot everyone is free for always wins over an earlier
+    /// one that needs someone's if-need-be time). `common` is all the time they share: free
+    /// time, or free-or-if-need-be time when someone is named in `if_need_be`.
+    Scheduled {
+        slot: SlotView,
+        common: Vec<SlotView>,
+        /// Empty for participants while answers are hidden; `if_need_be_count` says how many.
+        #[serde(default)]
+        if_need_be: Vec<String>,
+        #[serde(default)]
+        if_need_be_count: u32,
+    },
+    /// No slot suits everyone; `best_effort` is the slot the most people can come to (then the
+    /// fewest of them only if need be, then the earliest).
     NoSolution { best_effort: Option<BestEffortView> },
     /// Nobody answered.
     Undefined,
@@ -166,9 +224,19 @@ pub struct SlotView {
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct BestEffortView {
     pub slot: SlotView,
-    /// Usernames of those free for the whole slot, and of those who answered but are not.
+    /// Usernames of those free for the whole slot, of those who could come only if need be, and
+    /// of those who answered but cannot come (empty for participants while answers are
+    /// hidden: the counts say how many).
     pub available: Vec<String>,
+    #[serde(default)]
+    pub if_need_be: Vec<String>,
     pub unavailable: Vec<String>,
+    #[serde(default)]
+    pub available_count: u32,
+    #[serde(default)]
+    pub if_need_be_count: u32,
+    #[serde(default)]
+    pub unavailable_count: u32,
 }
 
 #[cfg(feature = "ssr")]
@@ -185,18 +253,57 @@ impl OutcomeView {
         use scheduling::Outcome;
         match outcome {
             Outcome::Undefined => Self::Undefined,
-            Outcome::Scheduled { slot, common } => {
-                Self::Scheduled { slot: (*slot).into(), common: common.intervals().iter().copied().map(SlotView::from).collect() }
-            }
+            Outcome::Scheduled { slot, common, if_need_be } => Self::Scheduled {
+                slot: (*slot).into(),
+                common: common.intervals().iter().copied().map(SlotView::from).collect(),
+                if_need_be: if_need_be.iter().copied().map(&username).collect(),
+                if_need_be_count: count(if_need_be),
+            },
             Outcome::NoSolution { best_effort } => Self::NoSolution {
                 best_effort: best_effort.as_ref().map(|best| BestEffortView {
                     slot: best.slot.into(),
                     available: best.available.iter().copied().map(&username).collect(),
+                    if_need_be: best.if_need_be.iter().copied().map(&username).collect(),
                     unavailable: best.unavailable.iter().copied().map(&username).collect(),
+                    available_count: count(&best.available),
+                    if_need_be_count: count(&best.if_need_be),
+                    unavailable_count: count(&best.unavailable),
                 }),
             },
         }
     }
+}
+
+/// People named in an outcome, or while the organizer hides the names, how many: "alice, bob",
+/// "2 people", "nobody".
+pub fn people(names: &[String], count: u32) -> String {
+    match (names.is_empty(), count) {
+        (false, _) => names.join(", "),
+        (true, 0) => "nobody".to_owned(),
+        (true, 1) => "1 person".to_owned(),
+        (true, count) => format!("{count} people"),
+    }
+}
+
+impl OutcomeView {
+    /// The outcome with counts but no names, for participants while answers are hidden.
+    pub fn without_names(mut self) -> Self {
+        match &mut self {
+            Self::Scheduled { if_need_be, .. } => if_need_be.clear(),
+            Self::NoSolution { best_effort: Some(best) } => {
+                best.available.clear();
+                best.if_need_be.clear();
+                best.unavailable.clear();
+            }
+            Self::NoSolution { best_effort: None } | Self::Pending | Self::Undefined | Self::Cancelled => {}
+        }
+        self
+    }
+}
+
+#[cfg(feature = "ssr")]
+fn count<T>(people: &[T]) -> u32 {
+    u32::try_from(people.len()).unwrap_or(u32::MAX)
 }
 
 /// A line in the dashboard. `outcome` is filled for finished events.
@@ -222,17 +329,26 @@ pub struct MyEvents {
     pub finished: Vec<EventSummary>,
 }
 
-/// An answer: intervals, or the seed text format read in a time zone.
+/// An answer: intervals, or the seed text format read in a time zone. Time in neither is
+/// busy.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(untagged)]
 pub enum AvailabilityInput {
+    /// At most 200 intervals in all. Where an `if_need_be` interval overlaps a free one, free
+    /// counts.
     Intervals {
+        /// Free.
         #[cfg_attr(feature = "ssr", schema(max_items = 200))]
         intervals: Vec<IntervalInput>,
+        /// Possible only if need be.
+        #[serde(default)]
+        #[cfg_attr(feature = "ssr", schema(max_items = 200))]
+        if_need_be: Vec<IntervalInput>,
     },
-    /// The seed text format: one `YYYY-MM-DD HH:mm - YYYY-MM-DD HH:mm` per line, at most 200
-    /// non-blank lines and 64 KB, read in `time_zone`.
+    /// The seed text format: one `YYYY-MM-DD HH:mm - YYYY-MM-DD HH:mm` per line, followed by
+    /// `?` for time possible only if need be; at most 200 non-blank lines and 64 KB, read in
+    /// `time_zone`.
     Text {
         #[cfg_attr(feature = "ssr", schema(max_length = 65536))]
         text: String,
@@ -251,8 +367,9 @@ pub struct IntervalInput {
     pub end: DateTime<Utc>,
 }
 
-/// How many answered participants are free over time: a step function as sorted, disjoint
-/// segments (times where nobody is free are left out). The page turns it into the heatmap.
+/// How many answered participants are free, and how many more only if need be, over time: a
+/// step function as sorted, disjoint segments (times where nobody can come are left out). The
+/// page turns it into the heatmap.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Heatmap {
@@ -266,23 +383,40 @@ pub struct Heatmap {
 pub struct HeatSegment {
     pub start: DateTime<Utc>,
     pub end: DateTime<Utc>,
+    /// Free.
     pub free: u32,
+    /// Not free, but able to come if need be.
+    pub if_need_be: u32,
 }
 
 impl Heatmap {
     /// The fewest people free at any moment of `[start, end)`.
     pub fn free_throughout(&self, start: DateTime<Utc>, end: DateTime<Utc>) -> u32 {
+        self.throughout(start, end).0
+    }
+
+    /// The fewest people free, and the fewest able to come (free or if need be), at any
+    /// moment of `[start, end)`.
+    pub fn throughout(&self, start: DateTime<Utc>, end: DateTime<Utc>) -> (u32, u32) {
         let mut covered_until = start;
-        let mut fewest = u32::MAX;
+        let (mut free, mut possible) = (u32::MAX, u32::MAX);
         for segment in self.segments.iter().filter(|segment| segment.end > start && segment.start < end) {
             if segment.start > covered_until {
-                return 0;
+                return (0, 0);
             }
-            fewest = fewest.min(segment.free);
+            free = free.min(segment.free);
+            possible = possible.min(segment.free.saturating_add(segment.if_need_be));
             covered_until = segment.end;
         }
-        if covered_until < end { 0 } else { fewest }
+        if covered_until < end { (0, 0) } else { (free, possible) }
     }
+}
+
+/// A participant's own answer as their page shows it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AnswerView {
+    pub free: Vec<SlotView>,
+    pub if_need_be: Vec<SlotView>,
 }
 
 /// Everything the event page shows, in one round trip. `my_answer` and `heatmap` are only
@@ -290,7 +424,7 @@ impl Heatmap {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EventPageData {
     pub event: EventView,
-    pub my_answer: Option<Vec<SlotView>>,
+    pub my_answer: Option<AnswerView>,
     pub heatmap: Option<Heatmap>,
 }
 
@@ -305,9 +439,20 @@ pub struct LiveEvent {
     /// Grows with every change; the stream's event id (`Last-Event-ID` on reconnect).
     pub generation: i64,
     pub status: EventStatus,
+    /// What the organizer may change before the deadline.
+    pub name: String,
+    pub description: String,
+    pub deadline: DateTime<Utc>,
+    pub duration_minutes: u32,
+    pub window_start: Option<DateTime<Utc>>,
+    pub window_end: Option<DateTime<Utc>>,
+    pub answers_hidden: bool,
     pub participant_count: u32,
+    pub answered_count: u32,
+    /// Empty while answers are hidden (the organizer's page reads them from the event).
     pub participants: Vec<ParticipantView>,
     pub heatmap: Heatmap,
+    /// Without names while answers are hidden.
     pub outcome: OutcomeView,
 }
 

@@ -88,3 +88,32 @@ async fn duplicated_and_reordered_writes_are_harmless_and_sealed_events_refuse_w
     assert_eq!(put_answer(&coordinator, event, late).await, Err(NodeError::Sealed));
     assert_eq!(control.report_count(event), 1);
 }
+
+/// The organizer moves the deadline: the server assigns the event again with the new spec, and
+/// the coordinator's timer follows it, sooner and later, also across a restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_moved_deadline_moves_the_finalization() {
+    let control = TestControl::start().await;
+    let mut nodes = three_nodes(&control);
+    // An hour away, then closed in a second.
+    let sooner = EventId(21);
+    let far = EventSpec::new(deadline_in(3600), 60, None).unwrap();
+    control.create_event(sooner, far, &nodes[0]).await;
+    let answers = spread_answers(&control, sooner, &nodes, 4, deadline_in(3600)).await;
+    let now_spec = EventSpec::new(deadline_in(1), 90, None).unwrap();
+    control.create_event(sooner, now_spec.clone(), &nodes[0]).await;
+    assert_eq!(control.wait_for_outcome(sooner, Duration::from_secs(10)).await, outcome(&now_spec, &answers));
+
+    // A second away, then moved four seconds on, and the node restarted meanwhile: it keeps
+    // the new deadline, not the first one.
+    let later = EventId(22);
+    control.create_event(later, EventSpec::new(deadline_in(1), 30, None).unwrap(), &nodes[1]).await;
+    let extended = EventSpec::new(deadline_in(5), 30, None).unwrap();
+    control.create_event(later, extended.clone(), &nodes[1]).await;
+    nodes[1].kill();
+    nodes[1].restart();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(control.stored(later), None, "decided at the first deadline");
+    control.wait_for_outcome(later, Duration::from_secs(15)).await;
+    assert!(control.stored_at(later).unwrap() >= extended.deadline(), "decided before the moved deadline");
+}

@@ -362,14 +362,16 @@ pub fn deadline_in(seconds: i64) -> DateTime<Utc> {
 }
 
 /// Deterministic availability for participant `index`: overlapping working hours over a few
-/// days after `deadline`, so outcomes are non-trivial.
+/// days after `deadline`, so outcomes are non-trivial, and for every third participant a few
+/// hours on a fourth day if need be (so answers carry all three states through the nodes).
 pub fn answer_for(index: u64, version: u64, deadline: DateTime<Utc>) -> Answer {
     let base = scheduling::Minute::ceil(deadline);
     let intervals = (0..3i64).map(|day| {
         let start = base.plus(day * 1440 + 60 + (index as i64 * 17) % 120);
         scheduling::Interval::starting_at(start, 180 + (index as i64 * 31) % 90).unwrap()
     });
-    Answer { participant: ParticipantId(index), version, availability: intervals.collect() }
+    let if_need_be = (index % 3 == 0).then(|| scheduling::Interval::starting_at(base.plus(3 * 1440 + (index as i64 * 13) % 60), 240).unwrap());
+    Answer::new(ParticipantId(index), version, intervals.collect(), if_need_be.into_iter().collect())
 }
 
 /// Three nodes, `n1`–`n3`, known to the control plane.

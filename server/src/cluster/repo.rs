@@ -4,7 +4,7 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use event_node::protocol::NodeId;
-use scheduling::{Answer, EventSpec, Interval, IntervalSet, Minute, Outcome, ParticipantId};
+use scheduling::{Answer, Availability, EventSpec, Interval, Minute, Outcome, ParticipantId};
 
 use crate::db::{lock_events, placeholders, with_pool, BeginWrite, Db, MAX_IN_LIST};
 use crate::error::{Error, Result};
@@ -26,8 +26,8 @@ pub(crate) struct AnswerRow {
 
 impl AnswerRow {
     pub(crate) fn answer(&self) -> Result<Answer> {
-        let availability: IntervalSet = serde_json::from_str(&self.intervals).map_err(|e| Error::Encoding(e.to_string()))?;
-        Ok(Answer { participant: ParticipantId(self.participant_id as u64), version: self.version as u64, availability })
+        let availability: Availability = serde_json::from_str(&self.intervals).map_err(|e| Error::Encoding(e.to_string()))?;
+        Ok(Answer::of(ParticipantId(self.participant_id as u64), self.version as u64, availability))
     }
 }
 

@@ -24,7 +24,7 @@ use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use scheduling::IntervalSet;
+use scheduling::Availability;
 use tokio::sync::oneshot;
 
 use super::page_cache::PageCache;
@@ -56,7 +56,7 @@ struct Writer {
 
 struct Pending {
     user_id: i64,
-    availability: IntervalSet,
+    availability: Availability,
     /// `availability` as stored.
     intervals: String,
     reply: oneshot::Sender<Result<u64>>,
@@ -70,7 +70,7 @@ impl AnswerQueue {
     /// Stores `availability` as `user_id`'s answer to `event_id` and returns the answer's new
     /// version once it is committed; refused (under the event's lock) unless the event still
     /// takes answers and the user is a current participant.
-    pub async fn save(&self, event_id: i64, user_id: i64, availability: IntervalSet) -> Result<u64> {
+    pub async fn save(&self, event_id: i64, user_id: i64, availability: Availability) -> Result<u64> {
         let intervals = serde_json::to_string(&availability).map_err(|e| Error::Encoding(e.to_string()))?;
         let (reply, replied) = oneshot::channel();
         let pending = Pending { user_id, availability, intervals, reply };
@@ -197,7 +197,7 @@ mod tests {
     /// A waiting answer, and the receiver its caller would hold (dropped: the caller left).
     fn pending(user_id: i64) -> (Pending, oneshot::Receiver<Result<u64>>) {
         let (reply, replied) = oneshot::channel();
-        (Pending { user_id, availability: IntervalSet::default(), intervals: String::new(), reply }, replied)
+        (Pending { user_id, availability: Availability::default(), intervals: String::new(), reply }, replied)
     }
 
     fn queue_of(users: impl IntoIterator<Item = i64>) -> (VecDeque<Pending>, Vec<oneshot::Receiver<Result<u64>>>) {

@@ -53,19 +53,29 @@ impl EventService {
     pub async fn live_frame(&self, event_id: i64) -> Result<Option<LiveFrame>> {
         let Some(row) = repo::find_by_id(&self.db, event_id).await? else { return Ok(None) };
         let snapshot = self.snapshot(&row).await?;
-        let participants: Vec<ParticipantView> = snapshot
-            .participants
-            .iter()
-            .map(|p| ParticipantView { username: p.username.clone(), answered: p.answered })
-            .collect();
+        // One frame for every member: while answers are hidden it names nobody (the organizer's
+        // page reads the names from the event).
+        let participants: Vec<ParticipantView> = match row.answers_hidden {
+            true => Vec::new(),
+            false => snapshot.participants.iter().map(|p| ParticipantView { username: p.username.clone(), answered: p.answered }).collect(),
+        };
+        let outcome = self.outcome_of(&row, &snapshot.participants).await?;
         let members = snapshot.participants.iter().map(|p| p.user_id).chain([row.organizer_id]).collect();
         let live = LiveEvent {
             generation: row.generation,
             status: row.status(Utc::now()),
-            participant_count: u32::try_from(participants.len()).unwrap_or(u32::MAX),
+            name: row.name.clone(),
+            description: row.description.clone(),
+            deadline: row.deadline,
+            duration_minutes: u32::try_from(row.duration_minutes).unwrap_or_default(),
+            window_start: row.window_start,
+            window_end: row.window_end,
+            answers_hidden: row.answers_hidden,
+            participant_count: u32::try_from(snapshot.participants.len()).unwrap_or(u32::MAX),
+            answered_count: u32::try_from(snapshot.participants.iter().filter(|p| p.answered).count()).unwrap_or(u32::MAX),
             participants,
             heatmap: snapshot.heatmap.clone(),
-            outcome: self.outcome_of(&row, &snapshot.participants).await?,
+            outcome: if row.answers_hidden { outcome.without_names() } else { outcome },
         };
         let message = update_message(&live).map_err(|e| Error::Encoding(e.to_string()))?;
         Ok(Some(LiveFrame { generation: row.generation, members, message }))
@@ -94,7 +104,15 @@ mod tests {
         let live = LiveEvent {
             generation: 42,
             status: EventStatus::Open,
+            name: "a\nname".into(),
+            description: "two\r\nlines".into(),
+            deadline: chrono::DateTime::from_timestamp(1_900_000_000, 0).unwrap(),
+            duration_minutes: 60,
+            window_start: None,
+            window_end: None,
+            answers_hidden: false,
             participant_count: 1,
+            answered_count: 1,
             participants: vec![ParticipantView { username: "line\nbreak\r\ndata: x".into(), answered: true }],
             heatmap: Heatmap { answered: 1, segments: Vec::new() },
             outcome: OutcomeView::Pending,

@@ -23,7 +23,7 @@ use std::sync::Arc;
 
 use app::error::AppError;
 use app::events::{
-    AvailabilityInput, CreateEventInput, EventPageData, EventStatus, EventSummary, EventView, MyEvents, OutcomeView,
+    AnswerView, AvailabilityInput, CreateEventInput, EditEventInput, EventPageData, EventStatus, EventSummary, EventView, MyEvents, OutcomeView,
     ParticipantView, SlotView,
 };
 use chrono::Utc;
@@ -42,7 +42,7 @@ use page_cache::PageCache;
 pub use pages::EventPages;
 pub(crate) use repo::{generations, tell_organizer_if_everyone_answered};
 use repo::EventRow;
-use rules::{parse_availability, validate};
+use rules::{parse_availability, validate, validate_edit, ValidEdit};
 pub(crate) use rules::ValidEvent;
 
 /// How many times a create retries when a fresh code collides (practically never).
@@ -112,8 +112,9 @@ impl EventService {
     async fn view_of(&self, user_id: i64, event: EventRow, participants: &[repo::Participant]) -> Result<EventView> {
         let is_participant = participants.iter().any(|p| p.user_id == user_id);
         let is_organizer = event.organizer_id == user_id;
+        let names = event.shows_names_to(user_id);
         let outcome = match is_participant || is_organizer {
-            true => Some(self.outcome_of(&event, participants).await?),
+            true => Some(self.outcome_of(&event, participants).await?).map(|outcome| if names { outcome } else { outcome.without_names() }),
             false => None,
         };
         Ok(EventView {
@@ -130,9 +131,11 @@ impl EventService {
             time_zone: event.time_zone,
             reminder: app::events::Reminder::from_minutes(u32::try_from(event.reminder_minutes).unwrap_or_default()),
             participant_count: u32::try_from(participants.len()).unwrap_or(u32::MAX),
+            answered_count: u32::try_from(participants.iter().filter(|p| p.answered).count()).unwrap_or(u32::MAX),
+            answers_hidden: event.answers_hidden,
             is_participant,
             is_organizer,
-            participants: (is_participant || is_organizer).then(|| {
+            participants: ((is_participant || is_organizer) && names).then(|| {
                 participants.iter().map(|p| ParticipantView { username: p.username.clone(), answered: p.answered }).collect()
             }),
             outcome,
@@ -205,6 +208,30 @@ impl EventService {
         }
     }
 
+    /// The organizer changes the event before its deadline (answers are kept); the
+    /// coordinator learns the new spec, and open pages the new event.
+    pub async fn edit(&self, user_id: i64, event_code: &str, input: EditEventInput) -> Result<EventView> {
+        self.change(user_id, event_code, |current, now| validate_edit(current, input, now)).await
+    }
+
+    /// The organizer closes answers now: the deadline becomes this instant and the cluster
+    /// decides the event at once.
+    pub async fn decide_now(&self, user_id: i64, event_code: &str) -> Result<EventView> {
+        self.change(user_id, event_code, |current, now| {
+            let spec = rules::valid_spec(now, current.spec.duration_minutes(), current.spec.window())?;
+            Ok(ValidEdit { spec, ..current })
+        })
+        .await
+    }
+
+    async fn change(&self, user_id: i64, event_code: &str, edit: impl FnOnce(ValidEdit, chrono::DateTime<Utc>) -> Result<ValidEdit, AppError>) -> Result<EventView> {
+        let event_id = self.event_id(event_code).await?;
+        repo::edit_event(&self.db, event_id, user_id, edit).await?;
+        self.changes.changed(event_id);
+        self.after_commit("tell the coordinator the new spec", |cluster| async move { cluster.assign_coordinator(event_id).await });
+        self.view(user_id, event_code).await
+    }
+
     /// The id of the event `event_code` names. A code names one event for good (codes are
     /// unique and never reused), so the answer is kept.
     async fn event_id(&self, event_code: &str) -> Result<i64> {
@@ -239,7 +266,8 @@ impl EventService {
         if event.organizer_id != user_id && !participants.iter().any(|p| p.user_id == user_id) {
             return Err(AppError::NotParticipant.into());
         }
-        self.outcome_of(&event, &participants).await
+        let outcome = self.outcome_of(&event, &participants).await?;
+        Ok(if event.shows_names_to(user_id) { outcome } else { outcome.without_names() })
     }
 
     async fn outcome_of(&self, event: &EventRow, participants: &[repo::Participant]) -> Result<OutcomeView> {
@@ -275,7 +303,10 @@ impl EventService {
             .zip(&snapshot.answers)
             .find(|(participant, _)| participant.user_id == user_id)
             .and_then(|(_, answer)| answer.as_ref())
-            .map(|set| set.intervals().iter().copied().map(SlotView::from).collect());
+            .map(|answer| {
+                let slots = |set: &scheduling::IntervalSet| set.intervals().iter().copied().map(SlotView::from).collect();
+                AnswerView { free: slots(&answer.free), if_need_be: slots(&answer.if_need_be) }
+            });
         Ok(EventPageData { event, my_answer, heatmap: Some(snapshot.heatmap.clone()) })
     }
 
@@ -302,7 +333,8 @@ impl EventService {
             let outcome = match status {
                 EventStatus::Finished | EventStatus::Cancelled => {
                     let participants = repo::participants(&self.db, row.event.event_id).await?;
-                    Some(self.outcome_of(&row.event, &participants).await?)
+                    let outcome = self.outcome_of(&row.event, &participants).await?;
+                    Some(if row.event.shows_names_to(user_id) { outcome } else { outcome.without_names() })
                 }
                 EventStatus::Open | EventStatus::Deciding => None,
             };

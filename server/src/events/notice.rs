@@ -10,6 +10,9 @@ use crate::error::Result;
 
 pub struct EventNotice {
     pub code: String,
+    pub organizer_id: i64,
+    /// While hidden, only the organizer's mails name who can come.
+    pub answers_hidden: bool,
     pub name: String,
     pub organizer: String,
     pub time_zone: String,
@@ -17,6 +20,16 @@ pub struct EventNotice {
     pub outcome: OutcomeView,
     /// The `.ics` file, when a slot is scheduled.
     pub calendar: Option<String>,
+}
+
+impl EventNotice {
+    /// The outcome as `user_id` may read it.
+    pub fn outcome_for(&self, user_id: i64) -> OutcomeView {
+        match self.answers_hidden && self.organizer_id != user_id {
+            true => self.outcome.clone().without_names(),
+            false => self.outcome.clone(),
+        }
+    }
 }
 
 impl EventService {
@@ -37,6 +50,8 @@ impl EventService {
             _ => None,
         };
         Ok(Some(EventNotice {
+            organizer_id: event.organizer_id,
+            answers_hidden: event.answers_hidden,
             code: event.code,
             name: event.name,
             organizer: event.organizer,

@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use app::events::Heatmap;
-use scheduling::IntervalSet;
+use scheduling::Availability;
 
 use super::heatmap::heatmap;
 use super::repo::Participant;
@@ -28,7 +28,7 @@ const IDLE: Duration = Duration::from_secs(60);
 pub(crate) struct PageSnapshot {
     pub participants: Vec<Participant>,
     /// Each participant's answer, in the order of `participants`.
-    pub answers: Vec<Option<IntervalSet>>,
+    pub answers: Vec<Option<Availability>>,
     pub heatmap: Heatmap,
 }
 
@@ -80,7 +80,7 @@ impl PageCache {
     /// storing `answers` (participant id, availability): the change that moved the event from
     /// one to the other, under its lock. Without the previous one nothing is kept; the next
     /// reader reads the database.
-    pub fn apply_answers<'a>(&self, event_id: i64, generation: i64, answers: impl Iterator<Item = (i64, &'a IntervalSet)>) {
+    pub fn apply_answers<'a>(&self, event_id: i64, generation: i64, answers: impl Iterator<Item = (i64, &'a Availability)>) {
         let Some(previous) = self.get(event_id, generation - 1) else { return };
         let mut participants = previous.participants.clone();
         let mut stored = previous.answers.clone();
@@ -138,7 +138,10 @@ mod tests {
         first.answers = vec![None, None];
         cache.keep(7, 3, first);
         let minute = |m: i64| scheduling::Minute::floor(chrono::DateTime::from_timestamp(m * 60, 0).unwrap());
-        let free = IntervalSet::from_intervals(vec![scheduling::Interval::new(minute(0), minute(60)).unwrap()]);
+        let free = Availability::new(
+            scheduling::IntervalSet::from_intervals(vec![scheduling::Interval::new(minute(0), minute(60)).unwrap()]),
+            scheduling::IntervalSet::new(),
+        );
         // Participant 12 is not in the snapshot (it was read after they left): skipped.
         cache.apply_answers(7, 4, [(11, &free), (12, &free)].into_iter());
         let applied = cache.get(7, 4).expect("generation 4 derived from 3");

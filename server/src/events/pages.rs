@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use app::error::AppError;
-use app::events::{AvailabilityInput, CreateEventInput, EventPageData, EventView, MyEvents};
+use app::events::{AvailabilityInput, CreateEventInput, EditEventInput, EventPageData, EventView, MyEvents};
 use app::ports::EventsPort;
 use async_trait::async_trait;
 use tower_sessions::Session;
@@ -49,6 +49,14 @@ impl EventsPort for EventPages {
 
     async fn cancel(&self, session: &Session, code: &str) -> Result<(), AppError> {
         Ok(self.events.cancel(self.user(session).await?, code).await?)
+    }
+
+    async fn edit(&self, session: &Session, code: &str, input: EditEventInput) -> Result<EventView, AppError> {
+        Ok(self.events.edit(self.user(session).await?, code, input).await?)
+    }
+
+    async fn decide_now(&self, session: &Session, code: &str) -> Result<EventView, AppError> {
+        Ok(self.events.decide_now(self.user(session).await?, code).await?)
     }
 
     async fn put_availability(&self, session: &Session, code: &str, input: AvailabilityInput) -> Result<u64, AppError> {

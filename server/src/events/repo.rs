@@ -7,11 +7,12 @@ use app::error::AppError;
 use app::events::EventStatus;
 use app::notifications::NotificationKind;
 use chrono::{DateTime, Utc};
-use scheduling::IntervalSet;
+use scheduling::{Availability, EventSpec, Interval, Minute};
 
 use crate::cluster::repo::AnswerRow;
 use crate::db::{lock_event_for_change, placeholders, with_pool, BeginWrite, Db, InsertedId};
 use crate::error::{Error, Result};
+use crate::events::rules::{ValidEdit, REMINDER_GRACE};
 use crate::events::ValidEvent;
 use crate::outbox::{self, Audience, Mail};
 
@@ -19,7 +20,7 @@ use crate::outbox::{self, Audience, Mail};
 /// byte), which sqlx would decode only as bytes.
 const EVENT_COLUMNS: &str = "e.event_id, CAST(e.code AS CHAR) AS code, e.organizer_id, u.username AS organizer, e.name, e.description, \
      e.deadline, e.duration_minutes, e.window_start, e.window_end, e.capacity, e.time_zone, \
-     e.outcome_stored_at, e.cancelled_at, e.generation, e.reminder_minutes";
+     e.outcome_stored_at, e.cancelled_at, e.generation, e.reminder_minutes, e.answers_hidden";
 
 #[derive(Debug, sqlx::FromRow)]
 pub(crate) struct EventRow {
@@ -40,9 +41,17 @@ pub(crate) struct EventRow {
     /// Bumped by every change to what the event's page shows (`db::lock_event_for_change`).
     pub generation: i64,
     pub reminder_minutes: i32,
+    /// Participants other than the organizer see counts, not who.
+    pub answers_hidden: bool,
 }
 
 impl EventRow {
+    /// Whether `user_id` may see who answered and who can come: unless the organizer hides
+    /// answers, every member; while hidden, only the organizer.
+    pub(crate) fn shows_names_to(&self, user_id: i64) -> bool {
+        !self.answers_hidden || self.organizer_id == user_id
+    }
+
     pub(crate) fn status(&self, now: DateTime<Utc>) -> EventStatus {
         if self.cancelled_at.is_some() {
             EventStatus::Cancelled
@@ -182,7 +191,7 @@ pub(crate) async fn participants(db: &Db, event_id: i64) -> Result<Vec<Participa
 
 /// Current participants with their answers, in one query: all the event page shows of them,
 /// read in a single snapshot (the page is polled, so this is the hot read).
-pub(crate) async fn participants_with_answers(db: &Db, event_id: i64) -> Result<Vec<(Participant, Option<IntervalSet>)>> {
+pub(crate) async fn participants_with_answers(db: &Db, event_id: i64) -> Result<Vec<(Participant, Option<Availability>)>> {
     let rows = participant_rows(db, participants_sql!("a.version AS answer_version, a.intervals"), event_id).await?;
     rows.into_iter()
         .map(|mut row| {
@@ -192,7 +201,7 @@ pub(crate) async fn participants_with_answers(db: &Db, event_id: i64) -> Result<
         .collect()
 }
 
-fn decode_intervals(json: &str) -> Result<IntervalSet> {
+fn decode_intervals(json: &str) -> Result<Availability> {
     serde_json::from_str(json).map_err(|e| Error::Encoding(e.to_string()))
 }
 
@@ -271,6 +280,92 @@ pub(crate) async fn cancel(db: &Db, event_id: i64) -> Result<bool> {
         Ok::<_, sqlx::Error>(cancelled)
     })?;
     Ok(cancelled)
+}
+
+/// An event as its organizer may change it, read under its lock.
+#[derive(sqlx::FromRow)]
+struct Editable {
+    organizer_id: i64,
+    name: String,
+    description: String,
+    deadline: DateTime<Utc>,
+    duration_minutes: i32,
+    window_start: Option<DateTime<Utc>>,
+    window_end: Option<DateTime<Utc>>,
+    answers_hidden: bool,
+    reminder_minutes: i32,
+    cancelled_at: Option<DateTime<Utc>>,
+    outcome_stored_at: Option<DateTime<Utc>>,
+}
+
+/// Changes the event as `edit` says, given it as it stands and the time, under the event's
+/// lock: only its organizer, only while it takes answers (the same check, under the same lock,
+/// as an answer's, so no answer is accepted under a deadline that has moved before it). Answers
+/// are kept. A moved deadline moves the reminder (`None` if it is now too close).
+pub(crate) async fn edit_event(
+    db: &Db,
+    event_id: i64,
+    user_id: i64,
+    edit: impl FnOnce(ValidEdit, DateTime<Utc>) -> Result<ValidEdit, AppError>,
+) -> Result<()> {
+    const READ: &str = "SELECT organizer_id, name, description, deadline, duration_minutes, window_start, window_end, \
+         answers_hidden, reminder_minutes, cancelled_at, outcome_stored_at FROM event WHERE event_id = ?";
+    const UPDATE: &str = "UPDATE event SET name = ?, description = ?, deadline = ?, duration_minutes = ?, window_start = ?, \
+         window_end = ?, answers_hidden = ?, reminder_due_at = CASE WHEN ? THEN ? ELSE reminder_due_at END WHERE event_id = ?";
+    with_pool!(db, |pool| {
+        let mut tx = pool.begin_write().await?;
+        lock_event_for_change(&mut tx, event_id).await?;
+        let Some(row) = sqlx::query_as::<_, Editable>(READ).bind(event_id).fetch_optional(&mut *tx).await? else {
+            return Err(AppError::EventNotFound.into());
+        };
+        let now = Utc::now();
+        let refusal = if row.organizer_id != user_id {
+            Some(AppError::NotOrganizer)
+        } else if row.cancelled_at.is_some() {
+            Some(AppError::EventCancelled)
+        } else if row.outcome_stored_at.is_some() || now >= row.deadline {
+            Some(AppError::DeadlinePassed)
+        } else {
+            None
+        };
+        if let Some(refusal) = refusal {
+            tx.rollback().await?;
+            return Err(refusal.into());
+        }
+        let window = match (row.window_start, row.window_end) {
+            (Some(start), Some(end)) => Interval::new(Minute::floor(start), Minute::floor(end)),
+            _ => None,
+        };
+        let spec = EventSpec::new(row.deadline, u32::try_from(row.duration_minutes).unwrap_or_default(), window)
+            .map_err(|error| Error::Encoding(format!("event {event_id}: {error}")))?;
+        let current = ValidEdit { name: row.name, description: row.description, spec, answers_hidden: row.answers_hidden };
+        let changed = match edit(current, now) {
+            Ok(changed) => changed,
+            Err(refusal) => {
+                tx.rollback().await?;
+                return Err(refusal.into());
+            }
+        };
+        let deadline = changed.spec.deadline();
+        let lead = chrono::Duration::minutes(i64::from(row.reminder_minutes));
+        let reminder = (row.reminder_minutes > 0 && deadline - lead >= now + REMINDER_GRACE).then_some(deadline - lead);
+        let window = changed.spec.window();
+        sqlx::query(UPDATE)
+            .bind(&changed.name)
+            .bind(&changed.description)
+            .bind(deadline)
+            .bind(changed.spec.duration_minutes())
+            .bind(window.map(|w| w.start().to_utc()))
+            .bind(window.map(|w| w.end().to_utc()))
+            .bind(changed.answers_hidden)
+            .bind(deadline != row.deadline)
+            .bind(reminder)
+            .bind(event_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    })
 }
 
 /// The user's participant id in the event, while they are in it.

@@ -2,9 +2,9 @@
 //! an answer's two shapes (intervals, or the text format) turned into an interval set.
 
 use app::error::{excerpt, AppError, LineProblem};
-use app::events::{AvailabilityInput, CreateEventInput, Reminder, CAPACITY_MAX, DESCRIPTION_MAX, NAME_MAX};
+use app::events::{AvailabilityInput, CreateEventInput, EditEventInput, IntervalInput, Reminder, CAPACITY_MAX, DESCRIPTION_MAX, NAME_MAX};
 use chrono::{DateTime, Utc};
-use scheduling::{text, EventSpec, Interval, IntervalSet, Minute, SpecError};
+use scheduling::{text, Availability, EventSpec, Interval, IntervalSet, Minute, SpecError};
 
 /// A create input that passed every rule.
 pub(crate) struct ValidEvent {
@@ -30,48 +30,11 @@ impl ValidEvent {
 }
 
 pub(super) fn validate(input: CreateEventInput, now: DateTime<Utc>) -> Result<ValidEvent, AppError> {
-    let name = input.name.trim().to_owned();
-    if name.is_empty() {
-        return Err(AppError::invalid("name", "Give the event a name."));
-    }
-    if name.chars().any(char::is_control) {
-        return Err(AppError::invalid("name", "The name cannot contain tabs, line breaks or other control characters."));
-    }
-    if name.chars().count() > NAME_MAX {
-        return Err(AppError::invalid("name", format!("The name can be at most {NAME_MAX} characters long.")));
-    }
-    // Browsers send a textarea's line breaks as CRLF: kept as LF.
-    let description = input.description.unwrap_or_default().replace("\r\n", "\n").trim().to_owned();
-    if description.chars().any(|character| character.is_control() && character != '\n' && character != '\t') {
-        return Err(AppError::invalid("description", "The description cannot contain control characters (line breaks and tabs are fine)."));
-    }
-    if description.chars().count() > DESCRIPTION_MAX {
-        return Err(AppError::invalid("description", format!("The description can be at most {DESCRIPTION_MAX} characters long.")));
-    }
-    if input.deadline <= now {
-        return Err(AppError::invalid("deadline", "The response deadline must be in the future."));
-    }
-    if !Minute::ceil(input.deadline).is_supported() {
-        return Err(AppError::invalid("deadline", "The response deadline is too far in the future."));
-    }
-    let window = match (input.window_start, input.window_end) {
-        (None, None) => None,
-        (Some(start), Some(end)) => {
-            let (start, end) = (Minute::ceil(start), Minute::floor(end));
-            if !(start.is_supported() && end.is_supported()) {
-                return Err(AppError::invalid("window_start", "The window must lie between the years 2000 and 2199."));
-            }
-            Some(Interval::new(start, end).ok_or_else(|| AppError::invalid("window_end", "The window must end after it starts."))?)
-        }
-        _ => return Err(AppError::invalid("window_start", "Give both the start and the end of the window, or neither.")),
-    };
-    let spec = EventSpec::new(input.deadline, input.duration_minutes, window).map_err(|error| match error {
-        SpecError::Duration => AppError::invalid("duration_minutes", "The meeting length must be between 5 minutes and 24 hours."),
-        SpecError::WindowTooShort => AppError::invalid("window_end", "The window is shorter than the meeting."),
-        SpecError::WindowBeforeDeadline => {
-            AppError::invalid("window_end", "The window ends too soon: a meeting must fit in it after the deadline.")
-        }
-    })?;
+    let name = valid_name(&input.name)?;
+    let description = valid_description(input.description.as_deref().unwrap_or_default())?;
+    valid_deadline(input.deadline, now)?;
+    let window = valid_window(input.window_start, input.window_end)?;
+    let spec = valid_spec(input.deadline, input.duration_minutes, window)?;
     if let Some(capacity) = input.capacity {
         if !(1..=CAPACITY_MAX).contains(&capacity) {
             return Err(AppError::invalid("capacity", format!("The capacity must be between 1 and {CAPACITY_MAX}.")));
@@ -84,7 +47,92 @@ pub(super) fn validate(input: CreateEventInput, now: DateTime<Utc>) -> Result<Va
     Ok(ValidEvent { name, description, spec, capacity: input.capacity, time_zone, reminder: input.reminder })
 }
 
-pub(super) fn parse_availability(input: AvailabilityInput) -> Result<IntervalSet, AppError> {
+/// What an organizer's edit leaves of the event: every field, the unchanged ones as they were.
+pub(crate) struct ValidEdit {
+    pub name: String,
+    pub description: String,
+    pub spec: EventSpec,
+    pub answers_hidden: bool,
+}
+
+/// The event as `current` (name, description, spec, hidden) changed by `input` at `now`.
+pub(super) fn validate_edit(current: ValidEdit, input: EditEventInput, now: DateTime<Utc>) -> Result<ValidEdit, AppError> {
+    let name = input.name.as_deref().map(valid_name).transpose()?.unwrap_or(current.name);
+    let description = input.description.as_deref().map(valid_description).transpose()?.unwrap_or(current.description);
+    let deadline = match input.deadline {
+        Some(deadline) => valid_deadline(deadline, now).map(|()| deadline)?,
+        None => current.spec.deadline(),
+    };
+    let window = match (input.window_start, input.window_end) {
+        (None, None) => current.spec.window(),
+        (Some(start), Some(end)) => valid_window(start, end)?,
+        _ => return Err(AppError::invalid("window_start", "Change the start and the end of the window together (both null: no window).")),
+    };
+    let duration = input.duration_minutes.unwrap_or(current.spec.duration_minutes());
+    let spec = valid_spec(deadline, duration, window)?;
+    Ok(ValidEdit { name, description, spec, answers_hidden: input.answers_hidden.unwrap_or(current.answers_hidden) })
+}
+
+fn valid_name(name: &str) -> Result<String, AppError> {
+    let name = name.trim().to_owned();
+    if name.is_empty() {
+        return Err(AppError::invalid("name", "Give the event a name."));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(AppError::invalid("name", "The name cannot contain tabs, line breaks or other control characters."));
+    }
+    if name.chars().count() > NAME_MAX {
+        return Err(AppError::invalid("name", format!("The name can be at most {NAME_MAX} characters long.")));
+    }
+    Ok(name)
+}
+
+fn valid_description(description: &str) -> Result<String, AppError> {
+    // Browsers send a textarea's line breaks as CRLF: kept as LF.
+    let description = description.replace("\r\n", "\n").trim().to_owned();
+    if description.chars().any(|character| character.is_control() && character != '\n' && character != '\t') {
+        return Err(AppError::invalid("description", "The description cannot contain control characters (line breaks and tabs are fine)."));
+    }
+    if description.chars().count() > DESCRIPTION_MAX {
+        return Err(AppError::invalid("description", format!("The description can be at most {DESCRIPTION_MAX} characters long.")));
+    }
+    Ok(description)
+}
+
+fn valid_deadline(deadline: DateTime<Utc>, now: DateTime<Utc>) -> Result<(), AppError> {
+    if deadline <= now {
+        return Err(AppError::invalid("deadline", "The response deadline must be in the future."));
+    }
+    if !Minute::ceil(deadline).is_supported() {
+        return Err(AppError::invalid("deadline", "The response deadline is too far in the future."));
+    }
+    Ok(())
+}
+
+/// A window from both ends, or none from neither.
+fn valid_window(start: Option<DateTime<Utc>>, end: Option<DateTime<Utc>>) -> Result<Option<Interval>, AppError> {
+    match (start, end) {
+        (None, None) => Ok(None),
+        (Some(start), Some(end)) => {
+            let (start, end) = (Minute::ceil(start), Minute::floor(end));
+            if !(start.is_supported() && end.is_supported()) {
+                return Err(AppError::invalid("window_start", "The window must lie between the years 2000 and 2199."));
+            }
+            Ok(Some(Interval::new(start, end).ok_or_else(|| AppError::invalid("window_end", "The window must end after it starts."))?))
+        }
+        _ => Err(AppError::invalid("window_start", "Give both the start and the end of the window, or neither.")),
+    }
+}
+
+pub(super) fn valid_spec(deadline: DateTime<Utc>, duration_minutes: u32, window: Option<Interval>) -> Result<EventSpec, AppError> {
+    EventSpec::new(deadline, duration_minutes, window).map_err(|error| match error {
+        SpecError::Duration => AppError::invalid("duration_minutes", "The meeting length must be between 5 minutes and 24 hours."),
+        SpecError::WindowTooShort => AppError::invalid("window_end", "The window is shorter than the meeting."),
+        SpecError::WindowBeforeDeadline => AppError::invalid("window_end", "The window ends too soon: a meeting must fit in it after the deadline."),
+    })
+}
+
+pub(super) fn parse_availability(input: AvailabilityInput) -> Result<Availability, AppError> {
     match input {
         AvailabilityInput::Text { text, time_zone } => {
             let zone: chrono_tz::Tz = time_zone
@@ -104,24 +152,27 @@ pub(super) fn parse_availability(input: AvailabilityInput) -> Result<IntervalSet
                     .collect(),
             })
         }
-        AvailabilityInput::Intervals { intervals } => {
-            if intervals.len() > text::MAX_INTERVALS {
-                return Err(AppError::invalid("intervals", format!("At most {} intervals.", text::MAX_INTERVALS)));
+        AvailabilityInput::Intervals { intervals, if_need_be } => {
+            if intervals.len() + if_need_be.len() > text::MAX_INTERVALS {
+                return Err(AppError::invalid("intervals", format!("At most {} intervals in all.", text::MAX_INTERVALS)));
             }
-            intervals
-                .iter()
-                .enumerate()
-                .map(|(index, interval)| {
-                    // Only the whole minutes inside what was given count as free.
-                    let (start, end) = (Minute::ceil(interval.start), Minute::floor(interval.end));
-                    if !(start.is_supported() && end.is_supported()) {
-                        return Err(AppError::invalid("intervals", format!("Interval {}: outside the supported dates.", index + 1)));
-                    }
-                    Interval::new(start, end).ok_or_else(|| {
-                        AppError::invalid("intervals", format!("Interval {}: the end must be at least a minute after the start.", index + 1))
-                    })
-                })
-                .collect()
+            Ok(Availability::new(interval_set("intervals", &intervals)?, interval_set("if_need_be", &if_need_be)?))
         }
     }
+}
+
+/// The set `intervals` (the field `field`) make: only the whole minutes inside each count.
+fn interval_set(field: &str, intervals: &[IntervalInput]) -> Result<IntervalSet, AppError> {
+    intervals
+        .iter()
+        .enumerate()
+        .map(|(index, interval)| {
+            let (start, end) = (Minute::ceil(interval.start), Minute::floor(interval.end));
+            if !(start.is_supported() && end.is_supported()) {
+                return Err(AppError::invalid(field, format!("Interval {}: outside the supported dates.", index + 1)));
+            }
+            Interval::new(start, end)
+                .ok_or_else(|| AppError::invalid(field, format!("Interval {}: the end must be at least a minute after the start.", index + 1)))
+        })
+        .collect()
 }

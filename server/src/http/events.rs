@@ -1,7 +1,7 @@
 //! `/api/v1/events/*` and `/api/v1/me/events`: events and answers.
 
 use app::error::AppError;
-use app::events::{AvailabilityInput, CreateEventInput, EventView, IntervalInput, MyEvents, OutcomeView};
+use app::events::{AvailabilityInput, CreateEventInput, EditEventInput, EventView, IntervalInput, MyEvents, OutcomeView};
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::routing::{get, post, put};
@@ -14,7 +14,8 @@ use crate::state::AppState;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/events", post(create))
-        .route("/events/{code}", get(read).delete(cancel))
+        .route("/events/{code}", get(read).patch(edit).delete(cancel))
+        .route("/events/{code}/decide", post(decide))
         .route("/events/{code}/join", post(join))
         .route("/events/{code}/leave", post(leave))
         .route("/events/{code}/availability", put(put_availability))
@@ -45,6 +46,36 @@ pub async fn create(
     (status = 404, description = "No event has that code", body = ErrorBody)))]
 pub async fn read(State(state): State<AppState>, CurrentUser(user): CurrentUser, ApiPath(code): ApiPath<String>) -> Result<Json<EventView>> {
     Ok(Json(state.events.view(user, &code).await?))
+}
+
+#[utoipa::path(patch, path = "/api/v1/events/{code}", tag = "events", request_body = EditEventInput, params(("code" = String, Path, pattern = "^[1-9A-HJ-NP-Za-km-z]{10}$", description = "The event's 10-character code")), security(("session_cookie" = [])), responses(
+    (status = 200, description = "Changed; answers are kept and the cluster follows a moved deadline", body = EventView),
+    (status = 400, description = "Not the JSON this route takes, or a bad path segment", body = ErrorBody),
+    (status = 401, description = "Not logged in", body = ErrorBody),
+    (status = 403, description = "Not the organizer, or a browser request from another site", body = ErrorBody),
+    (status = 404, description = "No event has that code", body = ErrorBody),
+    (status = 409, description = "Past the deadline (or decided), or cancelled", body = ErrorBody),
+    (status = 413, description = "Body over 2 MB", body = ErrorBody),
+    (status = 422, description = "A field breaks a rule", body = ErrorBody)))]
+pub async fn edit(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    ApiPath(code): ApiPath<String>,
+    ApiJson(input): ApiJson<EditEventInput>,
+) -> Result<Json<EventView>> {
+    Ok(Json(state.events.edit(user, &code, input).await?))
+}
+
+#[utoipa::path(post, path = "/api/v1/events/{code}/decide", tag = "events", params(("code" = String, Path, pattern = "^[1-9A-HJ-NP-Za-km-z]{10}$", description = "The event's 10-character code")), security(("session_cookie" = [])), responses(
+    (status = 200, description = "Answers are closed now; the cluster decides at once (status `deciding`, then `finished`)", body = EventView),
+    (status = 400, description = "A path segment that is not UTF-8", body = ErrorBody),
+    (status = 401, description = "Not logged in", body = ErrorBody),
+    (status = 403, description = "Not the organizer, or a browser request from another site", body = ErrorBody),
+    (status = 404, description = "No event has that code", body = ErrorBody),
+    (status = 409, description = "Past the deadline (or decided), or cancelled", body = ErrorBody),
+    (status = 422, description = "The window ends too soon for a meeting after now", body = ErrorBody)))]
+pub async fn decide(State(state): State<AppState>, CurrentUser(user): CurrentUser, ApiPath(code): ApiPath<String>) -> Result<Json<EventView>> {
+    Ok(Json(state.events.decide_now(user, &code).await?))
 }
 
 #[utoipa::path(post, path = "/api/v1/events/{code}/join", tag = "events", params(("code" = String, Path, pattern = "^[1-9A-HJ-NP-Za-km-z]{10}$", description = "The event's 10-character code")), security(("session_cookie" = [])), responses(
@@ -109,6 +140,7 @@ pub async fn put_availability(
 #[derive(serde::Deserialize)]
 pub struct AvailabilityBody {
     intervals: Option<Vec<IntervalInput>>,
+    if_need_be: Option<Vec<IntervalInput>>,
     text: Option<String>,
     time_zone: Option<String>,
 }
@@ -118,10 +150,13 @@ impl AvailabilityBody {
     /// well-formed body that breaks a rule (422).
     fn into_input(self) -> Result<AvailabilityInput> {
         match (self.intervals, self.text, self.time_zone) {
-            (Some(intervals), None, None) => Ok(AvailabilityInput::Intervals { intervals }),
+            (Some(intervals), None, None) => Ok(AvailabilityInput::Intervals { intervals, if_need_be: self.if_need_be.unwrap_or_default() }),
+            (None, Some(_), _) if self.if_need_be.is_some() => {
+                Err(AppError::invalid("if_need_be", "With `text`, mark if-need-be lines with a trailing `?`; `if_need_be` goes with `intervals`.").into())
+            }
             (None, Some(text), Some(time_zone)) => Ok(AvailabilityInput::Text { text, time_zone }),
             (Some(_), _, _) => Err(AppError::invalid("intervals", "Send either `intervals` or `text` with `time_zone`, not both.").into()),
-            (None, _, _) => Err(Error::MalformedRequest("expected `intervals`, or `text` with `time_zone`".into())),
+            (None, _, _) => Err(Error::MalformedRequest("expected `intervals` (and `if_need_be`), or `text` with `time_zone`".into())),
         }
     }
 }

@@ -4,7 +4,7 @@
 //! the same mail) and `List-Unsubscribe` with `List-Unsubscribe-Post` (RFC 8058). Times are
 //! written in the recipient's zone (their setting, else the event's).
 
-use app::events::OutcomeView;
+use app::events::{people, OutcomeView};
 use app::notifications::NotificationKind;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
@@ -110,19 +110,27 @@ impl Composer {
                 );
                 let name = &event.name;
                 let (subject, body, calendar) = match kind {
-                    NotificationKind::Outcome => match &event.outcome {
-                        OutcomeView::Scheduled { slot, .. } => (
+                    NotificationKind::Outcome => match &event.outcome_for(to.user_id) {
+                        OutcomeView::Scheduled { slot, if_need_be, if_need_be_count, .. } => (
                             format!("\u{201c}{name}\u{201d}: {}", slot_text(slot.start, slot.end, zone)),
-                            format!("the time for \u{201c}{name}\u{201d} is decided:\n\n    {}\n\nThe attached calendar file adds it to your calendar.", slot_text(slot.start, slot.end, zone)),
+                            format!(
+                                "the time for \u{201c}{name}\u{201d} is decided:\n\n    {}\n\n{}The attached calendar file adds it to your calendar.",
+                                slot_text(slot.start, slot.end, zone),
+                                stretch(if_need_be, *if_need_be_count)
+                            ),
                             event.calendar.clone().map(|calendar| (format!("whenly-{}.ics", event.code), calendar)),
                         ),
                         OutcomeView::NoSolution { best_effort: Some(best) } => (
                             format!("\u{201c}{name}\u{201d}: no time suits everyone"),
                             format!(
-                                "no time suits everyone who answered \u{201c}{name}\u{201d}. The time most people can make:\n\n    {}\n\nCan come: {}.\nCannot come: {}.",
+                                "no time suits everyone who answered \u{201c}{name}\u{201d}. The time most people can make:\n\n    {}\n\nCan come: {}.\n{}Cannot come: {}.",
                                 slot_text(best.slot.start, best.slot.end, zone),
-                                names(&best.available),
-                                names(&best.unavailable)
+                                people(&best.available, best.available_count),
+                                match best.if_need_be_count {
+                                    0 => String::new(),
+                                    count => format!("Can come if need be: {}.\n", people(&best.if_need_be, count)),
+                                },
+                                people(&best.unavailable, best.unavailable_count)
                             ),
                             None,
                         ),
@@ -199,10 +207,11 @@ pub fn time_text(at: DateTime<Utc>, zone: Tz) -> String {
     format!("{} ({})", at.with_timezone(&zone).format("%A %-d %B %Y, %H:%M"), zone.name())
 }
 
-fn names(names: &[String]) -> String {
-    match names.is_empty() {
-        true => "nobody".to_owned(),
-        false => names.join(", "),
+/// Who would come only if need be, as a paragraph (nothing when everyone is free).
+fn stretch(if_need_be: &[String], count: u32) -> String {
+    match count {
+        0 => String::new(),
+        _ => format!("No time suits everyone freely; this one suits everyone if need be. Coming only if need be: {}.\n\n", people(if_need_be, count)),
     }
 }
 

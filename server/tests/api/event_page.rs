@@ -2,7 +2,7 @@
 //! and heatmap are cached per event, so this proves the cache never outlives a write: each
 //! join, answer, edit and leave shows on the very next poll, the writer's and everyone else's.
 
-use app::events::{EventPageData, SlotView};
+use app::events::{AnswerView, EventPageData, SlotView};
 use chrono::{DateTime, Duration, Utc};
 use reqwest::StatusCode;
 
@@ -18,8 +18,9 @@ fn tomorrow_at(hour: u32) -> DateTime<Utc> {
     (Utc::now() + Duration::days(1)).date_naive().and_hms_opt(hour, 0, 0).unwrap().and_utc()
 }
 
-fn slots(hours: &[(u32, u32)]) -> Option<Vec<SlotView>> {
-    Some(hours.iter().map(|&(start, end)| SlotView { start: tomorrow_at(start), end: tomorrow_at(end) }).collect())
+fn slots(hours: &[(u32, u32)]) -> Option<AnswerView> {
+    let free = hours.iter().map(|&(start, end)| SlotView { start: tomorrow_at(start), end: tomorrow_at(end) }).collect();
+    Some(AnswerView { free, if_need_be: Vec::new() })
 }
 
 fn answered(page: &EventPageData) -> Vec<(String, bool)> {

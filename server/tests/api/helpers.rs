@@ -190,6 +190,10 @@ impl Browser {
         self.client.post(self.url(path)).json(body).send().await.unwrap()
     }
 
+    pub async fn patch_json(&self, path: &str, body: &Value) -> Response {
+        self.client.patch(self.url(path)).json(body).send().await.unwrap()
+    }
+
     pub async fn sign_up(&self, username: &str, password: &str) -> Response {
         self.post_json("/api/v1/users/signup", &json!({ "username": username, "password": password })).await
     }

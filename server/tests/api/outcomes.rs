@@ -49,7 +49,7 @@ async fn scheduled_after_edits_and_a_leave(backend: Backend) {
     assert_eq!(dave.post(&format!("/api/v1/events/{code}/leave")).await.status(), StatusCode::NO_CONTENT);
 
     let outcome = bob.decided_outcome(&code).await;
-    assert_eq!(outcome, json!({ "status": "scheduled", "slot": slot(9, 10), "common": [slot(9, 11)] }));
+    assert_eq!(outcome, json!({ "status": "scheduled", "slot": slot(9, 10), "common": [slot(9, 11)], "if_need_be": [], "if_need_be_count": 0 }));
     let view = alice.event(&code).await;
     assert_eq!(view["status"], "finished");
     assert_eq!(view["outcome"], outcome);
@@ -101,7 +101,8 @@ async fn no_solution_names_who_can_come(backend: Backend) {
     assert_eq!(
         outcome,
         json!({ "status": "no_solution", "best_effort": {
-            "slot": slot(9, 10), "available": ["alice", "carol"], "unavailable": ["bob"] } })
+            "slot": slot(9, 10), "available": ["alice", "carol"], "if_need_be": [], "unavailable": ["bob"],
+            "available_count": 2, "if_need_be_count": 0, "unavailable_count": 1 } })
     );
     // Nothing is scheduled, so there is no calendar file.
     assert_error(alice.get(&format!("/api/v1/events/{code}/calendar.ics")).await, StatusCode::CONFLICT, "not_scheduled").await;
@@ -260,7 +261,8 @@ async fn answers_sent_at_once_each_get_a_version_and_decide(backend: Backend) {
     }
     for (person, &(start, end)) in people.iter().zip(&latest) {
         let mine = person.event_page(code).await.my_answer.unwrap();
-        assert_eq!(serde_json::to_value(&mine).unwrap(), intervals_tomorrow(&[(start, end)])["intervals"]);
+        assert_eq!(serde_json::to_value(&mine.free).unwrap(), intervals_tomorrow(&[(start, end)])["intervals"]);
+        assert!(mine.if_need_be.is_empty());
     }
     let page = people[0].event_page(code).await;
     let heatmap = page.heatmap.unwrap();
@@ -273,5 +275,5 @@ async fn answers_sent_at_once_each_get_a_version_and_decide(backend: Backend) {
     let start = latest.iter().map(|&(start, _)| start).max().unwrap();
     let end = latest.iter().map(|&(_, end)| end).min().unwrap();
     let outcome = alice.decided_outcome(code).await;
-    assert_eq!(outcome, json!({ "status": "scheduled", "slot": slot(start, start + 1), "common": [slot(start, end)] }));
+    assert_eq!(outcome, json!({ "status": "scheduled", "slot": slot(start, start + 1), "common": [slot(start, end)], "if_need_be": [], "if_need_be_count": 0 }));
 }

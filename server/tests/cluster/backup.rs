@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use reqwest::StatusCode;
-use scheduling::IntervalSet;
+use scheduling::Availability;
 use server::db::Db;
 
 use crate::harness::{Deployment, Rng};
@@ -23,7 +23,7 @@ on_both_databases!(a_backup_under_answers_restores_into_a_fresh_cluster_that_dec
 struct Step {
     sent: Instant,
     done: Instant,
-    answer: Option<IntervalSet>,
+    answer: Option<Availability>,
 }
 
 /// Each (event, person)'s accepted requests, in order.
@@ -100,7 +100,7 @@ fn codes(scenario: &Scenario) -> Vec<String> {
 
 /// The answers a backup taken between `from` and `by` may hold for one person: the one after
 /// the last request answered before `from`, or the one after any request sent before `by`.
-fn possible_answers(steps: &[Step], from: Instant, by: Instant) -> Vec<Option<IntervalSet>> {
+fn possible_answers(steps: &[Step], from: Instant, by: Instant) -> Vec<Option<Availability>> {
     let before = steps.iter().rev().find(|step| step.done < from).and_then(|step| step.answer.clone());
     let mut possible = vec![before];
     possible.extend(steps.iter().filter(|step| step.sent < by && step.done >= from).map(|step| step.answer.clone()));
@@ -111,7 +111,7 @@ fn possible_answers(steps: &[Step], from: Instant, by: Instant) -> Vec<Option<In
 /// `until`; guests also leave and rejoin now and then. Returns how many answers were accepted.
 async fn answer_until(browser: crate::helpers::Browser, user: usize, codes: Vec<String>, until: Instant, mut rng: Rng, history: History) -> usize {
     let mut accepted = 0;
-    let record = |code: &str, sent: Instant, answer: Option<IntervalSet>| {
+    let record = |code: &str, sent: Instant, answer: Option<Availability>| {
         history.lock().unwrap().entry((code.to_owned(), user)).or_default().push(Step { sent, done: Instant::now(), answer });
     };
     while Instant::now() < until {
@@ -134,7 +134,7 @@ async fn answer_until(browser: crate::helpers::Browser, user: usize, codes: Vec<
 }
 
 /// (event code, username) → the participant's live answer in the restored database.
-async fn restored_answers(database_url: &str) -> BTreeMap<(String, String), Option<IntervalSet>> {
+async fn restored_answers(database_url: &str) -> BTreeMap<(String, String), Option<Availability>> {
     const SQL: &str = "SELECT CAST(e.code AS CHAR) AS code, u.username, \
          CASE WHEN a.withdrawn_at IS NULL THEN a.intervals END AS intervals \
          FROM participant p JOIN event e ON e.event_id = p.event_id JOIN user u ON u.user_id = p.user_id \

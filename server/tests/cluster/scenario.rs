@@ -9,7 +9,7 @@ use std::time::Duration;
 use app::events::OutcomeView;
 use chrono::{DateTime, Utc};
 use reqwest::StatusCode;
-use scheduling::{outcome, Answer, EventSpec, Interval, IntervalSet, Minute, ParticipantId};
+use scheduling::{outcome, Answer, Availability, EventSpec, Interval, IntervalSet, Minute, ParticipantId};
 use serde_json::{json, Value};
 use server::db::Db;
 
@@ -20,7 +20,7 @@ use crate::helpers::{rfc3339, Browser};
 /// last availability answered with 200.
 pub struct Accepted {
     pub spec: EventSpec,
-    pub answers: BTreeMap<usize, IntervalSet>,
+    pub answers: BTreeMap<usize, Availability>,
 }
 
 /// One organizer and the guests, all joined to every event in the same order (so participant
@@ -139,11 +139,7 @@ impl Scenario {
             let answers: Vec<Answer> = record
                 .answers
                 .iter()
-                .map(|(&user, availability)| Answer {
-                    participant: ParticipantId(user as u64),
-                    version: 1,
-                    availability: availability.clone(),
-                })
+                .map(|(&user, availability)| Answer::of(ParticipantId(user as u64), 1, availability.clone()))
                 .collect();
             let expected = OutcomeView::decided(&outcome(&record.spec, &answers), |id| self.users[id.0 as usize].0.clone());
             assert_eq!(shown, serde_json::to_value(&expected).unwrap(), "event {code}: {} answers", answers.len());
@@ -151,19 +147,28 @@ impl Scenario {
     }
 }
 
-/// 1–3 whole-hour ranges between 08:00 and 18:00 tomorrow (UTC), as the API body and as the set.
-pub fn random_availability(rng: &mut Rng) -> (Value, IntervalSet) {
+/// 1–3 whole-hour ranges between 08:00 and 18:00 tomorrow (UTC), each free or (one in three)
+/// if need be, as the API body and as what the server should store.
+pub fn random_availability(rng: &mut Rng) -> (Value, Availability) {
     let day = (Utc::now() + chrono::Duration::days(1)).date_naive();
     let at = |hour: u64| day.and_hms_opt(hour as u32, 0, 0).unwrap().and_utc();
-    let mut json_intervals = Vec::new();
-    let mut intervals = Vec::new();
+    let (mut json_free, mut json_maybe) = (Vec::new(), Vec::new());
+    let (mut free, mut maybe) = (Vec::new(), Vec::new());
     for _ in 0..=rng.below(3) {
         let start = 8 + rng.below(9);
         let end = start + 1 + rng.below(18 - start);
-        json_intervals.push(json!({ "start": rfc3339(at(start)), "end": rfc3339(at(end)) }));
-        intervals.push(Interval::new(Minute::floor(at(start)), Minute::floor(at(end))).unwrap());
+        let json = json!({ "start": rfc3339(at(start)), "end": rfc3339(at(end)) });
+        let interval = Interval::new(Minute::floor(at(start)), Minute::floor(at(end))).unwrap();
+        if rng.below(3) == 0 {
+            json_maybe.push(json);
+            maybe.push(interval);
+        } else {
+            json_free.push(json);
+            free.push(interval);
+        }
     }
-    (json!({ "intervals": json_intervals }), intervals.into_iter().collect())
+    let availability = Availability::new(IntervalSet::from_intervals(free), IntervalSet::from_intervals(maybe));
+    (json!({ "intervals": json_free, "if_need_be": json_maybe }), availability)
 }
 
 /// When each event's outcome was stored, by code.

@@ -1,19 +1,19 @@
-//! The answer: the grid (paged, with every hour on demand), the text form beside it, and the
-//! heatmap of everyone's availability.
+//! The answer: the grid (paged, with every hour on demand, painted free or if need be), the
+//! text form beside it, and the heatmap of everyone's availability.
 
 use leptos::prelude::*;
 
-use super::grid::{cells_of, intervals_of, needs_all_hours, AnswerGrid, Bounds, HeatGrid, Layout};
+use super::grid::{cells_of, intervals_of, needs_all_hours, AnswerGrid, Bounds, HeatGrid, Layout, Mark};
 use super::text_answer::TextAnswer;
 use crate::events::calls::{SaveAvailability, SaveAvailabilityText};
-use crate::events::{EventView, Heatmap, SlotView};
+use crate::events::{AnswerView, EventView, Heatmap};
 use crate::pages::{action_error, ErrorMessage};
 use crate::time::{use_hydrated, use_viewer_zone, ViewerZone};
 
 #[component]
 pub(super) fn AnswerSection(
     event: RwSignal<EventView>,
-    my_answer: RwSignal<Option<Vec<SlotView>>>,
+    my_answer: RwSignal<Option<AnswerView>>,
     heatmap: RwSignal<Option<Heatmap>>,
     open: Memo<bool>,
     refresh: Callback<()>,
@@ -31,10 +31,12 @@ pub(super) fn AnswerSection(
         let zone = zone.clone();
         Memo::new(move |_| {
             hydrated.track();
-            Layout::new(bounds, &zone, page.get(), all_hours.get())
+            // The organizer may move the deadline or the window while the page is open.
+            Layout::new(event.with(Bounds::of), &zone, page.get(), all_hours.get())
         })
     };
     let selected = RwSignal::new(cells_of(&initial_answer));
+    let brush = RwSignal::new(Mark::Free);
     let dirty = RwSignal::new(false);
     // The server renders the text; in the browser the effect below fills the signal (in the
     // browser's zone) once hydrated.
@@ -69,8 +71,8 @@ pub(super) fn AnswerSection(
     let save_grid = {
         let code = code.clone();
         move |_| {
-            let intervals = selected.with_untracked(intervals_of);
-            save.dispatch(SaveAvailability { code: code.clone(), intervals });
+            let (intervals, if_need_be) = selected.with_untracked(|cells| (intervals_of(cells, Mark::Free), intervals_of(cells, Mark::IfNeedBe)));
+            save.dispatch(SaveAvailability { code: code.clone(), intervals, if_need_be });
         }
     };
     let answered = move || my_answer.with(Option::is_some);
@@ -90,9 +92,10 @@ pub(super) fn AnswerSection(
                 <p class="notice" role="status">"Answers are closed: the deadline has passed, so your answer can no longer change."</p>
             })}
             <GridControls layout page all_hours/>
+            <BrushChoice brush editable/>
             <div class="grid-scroll">
                 {move || if hydrated.get() {
-                    view! { <AnswerGrid layout=layout.into() selected editable on_change=move |_| dirty.set(true)/> }.into_any()
+                    view! { <AnswerGrid layout=layout.into() selected brush=brush.into() editable on_change=move |_| dirty.set(true)/> }.into_any()
                 } else {
                     view! { <div class="grid-placeholder" style=move || format!("--rows: {}", rows_for_placeholder())>"Loading the grid…"</div> }.into_any()
                 }}
@@ -116,8 +119,8 @@ pub(super) fn AnswerSection(
             <h2 id="heat-heading">"Everyone's availability"</h2>
             <p class="muted">{move || heat.with(|heat| match heat.answered {
                 0 => "Nobody has answered yet.".to_owned(),
-                1 => "1 person has answered. Darker cells: more people free.".to_owned(),
-                n => format!("{n} people have answered. Darker cells: more people free."),
+                1 => "1 person has answered. Darker cells: more people free; striped: more could come if need be.".to_owned(),
+                n => format!("{n} people have answered. Darker cells: more people free; striped: more could come if need be."),
             })}</p>
             <div class="grid-scroll">
                 {move || if hydrated.get() {
@@ -150,7 +153,35 @@ fn GridControls(layout: Memo<Layout>, page: RwSignal<usize>, all_hours: RwSignal
     }
 }
 
-/// The answer as seed-format lines in the viewer's zone.
-fn answer_text(zone: &ViewerZone, answer: &[SlotView]) -> String {
-    answer.iter().map(|slot| format!("{} - {}\n", zone.text_format(slot.start), zone.text_format(slot.end))).collect()
+/// What the grid paints: free, or if need be.
+#[component]
+fn BrushChoice(brush: RwSignal<Mark>, editable: Signal<bool>) -> impl IntoView {
+    let option = move |mark: Mark, value: &'static str, label: &'static str| {
+        view! {
+            <label class=format!("brush-option brush-{value}")>
+                <input type="radio" name="brush" value=value prop:checked=move || brush.get() == mark
+                    disabled=move || !editable.get() on:change=move |_| brush.set(mark)/>
+                <span class="swatch" aria-hidden="true"></span>
+                {label}
+            </label>
+        }
+    };
+    view! {
+        <fieldset class="brush">
+            <legend>"Paint times as"</legend>
+            {option(Mark::Free, "free", "Free")}
+            {option(Mark::IfNeedBe, "if-need-be", "If need be")}
+        </fieldset>
+    }
+}
+
+/// The answer as seed-format lines in the viewer's zone, in time order, if-need-be ones
+/// marked with `?`.
+fn answer_text(zone: &ViewerZone, answer: &AnswerView) -> String {
+    let mut lines: Vec<(chrono::DateTime<chrono::Utc>, String)> = Vec::new();
+    for (slots, mark) in [(&answer.free, ""), (&answer.if_need_be, " ?")] {
+        lines.extend(slots.iter().map(|slot| (slot.start, format!("{} - {}{mark}\n", zone.text_format(slot.start), zone.text_format(slot.end)))));
+    }
+    lines.sort();
+    lines.into_iter().map(|(_, line)| line).collect()
 }

@@ -1,18 +1,22 @@
 //! The availability grid: days across, quarter hours down, in the viewer's zone. One layout
-//! serves two grids: the participant's own answer, painted by dragging (mouse or touch: a
-//! drag paints or unpaints the rectangle from where it started) or with the keyboard (arrows
-//! move, Space toggles), and the heatmap of how many are free in each cell.
+//! serves two grids: the participant's own answer, and the heatmap of how many are free (and
+//! how many more only if need be) in each cell.
+//!
+//! Each cell of an answer is busy, free or if need be. The painter holds a brush (free or if
+//! need be, chosen beside the grid): a drag (mouse or touch) paints the rectangle from where it
+//! started with the brush, or clears it back to busy when it started on a cell the brush had
+//! already painted; the keyboard does the same one cell at a time (arrows move, Space paints).
 //!
 //! The grids are drawn only in the browser: cells depend on the viewer's zone, which the server
 //! can only guess, and they are useless without the wasm anyway (the text form is not). Until
 //! then a placeholder of the same size holds their place, so nothing jumps.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
 use leptos::prelude::*;
 
-use crate::events::{EventView, Heatmap, IntervalInput, SlotView};
+use crate::events::{AnswerView, EventView, Heatmap, IntervalInput, SlotView};
 use crate::time::{day_label, days_between, minute_of_day, ViewerZone};
 
 /// Minutes per cell.
@@ -27,6 +31,33 @@ const DAY_HOURS: std::ops::Range<u32> = 8..20;
 
 /// A cell is keyed by its start, in minutes since the Unix epoch.
 pub type CellKey = i64;
+
+/// What a painted cell says (a cell not painted is busy).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mark {
+    Free,
+    IfNeedBe,
+}
+
+impl Mark {
+    /// The cell's `data-state`.
+    fn state(self) -> &'static str {
+        match self {
+            Self::Free => "free",
+            Self::IfNeedBe => "if-need-be",
+        }
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            Self::Free => "Free",
+            Self::IfNeedBe => "If need be",
+        }
+    }
+}
+
+/// The painted cells of an answer.
+pub type Cells = BTreeMap<CellKey, Mark>;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Cell {
@@ -120,33 +151,40 @@ impl Layout {
 }
 
 /// Whether an answer needs hours outside the default ones to be seen.
-pub fn needs_all_hours(answer: &[SlotView], zone: &ViewerZone, bounds: Bounds) -> bool {
+pub fn needs_all_hours(answer: &AnswerView, zone: &ViewerZone, bounds: Bounds) -> bool {
     let outside = |instant: DateTime<Utc>| {
         let minute = minute_of_day(zone.local(instant));
         minute < DAY_HOURS.start * 60 || minute > DAY_HOURS.end * 60
     };
     let window_is_outside = bounds.latest.is_some_and(|latest| outside(bounds.earliest) && outside(latest) && latest - bounds.earliest < Duration::hours(12));
-    window_is_outside || answer.iter().any(|slot| outside(slot.start) || outside(slot.end))
+    window_is_outside || answer.free.iter().chain(&answer.if_need_be).any(|slot| outside(slot.start) || outside(slot.end))
 }
 
-/// The cells an answer covers completely.
-pub fn cells_of(answer: &[SlotView]) -> BTreeSet<CellKey> {
-    let mut keys = BTreeSet::new();
-    for slot in answer {
+/// The cells an answer covers completely, free ones over if-need-be ones.
+pub fn cells_of(answer: &AnswerView) -> Cells {
+    let mut cells: Cells = keys_of(&answer.if_need_be).into_iter().map(|key| (key, Mark::IfNeedBe)).collect();
+    cells.extend(keys_of(&answer.free).into_iter().map(|key| (key, Mark::Free)));
+    cells
+}
+
+/// The cells `slots` cover completely.
+fn keys_of(slots: &[SlotView]) -> Vec<CellKey> {
+    let mut keys = Vec::new();
+    for slot in slots {
         let first = slot.start.timestamp().div_euclid(60).div_euclid(CELL_MINUTES) * CELL_MINUTES;
         let mut key = if first * 60 < slot.start.timestamp() { first + CELL_MINUTES } else { first };
         while (key + CELL_MINUTES) * 60 <= slot.end.timestamp() {
-            keys.insert(key);
+            keys.push(key);
             key += CELL_MINUTES;
         }
     }
     keys
 }
 
-/// The answer the cells make: runs of adjacent cells become one interval.
-pub fn intervals_of(cells: &BTreeSet<CellKey>) -> Vec<IntervalInput> {
+/// The intervals the cells painted `mark` make: runs of adjacent cells become one interval.
+pub fn intervals_of(cells: &Cells, mark: Mark) -> Vec<IntervalInput> {
     let mut intervals: Vec<IntervalInput> = Vec::new();
-    for &key in cells {
+    for (&key, _) in cells.iter().filter(|(_, painted)| **painted == mark) {
         let start = DateTime::from_timestamp(key * 60, 0).unwrap_or_default();
         let end = start + Duration::minutes(CELL_MINUTES);
         match intervals.last_mut() {
@@ -157,19 +195,21 @@ pub fn intervals_of(cells: &BTreeSet<CellKey>) -> Vec<IntervalInput> {
     intervals
 }
 
-/// A drag in progress: where it started, whether it paints or unpaints, and the cells before.
+/// A drag in progress: where it started, what it paints (`None`: clears to busy), and the
+/// cells before.
 #[derive(Clone)]
 struct Drag {
     anchor: (usize, usize),
-    painting: bool,
-    before: BTreeSet<CellKey>,
+    paint: Option<Mark>,
+    before: Cells,
 }
 
-/// The participant's own answer, editable while `editable` holds.
+/// The participant's own answer, painted with `brush`, editable while `editable` holds.
 #[component]
 pub fn AnswerGrid(
     layout: Signal<Layout>,
-    selected: RwSignal<BTreeSet<CellKey>>,
+    selected: RwSignal<Cells>,
+    brush: Signal<Mark>,
     editable: Signal<bool>,
     #[prop(into)] on_change: Callback<()>,
 ) -> impl IntoView {
@@ -180,11 +220,10 @@ pub fn AnswerGrid(
         let rectangle = layout.with_untracked(|layout| layout.rectangle(drag.anchor, corner));
         let mut cells = drag.before.clone();
         for key in rectangle {
-            if drag.painting {
-                cells.insert(key);
-            } else {
-                cells.remove(&key);
-            }
+            match drag.paint {
+                Some(mark) => cells.insert(key, mark),
+                None => cells.remove(&key),
+            };
         }
         if selected.with_untracked(|current| *current != cells) {
             selected.set(cells);
@@ -196,8 +235,9 @@ pub fn AnswerGrid(
         if !editable.get_untracked() || !cell.bookable {
             return;
         }
-        let painting = !selected.with_untracked(|cells| cells.contains(&cell.key));
-        let started = Drag { anchor: corner, painting, before: selected.get_untracked() };
+        let brush = brush.get_untracked();
+        let paint = (selected.with_untracked(|cells| cells.get(&cell.key).copied()) != Some(brush)).then_some(brush);
+        let started = Drag { anchor: corner, paint, before: selected.get_untracked() };
         apply(&started, corner);
         drag.set_value(Some(started));
         active.set(corner);
@@ -249,18 +289,22 @@ pub fn AnswerGrid(
     };
 
     view! {
-        <div class="grid answer-grid" role="grid" aria-label="Your availability: drag or use the arrow keys and Space to mark when you are free"
+        <div class="grid answer-grid" role="grid"
+            aria-label="Your availability: drag, or use the arrow keys and Space, to paint when you are free or free if need be"
             aria-readonly=move || (!editable.get()).to_string()
             on:pointerdown=on_pointer_down on:pointermove=on_pointer_move on:keydown=on_key_down
             style=move || columns_style(layout.with(|layout| layout.days.len()))>
             <GridBody layout cell=move |row, column, cell: Cell| {
-                let is_selected = move || selected.with(|cells| cells.contains(&cell.key));
+                let mark = move || selected.with(|cells| cells.get(&cell.key).copied());
                 let is_active = move || active.get() == (row, column);
                 view! {
                     <div role="gridcell" id=format!("answer-{row}-{column}") data-row=row data-col=column
                         data-start=cell.start.to_rfc3339()
-                        class="cell" class:bookable=cell.bookable class:selected=is_selected
-                        aria-selected=move || is_selected().to_string()
+                        data-state=move || mark().map_or("busy", Mark::state)
+                        class="cell" class:bookable=cell.bookable
+                        class:selected=move || mark() == Some(Mark::Free) class:maybe=move || mark() == Some(Mark::IfNeedBe)
+                        aria-selected=move || mark().is_some().to_string()
+                        title=move || mark().map(Mark::label)
                         aria-disabled=(!cell.bookable).then_some("true")
                         tabindex=move || if is_active() { "0" } else { "-1" }></div>
                 }.into_any()
@@ -269,7 +313,8 @@ pub fn AnswerGrid(
     }
 }
 
-/// How many are free in each cell, shaded from none to everyone who answered.
+/// How many are free in each cell, shaded from none to everyone who answered; cells where
+/// more could come if need be are striped.
 #[component]
 pub fn HeatGrid(layout: Signal<Layout>, heatmap: Signal<Heatmap>) -> impl IntoView {
     view! {
@@ -277,18 +322,32 @@ pub fn HeatGrid(layout: Signal<Layout>, heatmap: Signal<Heatmap>) -> impl IntoVi
             style=move || columns_style(layout.with(|layout| layout.days.len()))>
             <GridBody layout cell=move |_, _, cell: Cell| {
                 let end = cell.start + Duration::minutes(CELL_MINUTES);
-                let counts = move || heatmap.with(|heatmap| (heatmap.free_throughout(cell.start, end), heatmap.answered));
+                // (free, more if need be, answered)
+                let counts = move || heatmap.with(|heatmap| {
+                    let (free, possible) = heatmap.throughout(cell.start, end);
+                    (free, possible.saturating_sub(free), heatmap.answered)
+                });
                 let level = move || {
-                    let (free, answered) = counts();
+                    let (free, _, answered) = counts();
                     if free == 0 || answered == 0 { 0 } else { 1 + (free * 4 - 1) / answered }
                 };
                 view! {
-                    <div role="gridcell" class=move || format!("cell heat-{}", level()) class:bookable=cell.bookable
+                    <div role="gridcell" class=move || format!("cell heat-{}{}", level(), if counts().1 > 0 { " maybe-some" } else { "" })
+                        class:bookable=cell.bookable
                         data-start=cell.start.to_rfc3339() data-free=move || counts().0.to_string()
-                        title=move || { let (free, answered) = counts(); format!("{free} of {answered} free") }></div>
+                        data-if-need-be=move || counts().1.to_string()
+                        title=move || heat_title(counts())></div>
                 }.into_any()
             }/>
         </div>
+    }
+}
+
+/// "2 of 5 free", "2 of 5 free, 1 more if need be".
+fn heat_title((free, maybe, answered): (u32, u32, u32)) -> String {
+    match maybe {
+        0 => format!("{free} of {answered} free"),
+        _ => format!("{free} of {answered} free, {maybe} more if need be"),
     }
 }
 
@@ -380,13 +439,16 @@ mod tests {
 
     #[test]
     fn cells_and_intervals_round_trip_on_quarter_hours() {
-        let answer = vec![SlotView { start: at(8, 9, 0), end: at(8, 10, 0) }, SlotView { start: at(8, 10, 0), end: at(8, 10, 30) }];
-        let cells = cells_of(&answer);
-        assert_eq!(cells.len(), 6);
-        assert_eq!(intervals_of(&cells), vec![IntervalInput { start: at(8, 9, 0), end: at(8, 10, 30) }]);
+        let free = vec![SlotView { start: at(8, 9, 0), end: at(8, 10, 0) }, SlotView { start: at(8, 10, 0), end: at(8, 10, 30) }];
+        let if_need_be = vec![SlotView { start: at(8, 10, 15), end: at(8, 11, 0) }];
+        let cells = cells_of(&AnswerView { free, if_need_be });
+        assert_eq!(cells.len(), 8, "09:00–11:00; 10:15–10:30 is free, not if need be");
+        assert_eq!(intervals_of(&cells, Mark::Free), vec![IntervalInput { start: at(8, 9, 0), end: at(8, 10, 30) }]);
+        assert_eq!(intervals_of(&cells, Mark::IfNeedBe), vec![IntervalInput { start: at(8, 10, 30), end: at(8, 11, 0) }]);
         // Partial quarters are not cells.
-        assert!(cells_of(&[SlotView { start: at(8, 9, 5), end: at(8, 9, 25) }]).is_empty());
-        assert_eq!(cells_of(&[SlotView { start: at(8, 9, 5), end: at(8, 9, 45) }]).len(), 2);
+        let only = |slot: SlotView| AnswerView { free: vec![slot], if_need_be: vec![] };
+        assert!(cells_of(&only(SlotView { start: at(8, 9, 5), end: at(8, 9, 25) })).is_empty());
+        assert_eq!(cells_of(&only(SlotView { start: at(8, 9, 5), end: at(8, 9, 45) })).len(), 2);
     }
 
     #[test]

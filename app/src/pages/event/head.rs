@@ -10,7 +10,6 @@ use crate::time::LocalTime;
 /// Name, description and the facts: deadline with countdown, length, window, people.
 #[component]
 pub(super) fn EventHead(event: RwSignal<EventView>, status: Memo<EventStatus>, clock: ReadSignal<chrono::DateTime<chrono::Utc>>) -> impl IntoView {
-    let deadline = event.with_untracked(|event| event.deadline);
     let details = move || event.get();
     view! {
         <section class="card event-head">
@@ -19,7 +18,7 @@ pub(super) fn EventHead(event: RwSignal<EventView>, status: Memo<EventStatus>, c
             {move || Some(details().description).filter(|d| !d.is_empty()).map(|d| view! { <p class="description">{d}</p> })}
             <dl class="facts">
                 <dt>"Answers until"</dt>
-                <dd><Deadline deadline now=clock/></dd>
+                <dd>{move || { let deadline = event.with(|event| event.deadline); view! { <Deadline deadline now=clock/> } }}</dd>
                 <dt>"Meeting length"</dt>
                 <dd>{move || length_label(details().duration_minutes)}</dd>
                 {move || details().window_start.zip(details().window_end).map(|(start, end)| view! {

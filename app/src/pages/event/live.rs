@@ -1,6 +1,6 @@
 //! How an open event page keeps itself current. The clock ticks in the browser every second
-//! (the countdown needs no server). The event's shared state (participants, who answered, the
-//! heatmap, the status, the outcome) arrives on the event's live stream, an `EventSource` on
+//! (the countdown needs no server). The event's shared state (what the organizer may change,
+//! participants, who answered, the heatmap, the status, the outcome) arrives on the event's live stream, an `EventSource` on
 //! `/api/v1/events/{code}/live`, only when it changed; the browser reconnects a dropped stream
 //! by itself, and the server then sends what changed meanwhile. When no stream can be opened
 //! at all, the page asks for its data every few seconds instead, as it did before streams.
@@ -32,12 +32,12 @@ pub(super) struct LiveSignals {
 /// Starts the clock, and for a member (only members may follow an event) the stream (or,
 /// failing that, polling), for as long as the island lives; a viewer who joins starts
 /// following then, one who leaves stops.
-pub(super) fn follow(code: String, deadline: chrono::DateTime<chrono::Utc>, signals: LiveSignals) {
+pub(super) fn follow(code: String, signals: LiveSignals) {
     let polling = RwSignal::new(false);
     // Bumped to open the stream again (the server said "gone" but the page still says member,
     // or the page has been polling for a while).
     let reopen = RwSignal::new(0u32);
-    tick(deadline, signals, polling, reopen);
+    tick(signals, polling, reopen);
     let member = Memo::new(move |_| signals.event.with(|event| event.is_participant || event.is_organizer));
     #[cfg(feature = "hydrate")]
     Effect::new(move |_| {
@@ -53,24 +53,33 @@ pub(super) fn follow(code: String, deadline: chrono::DateTime<chrono::Utc>, sign
 }
 
 /// Writes a pushed state into the page's signals, each only if it changed, so a push never
-/// redraws what did not change (the grid someone is painting above all).
+/// redraws what did not change (the grid someone is painting above all). While answers are
+/// hidden the push names nobody: the organizer's page reads the names with the page data.
 #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
 pub(super) fn apply(live: LiveEvent, signals: LiveSignals) {
-    let LiveEvent { status, participant_count, participants, heatmap, outcome, .. } = live;
-    let changed = signals.event.with_untracked(|event| {
-        event.status != status
-            || event.participant_count != participant_count
-            || event.participants.as_ref() != Some(&participants)
-            || event.outcome.as_ref() != Some(&outcome)
-    });
-    if changed {
-        signals.event.update(|event| {
-            event.status = status;
-            event.participant_count = participant_count;
-            event.participants = Some(participants);
-            event.outcome = Some(outcome);
-        });
+    let organizer_reads_names = live.answers_hidden && signals.event.with_untracked(|event| event.is_organizer);
+    let mut fresh = signals.event.get_untracked();
+    fresh.status = live.status;
+    fresh.name = live.name;
+    fresh.description = live.description;
+    fresh.deadline = live.deadline;
+    fresh.duration_minutes = live.duration_minutes;
+    fresh.window_start = live.window_start;
+    fresh.window_end = live.window_end;
+    fresh.answers_hidden = live.answers_hidden;
+    fresh.participant_count = live.participant_count;
+    fresh.answered_count = live.answered_count;
+    if !organizer_reads_names {
+        fresh.participants = (!live.answers_hidden).then_some(live.participants);
+        fresh.outcome = Some(live.outcome);
     }
+    if signals.event.with_untracked(|event| *event != fresh) {
+        signals.event.set(fresh);
+    }
+    if organizer_reads_names {
+        signals.refresh.run(());
+    }
+    let heatmap = live.heatmap;
     if signals.heatmap.with_untracked(|current| current.as_ref() != Some(&heatmap)) {
         signals.heatmap.set(Some(heatmap));
     }
@@ -79,7 +88,7 @@ pub(super) fn apply(live: LiveEvent, signals: LiveSignals) {
 /// Ticks the clock every second; while `polling`, also refreshes the page data (every few
 /// seconds while answers are open, every second once the deadline passed until the outcome)
 /// and now and then tries the stream again.
-fn tick(deadline: chrono::DateTime<chrono::Utc>, signals: LiveSignals, polling: RwSignal<bool>, reopen: RwSignal<u32>) {
+fn tick(signals: LiveSignals, polling: RwSignal<bool>, reopen: RwSignal<u32>) {
     Effect::new(move |_| {
         let ticks = std::cell::Cell::new(0u32);
         let next_retry = std::cell::Cell::new(retry_after(0));
@@ -91,7 +100,8 @@ fn tick(deadline: chrono::DateTime<chrono::Utc>, signals: LiveSignals, polling: 
                     return;
                 }
                 ticks.set(ticks.get() + 1);
-                let every = match signals.event.with_untracked(|event| event.status) {
+                let (status, deadline) = signals.event.with_untracked(|event| (event.status, event.deadline));
+                let every = match status {
                     EventStatus::Open if current < deadline => POLL_OPEN_TICKS,
                     EventStatus::Open | EventStatus::Deciding => POLL_DECIDING_TICKS,
                     EventStatus::Finished | EventStatus::Cancelled => return,

@@ -62,9 +62,18 @@ pub(super) fn ShareSection(code: String) -> impl IntoView {
 #[component]
 pub(super) fn ParticipantsSection(event: RwSignal<EventView>) -> impl IntoView {
     let people = move || event.with(|event| (event.participants.clone().unwrap_or_default(), event.organizer.clone()));
+    let hidden = move || event.with(|event| (event.answers_hidden && event.participants.is_none()).then(|| (event.participant_count, event.answered_count)));
+    let organizer_hides = move || event.with(|event| event.answers_hidden && event.is_organizer);
     view! {
         <section class="card" aria-labelledby="people-heading">
             <h2 id="people-heading">"Participants"</h2>
+            {move || hidden().map(|(count, answered)| view! {
+                <p data-testid="answer-counts">{format!("{count} taking part, {answered} answered.")}
+                    " The organizer keeps who answered and who can come private."</p>
+            })}
+            {move || organizer_hides().then(|| view! {
+                <p class="muted">"Only you see who answered: the others see how many."</p>
+            })}
             <ul class="people" data-testid="participants">
                 {move || {
                     let (people, organizer) = people();
@@ -84,6 +93,7 @@ pub(super) fn ParticipantsSection(event: RwSignal<EventView>) -> impl IntoView {
             </ul>
         </section>
     }
+    .into_any()
 }
 
 /// Leave (participants) or cancel (the organizer), each behind a second, explicit button.

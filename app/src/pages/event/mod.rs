@@ -11,6 +11,7 @@ mod grid;
 mod head;
 mod live;
 mod members;
+mod organize;
 mod outcome;
 mod text_answer;
 
@@ -28,6 +29,7 @@ use crate::time::now;
 use answer::AnswerSection;
 use head::EventHead;
 use members::{JoinSection, MembershipSection, ParticipantsSection, ShareSection};
+use organize::OrganizerSection;
 use outcome::OutcomeSection;
 
 #[component]
@@ -93,7 +95,6 @@ fn EventScreen(data: EventPageData, posted: Option<(String, String)>) -> impl In
     }
     let EventPageData { event: initial, my_answer: initial_answer, heatmap: initial_heatmap } = data;
     let code = initial.code.clone();
-    let deadline = initial.deadline;
     let is_organizer = initial.is_organizer;
     let event = RwSignal::new(initial);
     let my_answer = RwSignal::new(initial_answer);
@@ -114,13 +115,13 @@ fn EventScreen(data: EventPageData, posted: Option<(String, String)>) -> impl In
         })
     };
     // Past the deadline an open event is being decided: the clock says so, no server needed.
-    let status = Memo::new(move |_| match event.with(|event| event.status) {
-        EventStatus::Open if clock.get() >= deadline => EventStatus::Deciding,
-        status => status,
+    let status = Memo::new(move |_| match event.with(|event| (event.status, event.deadline)) {
+        (EventStatus::Open, deadline) if clock.get() >= deadline => EventStatus::Deciding,
+        (status, _) => status,
     });
     let is_participant = Memo::new(move |_| event.with(|event| event.is_participant));
     let open = Memo::new(move |_| status.get() == EventStatus::Open);
-    live::follow(code.clone(), deadline, live::LiveSignals { event, heatmap, refresh, set_clock });
+    live::follow(code.clone(), live::LiveSignals { event, heatmap, refresh, set_clock });
 
     let join = ServerAction::<JoinEvent>::new();
     let cancel = ServerAction::<CancelEvent>::new();
@@ -145,6 +146,7 @@ fn EventScreen(data: EventPageData, posted: Option<(String, String)>) -> impl In
 
         {move || is_participant.get().then(|| view! {
             {move || open.get().then(|| view! { <ShareSection code=event.with_untracked(|e| e.code.clone())/> })}
+            {move || (open.get() && is_organizer).then(|| view! { <OrganizerSection event refresh/> })}
             <AnswerSection event my_answer heatmap open refresh/>
             <ParticipantsSection event/>
             <MembershipSection code=event.with_untracked(|e| e.code.clone()) is_organizer open cancel leave/>

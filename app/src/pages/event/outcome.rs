@@ -2,7 +2,7 @@
 
 use leptos::prelude::*;
 
-use crate::events::{EventStatus, OutcomeView};
+use crate::events::{people, EventStatus, OutcomeView};
 use crate::time::{after_hydration, use_viewer_zone, LocalTime, ViewerZone};
 
 #[component]
@@ -16,11 +16,15 @@ pub fn OutcomeSection(code: String, status: EventStatus, outcome: Option<Outcome
             <p>"The organizer cancelled this event; there will be no meeting."</p>
         }
         .into_any(),
-        (_, Some(OutcomeView::Scheduled { slot, common })) => view! {
+        (_, Some(OutcomeView::Scheduled { slot, common, if_need_be, if_need_be_count })) => view! {
             <p class="outcome-headline" data-testid="meeting-time">{span(zone.clone(), slot)}</p>
+            {(if_need_be_count > 0).then(|| view! {
+                <p data-testid="if-need-be-note">"No time suits everyone freely; this one suits everyone if need be. Coming only if need be: "
+                    <span data-testid="comes-if-need-be">{people(&if_need_be, if_need_be_count)}</span></p>
+            })}
             <p><a class="button" href=format!("/api/v1/events/{code}/calendar.ics") download=format!("whenly-{code}.ics")>
                 "Add to calendar (.ics)"</a></p>
-            <h3>"Time when everyone who answered is free"</h3>
+            <h3>{if if_need_be_count == 0 { "Time when everyone who answered is free" } else { "Time when everyone who answered can come, if need be" }}</h3>
             <ul class="plain">
                 {common.into_iter().map(|free| view! { <li>{span(zone.clone(), free)}</li> }).collect_view()}
             </ul>
@@ -32,8 +36,11 @@ pub fn OutcomeSection(code: String, status: EventStatus, outcome: Option<Outcome
             {best_effort.map(|best| view! {
                 <h3>"Best option"</h3>
                 <p class="best-effort" data-testid="best-effort">{span(zone.clone(), best.slot)}</p>
-                <p>"Can come: " <span data-testid="can-come">{best.available.join(", ")}</span></p>
-                <p>"Cannot come: " <span data-testid="cannot-come">{best.unavailable.join(", ")}</span></p>
+                <p>"Can come: " <span data-testid="can-come">{people(&best.available, best.available_count)}</span></p>
+                {(best.if_need_be_count > 0).then(|| view! {
+                    <p>"Can come if need be: " <span data-testid="can-come-if-need-be">{people(&best.if_need_be, best.if_need_be_count)}</span></p>
+                })}
+                <p>"Cannot come: " <span data-testid="cannot-come">{people(&best.unavailable, best.unavailable_count)}</span></p>
             })}
         }
         .into_any(),

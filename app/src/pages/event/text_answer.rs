@@ -1,5 +1,5 @@
 //! The answer as text, in the seed format (one `YYYY-MM-DD HH:mm - YYYY-MM-DD HH:mm` per
-//! line, in the viewer's zone). Lines the server cannot read are listed with the line itself,
+//! line, in the viewer's zone, a trailing `?` for if need be). Lines the server cannot read are listed with the line itself,
 //! so the problem is seen next to what was typed.
 
 use leptos::prelude::*;
@@ -37,7 +37,8 @@ pub fn TextAnswer(
             <label for="answer-text">"Free times, one per line"</label>
             <p id="answer-text-hint" class="hint">
                 "Like " <code>"2030-01-08 09:00 - 2030-01-08 12:30"</code> ", in your time zone ("
-                {zone_name} "). Leave it empty if no time works for you."
+                {zone_name} "). End a line with " <code>"?"</code> " for a time you could make only if need be, like "
+                <code>"2030-01-08 13:00 - 2030-01-08 14:00 ?"</code> ". Leave it empty if no time works for you."
             </p>
             <textarea id="answer-text" name="text" rows="5" spellcheck="false" autocapitalize="none"
                 aria-describedby="answer-text-hint" aria-invalid=move || line_errors().is_some().to_string()
