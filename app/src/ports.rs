@@ -12,7 +12,7 @@ use tower_sessions::Session;
 use crate::accounts::{AccountSettings, SettingsInput, UserView};
 use crate::notifications::NotificationList;
 use crate::error::AppError;
-use crate::events::{AvailabilityInput, CreateEventInput, EditEventInput, EventPageData, EventView, MyEvents};
+use crate::events::{AvailabilityInput, CreateEventInput, EditEventInput, EventPageData, EventResults, EventSearch, EventView, MyEvents};
 
 /// Sign-up, log-in, log-out and "who is this?" over the caller's session.
 #[async_trait]
@@ -79,6 +79,8 @@ pub trait EventsPort: Send + Sync + 'static {
     /// Stores a new version of the caller's answer and returns that version.
     async fn put_availability(&self, session: &Session, code: &str, input: AvailabilityInput) -> Result<u64, AppError>;
     async fn my_events(&self, session: &Session) -> Result<MyEvents, AppError>;
+    /// One page of the caller's events that `search` matches.
+    async fn search(&self, session: &Session, search: EventSearch) -> Result<EventResults, AppError>;
 }
 
 /// A port the server provided; missing context is a server bug, reported as an error (never a

@@ -73,6 +73,7 @@ test("every page passes axe (WCAG 2.1 AA), does not jump when hydrated, and is s
   await signUp(organizer, testInfo, uniqueUsername("org"), password);
   const code = await createEventByApi(organizer, { name: "Quarterly planning", deadline: new Date(Date.now() + 3_600_000) });
   await checkPage(organizer, testInfo, routes.userArea, "a11y-dashboard");
+  await checkPage(organizer, testInfo, `${routes.userArea}?q=a&status=open`, "a11y-dashboard-search");
   await checkPage(organizer, testInfo, "/new", "a11y-new-event");
   await checkPage(organizer, testInfo, "/settings", "a11y-settings");
   await checkPage(organizer, testInfo, eventPath(code), "a11y-event-organizer", ".answer-grid");

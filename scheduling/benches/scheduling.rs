@@ -59,7 +59,7 @@ fn bench_outcome(c: &mut Criterion) {
     let no_solution_if_need_be = answers(false, true);
     assert!(matches!(outcome(&spec, &scheduled), Scheduled { ref if_need_be, .. } if if_need_be.is_empty()));
     assert!(matches!(outcome(&spec, &no_solution), NoSolution { best_effort: Some(_) }));
-    assert!(matches!(outcome(&spec, &scheduled_if_need_be), Scheduled { ref if_need_be, .. } if if_need_be.len() == 5_000));
+    assert!(matches!(outcome(&spec, &scheduled_if_need_be), Scheduled { ref if_need_be, .. } if !if_need_be.is_empty()));
     assert!(matches!(outcome(&spec, &no_solution_if_need_be), NoSolution { best_effort: Some(ref best) } if !best.if_need_be.is_empty()));
     for (name, answers) in [
         ("scheduled", &scheduled),

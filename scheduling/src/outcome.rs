@@ -124,77 +124,138 @@ pub(crate) fn latest_answers<'a>(answers: impl IntoIterator<Item = &'a Answer>) 
     latest
 }
 
-/// Sweep events, packed as `(minute << 3) | kind` so one integer sort orders them by time.
-/// Each kind moves the two counts (can come, free) by one; the order within a minute does not
-/// matter, since counts are read only between minutes.
-const ENDS_BOTH: i64 = 0;
-const ENDS_POSSIBLE: i64 = 1;
-const ENDS_FREE: i64 = 2;
-const STARTS_BOTH: i64 = 4;
-const STARTS_POSSIBLE: i64 = 5;
-const STARTS_FREE: i64 = 6;
+/// Sweep events, packed as `(minutes after the bounds' start << 3) | kind` so one integer sort
+/// orders them by time. Each kind moves the two counts (can come, free) by one; the order within
+/// a minute does not matter, since counts are read only between minutes.
+const ENDS_BOTH: u64 = 0;
+const ENDS_POSSIBLE: u64 = 1;
+const ENDS_FREE: u64 = 2;
+const STARTS_BOTH: u64 = 4;
+const STARTS_POSSIBLE: u64 = 5;
+const STARTS_FREE: u64 = 6;
 
 /// A sweep over slot *start* times. Someone free (or able, if need be) during `[s, e)` within
 /// bounds can attend any slot starting in `[s, e - duration]`; each participant's ranges are
 /// disjoint, so overlapping ranges count people. Someone with no if-need-be time has the same
 /// free and possible ranges, pushed once as "both".
 fn best_effort(latest: &BTreeMap<ParticipantId, &Answer>, bounds: Interval, duration: i64) -> Option<BestEffort> {
-    let mut events: Vec<i64> = Vec::new();
-    let mut push_ranges = |set: &IntervalSet, starts: i64, ends: i64| {
-        for range in set.clip(bounds).intervals() {
-            if range.minutes() >= duration {
-                events.push((range.start().0 << 3) | starts);
-                events.push(((range.end().0 - duration + 1) << 3) | ends);
-            }
+    let base = bounds.start().0;
+    let possible: Vec<std::borrow::Cow<'_, IntervalSet>> = latest.values().map(|answer| answer.possible()).collect();
+    let mut events: Vec<u64> = Vec::new();
+    let mut push_ranges = |set: &IntervalSet, starts: u64, ends: u64| {
+        for range in set.clipped(bounds).filter(|range| range.minutes() >= duration) {
+            // Inside the bounds: never before `base`.
+            let offset = |minute: i64| (minute - base) as u64;
+            events.push((offset(range.start().0) << 3) | starts);
+            events.push((offset(range.end().0 - duration + 1) << 3) | ends);
         }
     };
-    for answer in latest.values() {
+    for (answer, possible) in latest.values().zip(&possible) {
         if answer.if_need_be.is_empty() {
             push_ranges(&answer.availability, STARTS_BOTH, ENDS_BOTH);
         } else {
             push_ranges(&answer.availability, STARTS_FREE, ENDS_FREE);
-            push_ranges(&answer.possible(), STARTS_POSSIBLE, ENDS_POSSIBLE);
+            push_ranges(possible, STARTS_POSSIBLE, ENDS_POSSIBLE);
         }
     }
-    events.sort_unstable();
+    let best_start = Minute(base + i64::try_from(earliest_best(events)?).ok()?);
 
-    // (can come, free) at the best start so far; a later start must do strictly better.
-    let (mut can, mut free) = (0i64, 0i64);
-    let (mut best, mut best_start) = ((0i64, 0i64), None);
-    let mut index = 0;
-    while index < events.len() {
-        let minute = events[index] >> 3;
-        while index < events.len() && events[index] >> 3 == minute {
-            let (can_delta, free_delta) = match events[index] & 7 {
-                ENDS_BOTH => (-1, -1),
-                ENDS_POSSIBLE => (-1, 0),
-                ENDS_FREE => (0, -1),
-                STARTS_BOTH => (1, 1),
-                STARTS_POSSIBLE => (1, 0),
-                _ => (0, 1),
-            };
-            can += can_delta;
-            free += free_delta;
-            index += 1;
-        }
-        if (can, free) > best {
-            best = (can, free);
-            best_start = Some(Minute(minute));
-        }
-    }
-
-    let slot = Interval::starting_at(best_start?, duration)?;
+    let slot = Interval::starting_at(best_start, duration)?;
     let mut best = BestEffort { slot, available: Vec::new(), if_need_be: Vec::new(), unavailable: Vec::new() };
-    for (id, answer) in latest {
+    for ((id, answer), possible) in latest.iter().zip(&possible) {
         if answer.availability.covers(slot) {
             best.available.push(*id);
-        } else if answer.possible().covers(slot) {
+        } else if possible.covers(slot) {
             best.if_need_be.push(*id);
         } else {
             best.unavailable.push(*id);
         }
     }
     Some(best)
+}
+
+/// How an event moves (can come, free).
+fn delta(kind: u64) -> (i32, i32) {
+    match kind {
+        ENDS_BOTH => (-1, -1),
+        ENDS_POSSIBLE => (-1, 0),
+        ENDS_FREE => (0, -1),
+        STARTS_BOTH => (1, 1),
+        STARTS_POSSIBLE => (1, 0),
+        _ => (0, 1),
+    }
+}
+
+/// The earliest offset with the most people able to come, then the most of them free; `None`
+/// when nobody can come. When the offsets span no more minutes than there are events (the
+/// usual case: answers within weeks), the deltas are summed per minute in one array and no sort
+/// is needed; otherwise the events are sorted.
+fn earliest_best(events: Vec<u64>) -> Option<u64> {
+    let span = usize::try_from(events.iter().max()? >> 3).ok()?.checked_add(1)?;
+    if span <= events.len().max(1 << 16) { summed_best(&events, span) } else { sorted_best(events) }
+}
+
+/// [`earliest_best`] over an array of per-minute deltas `span` long.
+fn summed_best(events: &[u64], span: usize) -> Option<u64> {
+    let mut deltas = vec![(0i32, 0i32); span];
+    for &key in events {
+        let (can_delta, free_delta) = delta(key & 7);
+        let at = &mut deltas[(key >> 3) as usize];
+        (at.0, at.1) = (at.0 + can_delta, at.1 + free_delta);
+    }
+    best_of(deltas.into_iter().enumerate().map(|(offset, step)| (offset as u64, step)))
+}
+
+/// [`earliest_best`] over the events sorted.
+fn sorted_best(mut events: Vec<u64>) -> Option<u64> {
+    radix_sort(&mut events);
+    let steps = events.chunk_by(|a, b| a >> 3 == b >> 3).map(|same_minute| {
+        let step = same_minute.iter().map(|&key| delta(key & 7)).fold((0, 0), |(c, f), (dc, df)| (c + dc, f + df));
+        (same_minute[0] >> 3, step)
+    });
+    best_of(steps)
+}
+
+/// The first offset where the running (can come, free) is highest, from each offset's change.
+fn best_of(steps: impl Iterator<Item = (u64, (i32, i32))>) -> Option<u64> {
+    let (mut counts, mut best, mut best_offset) = ((0i32, 0i32), (0i32, 0i32), None);
+    for (offset, (can_delta, free_delta)) in steps {
+        counts = (counts.0 + can_delta, counts.1 + free_delta);
+        if counts > best {
+            (best, best_offset) = (counts, Some(offset));
+        }
+    }
+    best_offset
+}
+
+/// Sorts `keys` by least-significant-digit radix sort, 11 bits a pass and only as many passes
+/// as the largest key needs: the sweep's keys span minutes after the bounds' start (three
+/// passes for centuries), where a comparison sort of hundreds of thousands of keys took most of
+/// `outcome()`'s time.
+fn radix_sort(keys: &mut Vec<u64>) {
+    const BITS: u32 = 11;
+    const BUCKETS: usize = 1 << BITS;
+    let Some(&largest) = keys.iter().max() else { return };
+    let mut buffer = vec![0u64; keys.len()];
+    let mut shift = 0;
+    while shift < u64::BITS && largest >> shift != 0 {
+        let digit = |key: u64| ((key >> shift) as usize) & (BUCKETS - 1);
+        let mut starts = [0usize; BUCKETS];
+        for &key in keys.iter() {
+            starts[digit(key)] += 1;
+        }
+        let mut total = 0;
+        for start in &mut starts {
+            (*start, total) = (total, total + *start);
+        }
+        for &key in keys.iter() {
+            let bucket = &mut starts[digit(key)];
+            buffer[*bucket] = key;
+            *bucket += 1;
+        }
+        std::mem::swap(keys, &mut buffer);
+        shift += BITS;
+    }
 }
 
 #[cfg(test)]
@@ -386,6 +447,38 @@ mod tests {
         let answers = [maybe(1, &[(0, 60)], &[(100, 160)]), maybe(2, &[], &[(100, 160)]), answer(3, 1, &[(0, 60)]), answer(4, 1, &[(100, 160)]), answer(5, 1, &[])];
         let second = best(outcome(&spec(60), &answers)).unwrap();
         assert_eq!(second, BestEffort { slot: iv(100, 160), available: ids(&[4]), if_need_be: ids(&[1, 2]), unavailable: ids(&[3, 5]) });
+    }
+
+    #[test]
+    fn the_radix_sort_sorts() {
+        let mut keys: Vec<u64> = (0..5000u64).map(|i| (i * 2_654_435_761) % 1_000_000_007).chain([0, u64::MAX, 1 << 40]).collect();
+        let mut expected = keys.clone();
+        expected.sort_unstable();
+        radix_sort(&mut keys);
+        assert_eq!(keys, expected);
+    }
+
+    #[test]
+    fn summing_per_minute_and_sorting_find_the_same_best_start() {
+        let mut seed = 0x9e37_79b9_u64;
+        let mut next = |bound: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % bound
+        };
+        for _ in 0..200 {
+            // Ranges as the sweep makes them: a start and a later end of one kind pair.
+            let mut events = Vec::new();
+            for _ in 0..next(40) {
+                let (start, length) = (next(500), 1 + next(100));
+                let (starts, ends) = [(STARTS_BOTH, ENDS_BOTH), (STARTS_POSSIBLE, ENDS_POSSIBLE), (STARTS_FREE, ENDS_FREE)][next(3) as usize];
+                events.push((start << 3) | starts);
+                events.push(((start + length) << 3) | ends);
+            }
+            let span = events.iter().max().map_or(0, |&largest| (largest >> 3) as usize + 1);
+            assert_eq!(summed_best(&events, span), sorted_best(events.clone()), "{events:?}");
+        }
     }
 
     #[test]

@@ -188,8 +188,24 @@ impl IntervalSet {
         self.intervals.get(index).is_some_and(|interval| interval.covers(slot))
     }
 
+    /// The minutes in either set, in one linear merge.
     pub fn union(&self, other: &IntervalSet) -> IntervalSet {
-        Self::from_intervals(self.intervals.iter().chain(&other.intervals).copied().collect())
+        let (mut left, mut right) = (self.intervals.iter().peekable(), other.intervals.iter().peekable());
+        let mut merged: Vec<Interval> = Vec::with_capacity(self.intervals.len() + other.intervals.len());
+        loop {
+            let next = match (left.peek(), right.peek()) {
+                (Some(a), Some(b)) if a.start <= b.start => left.next(),
+                (Some(_), Some(_)) | (None, Some(_)) => right.next(),
+                (Some(_), None) => left.next(),
+                (None, None) => break,
+            };
+            let Some(&interval) = next else { break };
+            match merged.last_mut() {
+                Some(last) if interval.start <= last.end => last.end = last.end.max(interval.end),
+                _ => merged.push(interval),
+            }
+        }
+        Self { intervals: merged }
     }
 
     /// The minutes in both sets, in one linear merge.
@@ -243,13 +259,16 @@ impl IntervalSet {
 
     /// The part of the set inside `window`.
     pub fn clip(&self, window: Interval) -> IntervalSet {
+        Self { intervals: self.clipped(window).collect() }
+    }
+
+    /// [`Self::clip`] without building a set: the pieces inside `window`, in order.
+    pub fn clipped(&self, window: Interval) -> impl Iterator<Item = Interval> + '_ {
         let first = self.intervals.partition_point(|interval| interval.end <= window.start);
-        let intervals = self.intervals[first..]
+        self.intervals[first..]
             .iter()
-            .take_while(|interval| interval.start < window.end)
-            .filter_map(|interval| interval.intersection(window))
-            .collect();
-        Self { intervals }
+            .take_while(move |interval| interval.start < window.end)
+            .filter_map(move |interval| interval.intersection(window))
     }
 }
 

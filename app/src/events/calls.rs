@@ -166,6 +166,13 @@ pub async fn dashboard_events() -> Result<MyEvents, AppError> {
     port::<dyn EventsPort>()?.my_events(&session().await?).await
 }
 
+/// One page of the caller's events that `search` matches (the dashboard's search and "all").
+#[server(input = server_fn::codec::Json)]
+pub async fn find_events(search: crate::events::EventSearch) -> Result<crate::events::EventResults, AppError> {
+    use crate::ports::{port, session, EventsPort};
+    port::<dyn EventsPort>()?.search(&session().await?, search).await
+}
+
 /// The code in what someone typed into "join": a bare code, or a share link.
 pub fn code_from_typed(typed: &str) -> &str {
     let typed = typed.trim().trim_end_matches('/');

@@ -62,6 +62,7 @@ pub struct CreateEventInput {
 /// stays as it is. Answers are kept whatever changes.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
 pub struct EditEventInput {
     #[serde(default)]
     #[cfg_attr(feature = "ssr", schema(min_length = 1, max_length = 120))]
@@ -170,7 +171,8 @@ pub struct EventView {
     pub reminder: Reminder,
     pub status: EventStatus,
     pub participant_count: u32,
-    /// How many participants have answered (also when answers are hidden).
+    /// How many participants have answered (also when answers are hidden); 0 for those who
+    /// have not joined.
     #[serde(default)]
     pub answered_count: u32,
     /// The organizer hides who answered and who can come: the other participants see counts.
@@ -319,7 +321,9 @@ pub struct EventSummary {
 }
 
 /// The signed-in user's events: organized (and not finished), joined and waiting for their
-/// answer, joined and answered, and finished (decided or cancelled), each by deadline.
+/// answer, joined and answered (soonest deadline first), and finished (decided or cancelled,
+/// newest first). Each list holds its first [`EVENTS_PER_PAGE`]; `more` says how many each
+/// leaves out, to be read page by page from `GET /api/v1/me/events/search?list=…`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct MyEvents {
@@ -327,6 +331,108 @@ pub struct MyEvents {
     pub pending: Vec<EventSummary>,
     pub answered: Vec<EventSummary>,
     pub finished: Vec<EventSummary>,
+    #[serde(default)]
+    pub more: ListCounts,
+}
+
+/// A number per dashboard list.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct ListCounts {
+    pub organized: u32,
+    pub pending: u32,
+    pub answered: u32,
+    pub finished: u32,
+}
+
+/// Events per page of the dashboard's lists and of a search.
+pub const EVENTS_PER_PAGE: u32 = 20;
+/// The longest name filter, in characters.
+pub const QUERY_MAX: usize = 120;
+
+impl EventStatus {
+    /// The status a query parameter names (`open`, `deciding`, `finished`, `cancelled`).
+    pub fn from_query(text: &str) -> Option<Self> {
+        [Self::Open, Self::Deciding, Self::Finished, Self::Cancelled].into_iter().find(|status| status.as_query() == text)
+    }
+
+    /// How the pages name it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Open => "Open for answers",
+            Self::Deciding => "Picking the time",
+            Self::Finished => "Decided",
+            Self::Cancelled => "Cancelled",
+        }
+    }
+
+    pub fn as_query(self) -> &'static str {
+        match self {
+            Self::Open => "open",
+            Self::Deciding => "deciding",
+            Self::Finished => "finished",
+            Self::Cancelled => "cancelled",
+        }
+    }
+}
+
+impl EventList {
+    /// The list a query parameter names (`organized`, `pending`, `answered`, `finished`).
+    pub fn from_query(text: &str) -> Option<Self> {
+        [Self::Organized, Self::Pending, Self::Answered, Self::Finished].into_iter().find(|list| list.as_query() == text)
+    }
+
+    pub fn as_query(self) -> &'static str {
+        match self {
+            Self::Organized => "organized",
+            Self::Pending => "pending",
+            Self::Answered => "answered",
+            Self::Finished => "finished",
+        }
+    }
+}
+
+/// One of the dashboard's lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum EventList {
+    Organized,
+    Pending,
+    Answered,
+    Finished,
+}
+
+/// Which of the user's events to find: every filter is optional; `page` counts from 1.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::IntoParams))]
+#[serde(deny_unknown_fields)]
+pub struct EventSearch {
+    /// Part of the name, any case.
+    #[serde(default)]
+    #[cfg_attr(feature = "ssr", param(max_length = 120))]
+    pub q: Option<String>,
+    #[serde(default)]
+    #[cfg_attr(feature = "ssr", param(inline))]
+    pub status: Option<EventStatus>,
+    #[serde(default)]
+    #[cfg_attr(feature = "ssr", param(inline))]
+    pub list: Option<EventList>,
+    #[serde(default)]
+    #[cfg_attr(feature = "ssr", param(minimum = 1, maximum = 100000))]
+    pub page: Option<u32>,
+}
+
+/// One page of found events, soonest deadline first (newest first when only finished or
+/// cancelled ones can match).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct EventResults {
+    pub items: Vec<EventSummary>,
+    /// How many match in all.
+    pub total: u32,
+    pub page: u32,
+    pub pages: u32,
 }
 
 /// An answer: intervals, or the seed text format read in a time zone. Time in neither is

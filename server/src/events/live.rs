@@ -54,8 +54,10 @@ impl EventService {
         let Some(row) = repo::find_by_id(&self.db, event_id).await? else { return Ok(None) };
         let snapshot = self.snapshot(&row).await?;
         // One frame for every member: while answers are hidden it names nobody (the organizer's
-        // page reads the names from the event).
-        let participants: Vec<ParticipantView> = match row.answers_hidden {
+        // page reads the names from the event). The participants may have been read after the
+        // row: hidden if either read says so, so a frame never names people the organizer hid.
+        let hidden = row.answers_hidden || repo::answers_hidden(&self.db, event_id).await?;
+        let participants: Vec<ParticipantView> = match hidden {
             true => Vec::new(),
             false => snapshot.participants.iter().map(|p| ParticipantView { username: p.username.clone(), answered: p.answered }).collect(),
         };
@@ -70,12 +72,12 @@ impl EventService {
             duration_minutes: u32::try_from(row.duration_minutes).unwrap_or_default(),
             window_start: row.window_start,
             window_end: row.window_end,
-            answers_hidden: row.answers_hidden,
+            answers_hidden: hidden,
             participant_count: u32::try_from(snapshot.participants.len()).unwrap_or(u32::MAX),
             answered_count: u32::try_from(snapshot.participants.iter().filter(|p| p.answered).count()).unwrap_or(u32::MAX),
             participants,
             heatmap: snapshot.heatmap.clone(),
-            outcome: if row.answers_hidden { outcome.without_names() } else { outcome },
+            outcome: if hidden { outcome.without_names() } else { outcome },
         };
         let message = update_message(&live).map_err(|e| Error::Encoding(e.to_string()))?;
         Ok(Some(LiveFrame { generation: row.generation, members, message }))

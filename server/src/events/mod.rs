@@ -23,8 +23,8 @@ use std::sync::Arc;
 
 use app::error::AppError;
 use app::events::{
-    AnswerView, AvailabilityInput, CreateEventInput, EditEventInput, EventPageData, EventStatus, EventSummary, EventView, MyEvents, OutcomeView,
-    ParticipantView, SlotView,
+    AnswerView, AvailabilityInput, CreateEventInput, EditEventInput, EventList, EventPageData, EventResults, EventSearch, EventStatus, EventSummary, EventView, MyEvents, OutcomeView,
+    ParticipantView, SlotView, EVENTS_PER_PAGE, QUERY_MAX,
 };
 use chrono::Utc;
 
@@ -44,6 +44,9 @@ pub(crate) use repo::{generations, tell_organizer_if_everyone_answered};
 use repo::EventRow;
 use rules::{parse_availability, validate, validate_edit, ValidEdit};
 pub(crate) use rules::ValidEvent;
+
+/// The last page a search may ask for (`EVENTS_PER_PAGE` × this is more than anyone has).
+const MAX_PAGE: u32 = 100_000;
 
 /// How many times a create retries when a fresh code collides (practically never).
 const CODE_ATTEMPTS: usize = 3;
@@ -131,7 +134,10 @@ impl EventService {
             time_zone: event.time_zone,
             reminder: app::events::Reminder::from_minutes(u32::try_from(event.reminder_minutes).unwrap_or_default()),
             participant_count: u32::try_from(participants.len()).unwrap_or(u32::MAX),
-            answered_count: u32::try_from(participants.iter().filter(|p| p.answered).count()).unwrap_or(u32::MAX),
+            answered_count: match is_participant || is_organizer {
+                true => u32::try_from(participants.iter().filter(|p| p.answered).count()).unwrap_or(u32::MAX),
+                false => 0,
+            },
             answers_hidden: event.answers_hidden,
             is_participant,
             is_organizer,
@@ -226,9 +232,10 @@ impl EventService {
 
     async fn change(&self, user_id: i64, event_code: &str, edit: impl FnOnce(ValidEdit, chrono::DateTime<Utc>) -> Result<ValidEdit, AppError>) -> Result<EventView> {
         let event_id = self.event_id(event_code).await?;
-        repo::edit_event(&self.db, event_id, user_id, edit).await?;
-        self.changes.changed(event_id);
-        self.after_commit("tell the coordinator the new spec", |cluster| async move { cluster.assign_coordinator(event_id).await });
+        if repo::edit_event(&self.db, event_id, user_id, edit).await? {
+            self.changes.changed(event_id);
+            self.after_commit("tell the coordinator the new spec", |cluster| async move { cluster.assign_coordinator(event_id).await });
+        }
         self.view(user_id, event_code).await
     }
 
@@ -325,10 +332,48 @@ impl EventService {
         }))
     }
 
+    /// The dashboard: the first page of each of the four lists, and how many each leaves out.
     pub async fn my_events(&self, user_id: i64) -> Result<MyEvents> {
-        let now = Utc::now();
         let mut lists = MyEvents::default();
-        for row in repo::events_of_user(&self.db, user_id).await? {
+        for list in [EventList::Organized, EventList::Pending, EventList::Answered, EventList::Finished] {
+            let search = EventSearch { list: Some(list), ..EventSearch::default() };
+            let found = self.search(user_id, search).await?;
+            let more = found.total.saturating_sub(u32::try_from(found.items.len()).unwrap_or(u32::MAX));
+            let (items, left_out) = match list {
+                EventList::Organized => (&mut lists.organized, &mut lists.more.organized),
+                EventList::Pending => (&mut lists.pending, &mut lists.more.pending),
+                EventList::Answered => (&mut lists.answered, &mut lists.more.answered),
+                EventList::Finished => (&mut lists.finished, &mut lists.more.finished),
+            };
+            (*items, *left_out) = (found.items, more);
+        }
+        Ok(lists)
+    }
+
+    /// One page of the user's events that `search` matches (by name, status, list).
+    pub async fn search(&self, user_id: i64, search: EventSearch) -> Result<EventResults> {
+        let name_part = search.q.as_deref().map(str::trim).filter(|q| !q.is_empty()).map(str::to_lowercase);
+        if name_part.as_ref().is_some_and(|q| q.chars().count() > QUERY_MAX) {
+            return Err(AppError::invalid("q", format!("Search for at most {QUERY_MAX} characters of a name.")).into());
+        }
+        let page = search.page.unwrap_or(1);
+        if !(1..=MAX_PAGE).contains(&page) {
+            return Err(AppError::invalid("page", format!("Pages count from 1 to {MAX_PAGE}.")).into());
+        }
+        let now = Utc::now();
+        let per_page = i64::from(EVENTS_PER_PAGE);
+        let filter = repo::EventFilter {
+            user_id,
+            now,
+            name_part,
+            status: search.status,
+            list: search.list,
+            limit: per_page,
+            offset: i64::from(page - 1) * per_page,
+        };
+        let (rows, total) = repo::find_user_events(&self.db, &filter).await?;
+        let mut items = Vec::with_capacity(rows.len());
+        for row in rows {
             let status = row.event.status(now);
             let outcome = match status {
                 EventStatus::Finished | EventStatus::Cancelled => {
@@ -338,23 +383,10 @@ impl EventService {
                 }
                 EventStatus::Open | EventStatus::Deciding => None,
             };
-            let summary = EventSummary {
-                code: row.event.code.clone(),
-                name: row.event.name.clone(),
-                deadline: row.event.deadline,
-                status,
-                answered: row.answered,
-                outcome,
-            };
-            let list = match status {
-                EventStatus::Finished | EventStatus::Cancelled => &mut lists.finished,
-                _ if row.event.organizer_id == user_id => &mut lists.organized,
-                _ if row.answered => &mut lists.answered,
-                _ => &mut lists.pending,
-            };
-            list.push(summary);
+            items.push(EventSummary { code: row.event.code, name: row.event.name, deadline: row.event.deadline, status, answered: row.answered, outcome });
         }
-        Ok(lists)
+        let total = u32::try_from(total).unwrap_or(u32::MAX);
+        Ok(EventResults { items, total, page, pages: total.div_ceil(EVENTS_PER_PAGE).max(1) })
     }
 
     async fn find(&self, event_code: &str) -> Result<EventRow> {

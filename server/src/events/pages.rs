@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use app::error::AppError;
-use app::events::{AvailabilityInput, CreateEventInput, EditEventInput, EventPageData, EventView, MyEvents};
+use app::events::{AvailabilityInput, CreateEventInput, EditEventInput, EventPageData, EventResults, EventSearch, EventView, MyEvents};
 use app::ports::EventsPort;
 use async_trait::async_trait;
 use tower_sessions::Session;
@@ -65,5 +65,9 @@ impl EventsPort for EventPages {
 
     async fn my_events(&self, session: &Session) -> Result<MyEvents, AppError> {
         Ok(self.events.my_events(self.user(session).await?).await?)
+    }
+
+    async fn search(&self, session: &Session, search: EventSearch) -> Result<EventResults, AppError> {
+        Ok(self.events.search(self.user(session).await?, search).await?)
     }
 }

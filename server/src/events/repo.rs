@@ -4,7 +4,7 @@
 use std::collections::{HashMap, HashSet};
 
 use app::error::AppError;
-use app::events::EventStatus;
+use app::events::{EventList, EventStatus};
 use app::notifications::NotificationKind;
 use chrono::{DateTime, Utc};
 use scheduling::{Availability, EventSpec, Interval, Minute};
@@ -205,6 +205,27 @@ fn decode_intervals(json: &str) -> Result<Availability> {
     serde_json::from_str(json).map_err(|e| Error::Encoding(e.to_string()))
 }
 
+/// Refuses unless the event takes changes now: read under its lock, where the organizer's
+/// changes (which may move the deadline to now) are made too, never from a copy read before.
+async fn ensure_open_under_lock<DB>(tx: &mut sqlx::Transaction<'_, DB>, event_id: i64) -> Result<()>
+where
+    DB: sqlx::Database,
+    i64: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'r> (DateTime<Utc>, Option<DateTime<Utc>>, Option<DateTime<Utc>>): sqlx::FromRow<'r, DB::Row>,
+    for<'q> <DB as sqlx::Database>::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+    for<'c> &'c mut <DB as sqlx::Database>::Connection: sqlx::Executor<'c, Database = DB>,
+{
+    const STATE: &str = "SELECT deadline, cancelled_at, outcome_stored_at FROM event WHERE event_id = ?";
+    let state: Option<(DateTime<Utc>, Option<DateTime<Utc>>, Option<DateTime<Utc>>)> =
+        sqlx::query_as(STATE).bind(event_id).fetch_optional(&mut **tx).await?;
+    match state {
+        None => Err(AppError::EventNotFound.into()),
+        Some((_, Some(_), _)) => Err(AppError::EventCancelled.into()),
+        Some((deadline, None, stored)) if stored.is_some() || Utc::now() >= deadline => Err(AppError::DeadlinePassed.into()),
+        Some(_) => Ok(()),
+    }
+}
+
 /// Joins (or re-joins after leaving), refusing when the event is full.
 pub(crate) async fn join(db: &Db, event: &EventRow, user_id: i64) -> Result<()> {
     const MEMBERSHIP: &str = "SELECT left_at FROM participant WHERE event_id = ? AND user_id = ?";
@@ -215,6 +236,7 @@ pub(crate) async fn join(db: &Db, event: &EventRow, user_id: i64) -> Result<()> 
     with_pool!(db, |pool| {
         let mut tx = pool.begin_write().await?;
         lock_event_for_change(&mut tx, event.event_id).await?;
+        ensure_open_under_lock(&mut tx, event.event_id).await?;
         let membership: Option<Option<DateTime<Utc>>> =
             sqlx::query_scalar(MEMBERSHIP).bind(event.event_id).bind(user_id).fetch_optional(&mut *tx).await?;
         if membership == Some(None) {
@@ -247,9 +269,7 @@ pub(crate) async fn leave(db: &Db, event: &EventRow, user_id: i64) -> Result<i64
         let participant: Option<i64> =
             sqlx::query_scalar(CURRENT_PARTICIPANT).bind(event.event_id).bind(user_id).fetch_optional(&mut *tx).await?;
         let participant = participant.ok_or(AppError::NotParticipant)?;
-        if Utc::now() >= event.deadline {
-            return Err(AppError::DeadlinePassed.into());
-        }
+        ensure_open_under_lock(&mut tx, event.event_id).await?;
         let now = Utc::now();
         sqlx::query(WITHDRAW_ANSWER).bind(now).bind(now).bind(participant).execute(&mut *tx).await?;
         sqlx::query(MARK_LEFT).bind(now).bind(participant).execute(&mut *tx).await?;
@@ -282,6 +302,13 @@ pub(crate) async fn cancel(db: &Db, event_id: i64) -> Result<bool> {
     Ok(cancelled)
 }
 
+/// Whether the organizer hides the event's answers now (`true` for an event that is gone).
+pub(crate) async fn answers_hidden(db: &Db, event_id: i64) -> Result<bool, sqlx::Error> {
+    const SQL: &str = "SELECT answers_hidden FROM event WHERE event_id = ?";
+    let hidden: Option<bool> = with_pool!(db, |pool| sqlx::query_scalar(SQL).bind(event_id).fetch_optional(pool).await)?;
+    Ok(hidden.unwrap_or(true))
+}
+
 /// An event as its organizer may change it, read under its lock.
 #[derive(sqlx::FromRow)]
 struct Editable {
@@ -301,13 +328,14 @@ struct Editable {
 /// Changes the event as `edit` says, given it as it stands and the time, under the event's
 /// lock: only its organizer, only while it takes answers (the same check, under the same lock,
 /// as an answer's, so no answer is accepted under a deadline that has moved before it). Answers
-/// are kept. A moved deadline moves the reminder (`None` if it is now too close).
+/// are kept. A moved deadline moves the reminder (`None` if it is now too close). Returns
+/// whether anything changed (an edit to what is there already writes nothing).
 pub(crate) async fn edit_event(
     db: &Db,
     event_id: i64,
     user_id: i64,
     edit: impl FnOnce(ValidEdit, DateTime<Utc>) -> Result<ValidEdit, AppError>,
-) -> Result<()> {
+) -> Result<bool> {
     const READ: &str = "SELECT organizer_id, name, description, deadline, duration_minutes, window_start, window_end, \
          answers_hidden, reminder_minutes, cancelled_at, outcome_stored_at FROM event WHERE event_id = ?";
     const UPDATE: &str = "UPDATE event SET name = ?, description = ?, deadline = ?, duration_minutes = ?, window_start = ?, \
@@ -339,7 +367,11 @@ pub(crate) async fn edit_event(
         let spec = EventSpec::new(row.deadline, u32::try_from(row.duration_minutes).unwrap_or_default(), window)
             .map_err(|error| Error::Encoding(format!("event {event_id}: {error}")))?;
         let current = ValidEdit { name: row.name, description: row.description, spec, answers_hidden: row.answers_hidden };
-        let changed = match edit(current, now) {
+        let changed = match edit(current.clone(), now) {
+            Ok(changed) if changed == current => {
+                tx.rollback().await?;
+                return Ok(false);
+            }
             Ok(changed) => changed,
             Err(refusal) => {
                 tx.rollback().await?;
@@ -364,7 +396,7 @@ pub(crate) async fn edit_event(
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
-        Ok(())
+        Ok(true)
     })
 }
 
@@ -575,15 +607,89 @@ pub(crate) async fn stored_outcome(db: &Db, event_id: i64) -> Result<Option<sche
     stored.flatten().map(|json| serde_json::from_str(&json).map_err(|e| Error::Encoding(e.to_string()))).transpose()
 }
 
-/// Every event the user organizes or currently takes part in, by deadline.
-pub(crate) async fn events_of_user(db: &Db, user_id: i64) -> Result<Vec<UserEvent>, sqlx::Error> {
-    let sql = format!(
-        "SELECT {EVENT_COLUMNS}, a.version AS answer_version FROM event e \
-         JOIN user u ON u.user_id = e.organizer_id \
+/// Which of a user's events [`find_user_events`] reads, and which page of them.
+pub(crate) struct EventFilter {
+    pub user_id: i64,
+    pub now: DateTime<Utc>,
+    /// Lower-case; matched anywhere in the lower-cased name.
+    pub name_part: Option<String>,
+    pub status: Option<EventStatus>,
+    pub list: Option<EventList>,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+impl EventFilter {
+    /// Only decided or cancelled events can match: shown newest first.
+    pub(crate) fn newest_first(&self) -> bool {
+        self.list == Some(EventList::Finished) || matches!(self.status, Some(EventStatus::Finished | EventStatus::Cancelled))
+    }
+}
+
+/// One page of the user's events (organized, or taken part in now) that `filter` matches, and
+/// how many match in all. Two statements over the organizer and participant indexes; the page
+/// is bounded, whatever the account holds.
+pub(crate) async fn find_user_events(db: &Db, filter: &EventFilter) -> Result<(Vec<UserEvent>, i64), sqlx::Error> {
+    const UNDECIDED: &str = "e.cancelled_at IS NULL AND e.outcome_stored_at IS NULL";
+    // Conditions and their values, in order.
+    let mut conditions: Vec<String> = vec!["(e.organizer_id = ? OR p.participant_id IS NOT NULL)".into()];
+    let mut values: Vec<FilterValue> = vec![FilterValue::Id(filter.user_id)];
+    match filter.list {
+        None => {}
+        Some(EventList::Finished) => conditions.push("(e.cancelled_at IS NOT NULL OR e.outcome_stored_at IS NOT NULL)".into()),
+        Some(EventList::Organized) => conditions.push(format!("{UNDECIDED} AND e.organizer_id = ?")),
+        Some(EventList::Answered) => conditions.push(format!("{UNDECIDED} AND e.organizer_id <> ? AND a.version IS NOT NULL")),
+        Some(EventList::Pending) => conditions.push(format!("{UNDECIDED} AND e.organizer_id <> ? AND a.version IS NULL")),
+    }
+    if matches!(filter.list, Some(EventList::Organized | EventList::Answered | EventList::Pending)) {
+        values.push(FilterValue::Id(filter.user_id));
+    }
+    match filter.status {
+        None => {}
+        Some(EventStatus::Open) => conditions.push(format!("{UNDECIDED} AND e.deadline > ?")),
+        Some(EventStatus::Deciding) => conditions.push(format!("{UNDECIDED} AND e.deadline <= ?")),
+        Some(EventStatus::Finished) => conditions.push("e.cancelled_at IS NULL AND e.outcome_stored_at IS NOT NULL".into()),
+        Some(EventStatus::Cancelled) => conditions.push("e.cancelled_at IS NOT NULL".into()),
+    }
+    if matches!(filter.status, Some(EventStatus::Open | EventStatus::Deciding)) {
+        values.push(FilterValue::Instant(filter.now));
+    }
+    if let Some(part) = &filter.name_part {
+        // `!` escapes LIKE's wildcards in what was typed.
+        conditions.push("LOWER(e.name) LIKE ? ESCAPE '!'".into());
+        let escaped = part.replace('!', "!!").replace('%', "!%").replace('_', "!_");
+        values.push(FilterValue::Text(format!("%{escaped}%")));
+    }
+    let from = format!(
+        "FROM event e JOIN user u ON u.user_id = e.organizer_id \
          LEFT JOIN participant p ON p.event_id = e.event_id AND p.user_id = ? AND p.left_at IS NULL \
          LEFT JOIN answer a ON a.participant_id = p.participant_id AND a.withdrawn_at IS NULL \
-         WHERE e.organizer_id = ? OR p.participant_id IS NOT NULL ORDER BY e.deadline, e.event_id"
+         WHERE {}",
+        conditions.join(" AND ")
     );
-    let rows: Vec<UserEventRow> = with_pool!(db, |pool| sqlx::query_as(&sql).bind(user_id).bind(user_id).fetch_all(pool).await)?;
-    Ok(rows.into_iter().map(|row| UserEvent { answered: row.answer_version.is_some(), event: row.event }).collect())
+    let order = if filter.newest_first() { "e.deadline DESC, e.event_id DESC" } else { "e.deadline, e.event_id" };
+    let page_sql = format!("SELECT {EVENT_COLUMNS}, a.version AS answer_version {from} ORDER BY {order} LIMIT ? OFFSET ?");
+    let count_sql = format!("SELECT COUNT(*) {from}");
+    with_pool!(db, |pool| {
+        let mut page = sqlx::query_as::<_, UserEventRow>(&page_sql).bind(filter.user_id);
+        let mut count = sqlx::query_scalar::<_, i64>(&count_sql).bind(filter.user_id);
+        for value in &values {
+            (page, count) = match value {
+                FilterValue::Id(id) => (page.bind(*id), count.bind(*id)),
+                FilterValue::Instant(at) => (page.bind(*at), count.bind(*at)),
+                FilterValue::Text(text) => (page.bind(text.clone()), count.bind(text.clone())),
+            };
+        }
+        let rows = page.bind(filter.limit).bind(filter.offset).fetch_all(pool).await?;
+        let total = count.fetch_one(pool).await?;
+        Ok((rows.into_iter().map(|row| UserEvent { answered: row.answer_version.is_some(), event: row.event }).collect(), total))
+    })
 }
+
+/// A value a filter condition binds.
+enum FilterValue {
+    Id(i64),
+    Instant(DateTime<Utc>),
+    Text(String),
+}
+

@@ -48,6 +48,7 @@ pub(super) fn validate(input: CreateEventInput, now: DateTime<Utc>) -> Result<Va
 }
 
 /// What an organizer's edit leaves of the event: every field, the unchanged ones as they were.
+#[derive(Clone, PartialEq)]
 pub(crate) struct ValidEdit {
     pub name: String,
     pub description: String,
@@ -133,6 +134,18 @@ pub(super) fn valid_spec(deadline: DateTime<Utc>, duration_minutes: u32, window:
 }
 
 pub(super) fn parse_availability(input: AvailabilityInput) -> Result<Availability, AppError> {
+    let availability = read_availability(input)?;
+    // Counted as stored: if-need-be time around free time is kept in pieces.
+    if availability.len() > text::MAX_INTERVALS {
+        return Err(AppError::invalid(
+            "intervals",
+            format!("At most {} intervals in all (if-need-be time that free time splits counts once per piece).", text::MAX_INTERVALS),
+        ));
+    }
+    Ok(availability)
+}
+
+fn read_availability(input: AvailabilityInput) -> Result<Availability, AppError> {
     match input {
         AvailabilityInput::Text { text, time_zone } => {
             let zone: chrono_tz::Tz = time_zone

@@ -1,14 +1,14 @@
 //! `/api/v1/events/*` and `/api/v1/me/events`: events and answers.
 
 use app::error::AppError;
-use app::events::{AvailabilityInput, CreateEventInput, EditEventInput, EventView, IntervalInput, MyEvents, OutcomeView};
+use app::events::{AvailabilityInput, CreateEventInput, EditEventInput, EventResults, EventSearch, EventView, IntervalInput, MyEvents, OutcomeView};
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
 
 use crate::error::{Error, ErrorBody, Result};
-use crate::http::extract::{ApiJson, ApiPath, CurrentUser};
+use crate::http::extract::{ApiJson, ApiPath, ApiQuery, CurrentUser};
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -22,6 +22,7 @@ pub fn router() -> Router<AppState> {
         .route("/events/{code}/outcome", get(outcome))
         .route("/events/{code}/calendar.ics", get(calendar))
         .route("/me/events", get(my_events))
+        .route("/me/events/search", get(search))
 }
 
 #[utoipa::path(post, path = "/api/v1/events", tag = "events", request_body = CreateEventInput, security(("session_cookie" = [])), responses(
@@ -181,6 +182,15 @@ pub async fn outcome(State(state): State<AppState>, CurrentUser(user): CurrentUs
     (status = 200, body = MyEvents), (status = 401, description = "Not logged in", body = ErrorBody)))]
 pub async fn my_events(State(state): State<AppState>, CurrentUser(user): CurrentUser) -> Result<Json<MyEvents>> {
     Ok(Json(state.events.my_events(user).await?))
+}
+
+#[utoipa::path(get, path = "/api/v1/me/events/search", tag = "events", params(EventSearch), security(("session_cookie" = [])), responses(
+    (status = 200, description = "One page (20) of the events matching every filter given", body = EventResults),
+    (status = 400, description = "An unknown parameter, or one that is not of its type", body = ErrorBody),
+    (status = 401, description = "Not logged in", body = ErrorBody),
+    (status = 422, description = "A name filter over 120 characters, or a page out of range", body = ErrorBody)))]
+pub async fn search(State(state): State<AppState>, CurrentUser(user): CurrentUser, ApiQuery(search): ApiQuery<EventSearch>) -> Result<Json<EventResults>> {
+    Ok(Json(state.events.search(user, search).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/events/{code}/calendar.ics", tag = "events", params(("code" = String, Path, pattern = "^[1-9A-HJ-NP-Za-km-z]{10}$", description = "The event's 10-character code")), security(("session_cookie" = [])), responses(

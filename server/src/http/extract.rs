@@ -75,3 +75,20 @@ where
         }
     }
 }
+
+/// Like `axum::extract::Query`, but a bad query (an unknown parameter, a page that is not a
+/// number) becomes a 400 `malformed_request` in our JSON shape.
+pub struct ApiQuery<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for ApiQuery<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let query = parts.uri.query().unwrap_or_default();
+        serde_urlencoded::from_str(query).map(Self).map_err(|error| Error::malformed(&error.to_string()))
+    }
+}

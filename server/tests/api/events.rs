@@ -91,7 +91,8 @@ async fn bad_event_input_is_refused_and_changes_nothing(backend: Backend) {
         let response = alice.client.post(alice.url("/api/v1/events")).header("content-type", "application/json").body(body).send().await.unwrap();
         assert_error(response, StatusCode::BAD_REQUEST, "malformed_request").await;
     }
-    assert_eq!(alice.my_events().await, json!({ "organized": [], "pending": [], "answered": [], "finished": [] }));
+    let none = json!({ "organized": 0, "pending": 0, "answered": 0, "finished": 0 });
+    assert_eq!(alice.my_events().await, json!({ "organized": [], "pending": [], "answered": [], "finished": [], "more": none }));
 }
 
 async fn bad_answers_are_refused_and_change_nothing(backend: Backend) {
@@ -109,11 +110,11 @@ async fn bad_answers_are_refused_and_change_nothing(backend: Backend) {
         .collect();
     let cases = [
         (intervals_tomorrow(&[(12, 11)]), "intervals", "Interval 1: the end must be at least a minute after the start."),
-        (json!({ "intervals": too_many }), "intervals", "At most 200 intervals."),
+        (json!({ "intervals": too_many }), "intervals", "At most 200 intervals in all."),
         (
             json!({ "text": format!("{day} 09:00 - {day} 10:00\nnine to five\n"), "time_zone": "UTC" }),
             "text",
-            "line 2: expected `YYYY-MM-DD HH:mm - YYYY-MM-DD HH:mm`",
+            "line 2: expected `YYYY-MM-DD HH:mm - YYYY-MM-DD HH:mm`, and `?` after it for if need be",
         ),
         (json!({ "text": "", "time_zone": "Nowhere/City" }), "time_zone", "Unknown time zone \"Nowhere/City\"."),
     ];
@@ -248,10 +249,13 @@ async fn the_openapi_document_describes_every_route(backend: Backend) {
             "get /api/v1/events/{code}/live",
             "get /api/v1/events/{code}/outcome",
             "get /api/v1/me/events",
+            "get /api/v1/me/events/search",
             "get /api/v1/notifications",
             "get /api/v1/users/me",
             "get /api/v1/users/me/settings",
+            "patch /api/v1/events/{code}",
             "post /api/v1/events",
+            "post /api/v1/events/{code}/decide",
             "post /api/v1/events/{code}/join",
             "post /api/v1/events/{code}/leave",
             "post /api/v1/notifications/read",
@@ -268,9 +272,11 @@ async fn the_openapi_document_describes_every_route(backend: Backend) {
         ]
     );
     let schemas = document["components"]["schemas"].as_object().unwrap();
-    for schema in ["AvailabilityInput", "CreateEventInput", "ErrorBody", "EventView", "MyEvents", "OutcomeView", "UserView", "AccountSettings", "NotificationList"] {
+    for schema in ["AvailabilityInput", "CreateEventInput", "EditEventInput", "EventResults", "ErrorBody", "EventView", "MyEvents", "OutcomeView", "UserView", "AccountSettings", "NotificationList"] {
         assert!(schemas.contains_key(schema), "{schema} is defined");
     }
+    // A misspelt field of a change is refused (400), so the document must not invite extra ones.
+    assert_eq!(schemas["EditEventInput"]["additionalProperties"], json!(false));
     // Every `$ref` points at a defined schema.
     let text = document.to_string();
     for reference in text.split("\"#/components/schemas/").skip(1) {

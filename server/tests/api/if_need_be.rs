@@ -77,6 +77,11 @@ async fn three_states_through_rest_text_and_the_page(backend: Backend) {
     let many: Vec<Value> = (0..101).map(|minute| json!({ "start": rfc3339(at(9) + Duration::minutes(2 * minute)), "end": rfc3339(at(9) + Duration::minutes(2 * minute + 1)) })).collect();
     let too_many = json!({ "intervals": many, "if_need_be": many });
     assert_error(bob.put_availability(&code, &too_many).await, StatusCode::UNPROCESSABLE_ENTITY, "invalid_input").await;
+    // 150 free minutes inside one if-need-be span: 150 + 151 pieces once stored.
+    let minutes: Vec<Value> = (0..150).map(|minute| json!({ "start": rfc3339(at(9) + Duration::minutes(2 * minute)), "end": rfc3339(at(9) + Duration::minutes(2 * minute + 1)) })).collect();
+    let split = json!({ "intervals": minutes, "if_need_be": [{ "start": rfc3339(at(8)), "end": rfc3339(at(18)) }] });
+    let error = assert_error(bob.put_availability(&code, &split).await, StatusCode::UNPROCESSABLE_ENTITY, "invalid_input").await;
+    assert_eq!(error["field"], "intervals", "{error}");
     let only_maybe = json!({ "if_need_be": slots(&[(9, 10)]) });
     assert_eq!(bob.put_availability(&code, &only_maybe).await.status(), StatusCode::BAD_REQUEST);
     assert_eq!(bob.event_page(&code).await.my_answer, before, "refused answers change nothing");

@@ -5,6 +5,7 @@ mod accounts;
 mod edge;
 mod event_page;
 mod events;
+mod find;
 mod if_need_be;
 mod live;
 mod mail;

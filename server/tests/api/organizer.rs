@@ -65,6 +65,8 @@ async fn changes_keep_answers_and_only_the_organizer_makes_them(backend: Backend
         assert_eq!(error["field"], field, "{body}: {error}");
     }
     assert_eq!(patch(&alice, &code, json!("rename")).await.status(), StatusCode::BAD_REQUEST);
+    // A misspelt field is refused, not ignored.
+    assert_eq!(patch(&alice, &code, json!({ "answers_hiden": true })).await.status(), StatusCode::BAD_REQUEST);
     assert_eq!(patch(&alice, &code, json!({ "duration_minutes": "60" })).await.status(), StatusCode::BAD_REQUEST);
     assert_eq!(alice.event(&code).await, before, "refused changes change nothing");
 
@@ -86,8 +88,13 @@ async fn changes_keep_answers_and_only_the_organizer_makes_them(backend: Backend
     // Both null removes the window; absent fields stay.
     let cleared: Value = patch(&alice, &code, json!({ "window_start": null, "window_end": null })).await.json().await.unwrap();
     assert_eq!((cleared["window_start"].clone(), cleared["window_end"].clone(), cleared["name"].clone()), (Value::Null, Value::Null, json!("Team dinner")));
-    // The same change twice is fine (nothing new).
+    // The same change again, or none, is fine and changes nothing.
+    let unchanged = alice.event_page(&code).await.event;
     assert_eq!(patch(&alice, &code, json!({ "name": "Team dinner" })).await.status(), StatusCode::OK);
+    assert_eq!(patch(&alice, &code, json!({})).await.status(), StatusCode::OK);
+    assert_eq!(alice.event_page(&code).await.event, unchanged);
+    // Someone who has not joined learns nothing of the answers, not even how many.
+    assert_eq!(carol.event(&code).await["answered_count"], 0);
     // A cancelled event cannot be changed.
     let cancel = alice.client.delete(alice.url(&format!("/api/v1/events/{code}"))).send().await.unwrap();
     assert_eq!(cancel.status(), StatusCode::NO_CONTENT);
@@ -200,6 +207,19 @@ async fn edits_racing_answers_and_the_deadline_decide_right(backend: Backend) {
         let (code, accepted) = (code.clone(), Arc::clone(&accepted));
         writers.push(tokio::spawn(async move {
             for step in 0u32.. {
+                // One of them leaves while the organizer is busy: whether that lands before
+                // or after answers close, the outcome must agree with it.
+                if round == 0 && step == 6 {
+                    let left = guest.post(&format!("/api/v1/events/{code}/leave")).await.status();
+                    match left {
+                        StatusCode::NO_CONTENT => {
+                            accepted.lock().unwrap().remove(&name);
+                        }
+                        StatusCode::CONFLICT => {}
+                        other => panic!("{name} leaving: {other}"),
+                    }
+                    return;
+                }
                 let hours = (8 + (round as u32 + step) % 6, 11 + (round as u32 * 2 + step) % 7);
                 let (start, end) = (hours.0.min(hours.1), hours.0.max(hours.1) + 1);
                 let maybe = (end, end + 1 + step % 2);
@@ -238,12 +258,9 @@ async fn edits_racing_answers_and_the_deadline_decide_right(backend: Backend) {
     let instant = |field: &str| event[field].as_str().map(|text| text.parse::<DateTime<Utc>>().unwrap());
     let window = instant("window_start").zip(instant("window_end")).and_then(|(start, end)| Interval::new(Minute::floor(start), Minute::floor(end)));
     let spec = EventSpec::new(instant("deadline").unwrap(), event["duration_minutes"].as_u64().unwrap() as u32, window).unwrap();
-    let participants: Vec<String> = event["participants"].as_array().unwrap().iter().map(|p| p["username"].as_str().unwrap().to_owned()).collect();
     let accepted = accepted.lock().unwrap();
-    let answers: Vec<Answer> = accepted
-        .iter()
-        .map(|(name, availability)| Answer::of(ParticipantId(participants.iter().position(|p| p == name).unwrap() as u64), 1, availability.clone()))
-        .collect();
-    let expected = OutcomeView::decided(&outcome(&spec, &answers), |id| participants[id.0 as usize].clone());
+    let names: Vec<&String> = accepted.keys().collect();
+    let answers: Vec<Answer> = accepted.values().enumerate().map(|(index, availability)| Answer::of(ParticipantId(index as u64), 1, availability.clone())).collect();
+    let expected = OutcomeView::decided(&outcome(&spec, &answers), |id| names[id.0 as usize].clone());
     assert_eq!(shown, serde_json::to_value(&expected).unwrap(), "{} answers", answers.len());
 }

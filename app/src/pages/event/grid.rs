@@ -288,11 +288,18 @@ pub fn AnswerGrid(
         }
     };
 
+    // A cell focused by a click or by the browser becomes the one the keys act on.
+    let on_focus_in = move |event: leptos::ev::FocusEvent| {
+        if let Some(corner) = focused_cell(&event) {
+            active.set(corner);
+        }
+    };
+
     view! {
         <div class="grid answer-grid" role="grid"
             aria-label="Your availability: drag, or use the arrow keys and Space, to paint when you are free or free if need be"
             aria-readonly=move || (!editable.get()).to_string()
-            on:pointerdown=on_pointer_down on:pointermove=on_pointer_move on:keydown=on_key_down
+            on:pointerdown=on_pointer_down on:pointermove=on_pointer_move on:keydown=on_key_down on:focusin=on_focus_in
             style=move || columns_style(layout.with(|layout| layout.days.len()))>
             <GridBody layout cell=move |row, column, cell: Cell| {
                 let mark = move || selected.with(|cells| cells.get(&cell.key).copied());
@@ -409,6 +416,23 @@ fn cell_at(x: i32, y: i32) -> Option<(usize, usize)> {
     #[cfg(not(feature = "hydrate"))]
     {
         let _ = (x, y);
+        None
+    }
+}
+
+/// The grid cell (row, column) a focus event landed on, if any.
+fn focused_cell(event: &leptos::ev::FocusEvent) -> Option<(usize, usize)> {
+    #[cfg(feature = "hydrate")]
+    {
+        use wasm_bindgen::JsCast;
+        let element = event.target()?.dyn_into::<web_sys::Element>().ok()?;
+        let row = element.get_attribute("data-row")?.parse().ok()?;
+        let column = element.get_attribute("data-col")?.parse().ok()?;
+        Some((row, column))
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        let _ = event;
         None
     }
 }

@@ -13,7 +13,7 @@ pub(super) fn EventHead(event: RwSignal<EventView>, status: Memo<EventStatus>, c
     let details = move || event.get();
     view! {
         <section class="card event-head">
-            <p class="eyebrow">{move || status_label(status.get())}</p>
+            <p class="eyebrow">{move || status.get().label()}</p>
             <h1>{move || details().name}</h1>
             {move || Some(details().description).filter(|d| !d.is_empty()).map(|d| view! { <p class="description">{d}</p> })}
             <dl class="facts">
@@ -35,15 +35,6 @@ pub(super) fn EventHead(event: RwSignal<EventView>, status: Memo<EventStatus>, c
     .into_any()
 }
 
-
-fn status_label(status: EventStatus) -> &'static str {
-    match status {
-        EventStatus::Open => "Open for answers",
-        EventStatus::Deciding => "Picking the time",
-        EventStatus::Finished => "Decided",
-        EventStatus::Cancelled => "Cancelled",
-    }
-}
 
 fn length_label(minutes: u32) -> String {
     match (minutes / 60, minutes % 60) {

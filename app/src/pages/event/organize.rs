@@ -66,11 +66,18 @@ pub(super) fn OrganizerSection(event: RwSignal<EventView>, refresh: Callback<()>
 }
 
 /// Name, description, deadline, length and window, filled with the event as it stands. Only
-/// what differs from it is sent.
+/// what differs from what the form was filled with is sent, so a change made meanwhile (in
+/// another tab) to a field not touched here stays.
 #[component]
 fn EditForm(event: RwSignal<EventView>, edit: ServerAction<EditEvent>, code: String) -> impl IntoView {
     let zone = use_viewer_zone();
     let current = event.get_untracked();
+    let baseline = StoredValue::new(current.clone());
+    Effect::new(move |_| {
+        if let Some(Ok(saved)) = edit.value().get() {
+            baseline.set_value(saved);
+        }
+    });
     let name = RwSignal::new(current.name.clone());
     let description = RwSignal::new(current.description.clone());
     let deadline = RwSignal::new(zone.input_value(current.deadline));
@@ -104,7 +111,7 @@ fn EditForm(event: RwSignal<EventView>, edit: ServerAction<EditEvent>, code: Str
                 window_start: window_start.get_untracked(),
                 window_end: window_end.get_untracked(),
             };
-            match event.with_untracked(|current| typed.changes(current, &zone)) {
+            match baseline.with_value(|filled| typed.changes(filled, &zone)) {
                 Ok(input) => {
                     local_error.set(None);
                     edit.dispatch(EditEvent { code: code.clone(), input });
