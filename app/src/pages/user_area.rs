@@ -30,7 +30,13 @@ pub fn UserAreaPage() -> impl IntoView {
             page: query.get("page").and_then(|page| page.parse().ok()),
         })
     };
-    let events = Resource::new(|| (), |_| dashboard_events());
+    // The four lists are read only when no search is shown instead.
+    let events = Resource::new(search, |search| async move {
+        match search == EventSearch::default() {
+            true => dashboard_events().await.map(Some),
+            false => Ok(None),
+        }
+    });
     let found = Resource::new(search, |search| async move {
         match search == EventSearch::default() {
             true => None,
@@ -48,7 +54,7 @@ pub fn UserAreaPage() -> impl IntoView {
                         let lists = match found.await {
                             Some(Ok(results)) => view! { <Results results search=search()/> }.into_any(),
                             Some(Err(error)) => view! { <section class="card"><ErrorMessage error/></section> }.into_any(),
-                            None => view! { <Lists events/> }.into_any(),
+                            None => view! { <Lists events=events.unwrap_or_default()/> }.into_any(),
                         };
                         view! {
                         <section class="dashboard-head">

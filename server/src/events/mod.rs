@@ -352,7 +352,7 @@ impl EventService {
 
     /// One page of the user's events that `search` matches (by name, status, list).
     pub async fn search(&self, user_id: i64, search: EventSearch) -> Result<EventResults> {
-        let name_part = search.q.as_deref().map(str::trim).filter(|q| !q.is_empty()).map(str::to_lowercase);
+        let name_part = search.q.as_deref().map(str::trim).filter(|q| !q.is_empty()).map(str::to_owned);
         if name_part.as_ref().is_some_and(|q| q.chars().count() > QUERY_MAX) {
             return Err(AppError::invalid("q", format!("Search for at most {QUERY_MAX} characters of a name.")).into());
         }
@@ -375,11 +375,13 @@ impl EventService {
         let mut items = Vec::with_capacity(rows.len());
         for row in rows {
             let status = row.event.status(now);
+            // Names only where they are shown: the participants are read for those alone.
             let outcome = match status {
-                EventStatus::Finished | EventStatus::Cancelled => {
+                EventStatus::Cancelled => Some(OutcomeView::Cancelled),
+                EventStatus::Finished if !row.event.shows_names_to(user_id) => Some(self.outcome_of(&row.event, &[]).await?.without_names()),
+                EventStatus::Finished => {
                     let participants = repo::participants(&self.db, row.event.event_id).await?;
-                    let outcome = self.outcome_of(&row.event, &participants).await?;
-                    Some(if row.event.shows_names_to(user_id) { outcome } else { outcome.without_names() })
+                    Some(self.outcome_of(&row.event, &participants).await?)
                 }
                 EventStatus::Open | EventStatus::Deciding => None,
             };

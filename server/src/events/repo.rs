@@ -109,9 +109,9 @@ pub(crate) struct UserEvent {
 
 /// Inserts the event and its organizer as the first participant, in one transaction.
 pub(crate) async fn insert_event(db: &Db, organizer_id: i64, code: &str, event: &ValidEvent) -> Result<i64, sqlx::Error> {
-    const INSERT_EVENT: &str = "INSERT INTO event (code, organizer_id, name, description, deadline, duration_minutes, \
+    const INSERT_EVENT: &str = "INSERT INTO event (code, organizer_id, name, name_key, description, deadline, duration_minutes, \
          window_start, window_end, capacity, time_zone, reminder_minutes, reminder_due_at, created_at) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
     const INSERT_ORGANIZER: &str = "INSERT INTO participant (event_id, user_id, joined_at) VALUES (?, ?, ?)";
     let now = Utc::now();
     let window = event.spec.window();
@@ -121,6 +121,7 @@ pub(crate) async fn insert_event(db: &Db, organizer_id: i64, code: &str, event: 
             .bind(code)
             .bind(organizer_id)
             .bind(&event.name)
+            .bind(name_key(&event.name))
             .bind(&event.description)
             .bind(event.spec.deadline())
             .bind(event.spec.duration_minutes())
@@ -338,7 +339,7 @@ pub(crate) async fn edit_event(
 ) -> Result<bool> {
     const READ: &str = "SELECT organizer_id, name, description, deadline, duration_minutes, window_start, window_end, \
          answers_hidden, reminder_minutes, cancelled_at, outcome_stored_at FROM event WHERE event_id = ?";
-    const UPDATE: &str = "UPDATE event SET name = ?, description = ?, deadline = ?, duration_minutes = ?, window_start = ?, \
+    const UPDATE: &str = "UPDATE event SET name = ?, name_key = ?, description = ?, deadline = ?, duration_minutes = ?, window_start = ?, \
          window_end = ?, answers_hidden = ?, reminder_due_at = CASE WHEN ? THEN ? ELSE reminder_due_at END WHERE event_id = ?";
     with_pool!(db, |pool| {
         let mut tx = pool.begin_write().await?;
@@ -384,6 +385,7 @@ pub(crate) async fn edit_event(
         let window = changed.spec.window();
         sqlx::query(UPDATE)
             .bind(&changed.name)
+            .bind(name_key(&changed.name))
             .bind(&changed.description)
             .bind(deadline)
             .bind(changed.spec.duration_minutes())
@@ -607,11 +609,16 @@ pub(crate) async fn stored_outcome(db: &Db, event_id: i64) -> Result<Option<sche
     stored.flatten().map(|json| serde_json::from_str(&json).map_err(|e| Error::Encoding(e.to_string()))).transpose()
 }
 
+/// A name as the search matches it: lower-cased here, by Unicode's rules, on both databases.
+pub(crate) fn name_key(name: &str) -> String {
+    name.to_lowercase()
+}
+
 /// Which of a user's events [`find_user_events`] reads, and which page of them.
 pub(crate) struct EventFilter {
     pub user_id: i64,
     pub now: DateTime<Utc>,
-    /// Lower-case; matched anywhere in the lower-cased name.
+    /// Matched anywhere in the name, in any case ([`name_key`] of both).
     pub name_part: Option<String>,
     pub status: Option<EventStatus>,
     pub list: Option<EventList>,
@@ -627,12 +634,13 @@ impl EventFilter {
 }
 
 /// One page of the user's events (organized, or taken part in now) that `filter` matches, and
-/// how many match in all. Two statements over the organizer and participant indexes; the page
-/// is bounded, whatever the account holds.
+/// how many match in all. Two statements that start from the user's participant rows (index
+/// `participant_user`; an organizer is always a participant of their event, and cannot leave),
+/// so the cost follows the account, not the site.
 pub(crate) async fn find_user_events(db: &Db, filter: &EventFilter) -> Result<(Vec<UserEvent>, i64), sqlx::Error> {
     const UNDECIDED: &str = "e.cancelled_at IS NULL AND e.outcome_stored_at IS NULL";
     // Conditions and their values, in order.
-    let mut conditions: Vec<String> = vec!["(e.organizer_id = ? OR p.participant_id IS NOT NULL)".into()];
+    let mut conditions: Vec<String> = vec!["p.user_id = ? AND p.left_at IS NULL".into()];
     let mut values: Vec<FilterValue> = vec![FilterValue::Id(filter.user_id)];
     match filter.list {
         None => {}
@@ -656,23 +664,26 @@ pub(crate) async fn find_user_events(db: &Db, filter: &EventFilter) -> Result<(V
     }
     if let Some(part) = &filter.name_part {
         // `!` escapes LIKE's wildcards in what was typed.
-        conditions.push("LOWER(e.name) LIKE ? ESCAPE '!'".into());
-        let escaped = part.replace('!', "!!").replace('%', "!%").replace('_', "!_");
+        conditions.push("e.name_key LIKE ? ESCAPE '!'".into());
+        let escaped = name_key(part).replace('!', "!!").replace('%', "!%").replace('_', "!_");
         values.push(FilterValue::Text(format!("%{escaped}%")));
     }
     let from = format!(
-        "FROM event e JOIN user u ON u.user_id = e.organizer_id \
-         LEFT JOIN participant p ON p.event_id = e.event_id AND p.user_id = ? AND p.left_at IS NULL \
+        "FROM participant p JOIN event e ON e.event_id = p.event_id JOIN user u ON u.user_id = e.organizer_id \
          LEFT JOIN answer a ON a.participant_id = p.participant_id AND a.withdrawn_at IS NULL \
          WHERE {}",
         conditions.join(" AND ")
     );
-    let order = if filter.newest_first() { "e.deadline DESC, e.event_id DESC" } else { "e.deadline, e.event_id" };
+    // Finished ones: the most recently decided or cancelled first.
+    let order = match filter.newest_first() {
+        true => "COALESCE(e.cancelled_at, e.outcome_stored_at) DESC, e.event_id DESC",
+        false => "e.deadline, e.event_id",
+    };
     let page_sql = format!("SELECT {EVENT_COLUMNS}, a.version AS answer_version {from} ORDER BY {order} LIMIT ? OFFSET ?");
     let count_sql = format!("SELECT COUNT(*) {from}");
     with_pool!(db, |pool| {
-        let mut page = sqlx::query_as::<_, UserEventRow>(&page_sql).bind(filter.user_id);
-        let mut count = sqlx::query_scalar::<_, i64>(&count_sql).bind(filter.user_id);
+        let mut page = sqlx::query_as::<_, UserEventRow>(&page_sql);
+        let mut count = sqlx::query_scalar::<_, i64>(&count_sql);
         for value in &values {
             (page, count) = match value {
                 FilterValue::Id(id) => (page.bind(*id), count.bind(*id)),

@@ -73,17 +73,28 @@ fn EditForm(event: RwSignal<EventView>, edit: ServerAction<EditEvent>, code: Str
     let zone = use_viewer_zone();
     let current = event.get_untracked();
     let baseline = StoredValue::new(current.clone());
-    Effect::new(move |_| {
-        if let Some(Ok(saved)) = edit.value().get() {
-            baseline.set_value(saved);
-        }
-    });
     let name = RwSignal::new(current.name.clone());
     let description = RwSignal::new(current.description.clone());
     let deadline = RwSignal::new(zone.input_value(current.deadline));
     let duration = RwSignal::new(current.duration_minutes.to_string());
     let window_start = RwSignal::new(current.window_start.map(|at| zone.input_value(at)).unwrap_or_default());
     let window_end = RwSignal::new(current.window_end.map(|at| zone.input_value(at)).unwrap_or_default());
+    // Saved: the form shows the event as the server has it now (with any change made
+    // elsewhere meanwhile), and that is what the next save compares with.
+    {
+        let zone = zone.clone();
+        Effect::new(move |_| {
+            if let Some(Ok(saved)) = edit.value().get() {
+                name.set(saved.name.clone());
+                description.set(saved.description.clone());
+                deadline.set(zone.input_value(saved.deadline));
+                duration.set(saved.duration_minutes.to_string());
+                window_start.set(saved.window_start.map(|at| zone.input_value(at)).unwrap_or_default());
+                window_end.set(saved.window_end.map(|at| zone.input_value(at)).unwrap_or_default());
+                baseline.set_value(saved);
+            }
+        });
+    }
     let local_error = RwSignal::new(None::<AppError>);
     let server_error = action_error(edit);
     let error = move || local_error.get().or_else(server_error);
