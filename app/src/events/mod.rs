@@ -70,20 +70,21 @@ pub struct EditEventInput {
     #[serde(default)]
     #[cfg_attr(feature = "ssr", schema(max_length = 2000))]
     pub description: Option<String>,
-    /// A new deadline in the future (later: extended; earlier: closes sooner).
+    /// A new deadline in the future (later: extended; earlier: closes sooner). Instants here
+    /// are RFC 3339 text, read by the server: one that does not exist is a 422 naming it.
     #[serde(default)]
     #[cfg_attr(feature = "ssr", schema(pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})$"))]
-    pub deadline: Option<DateTime<Utc>>,
+    pub deadline: Option<String>,
     #[serde(default, deserialize_with = "whole_number::optional")]
     #[cfg_attr(feature = "ssr", schema(minimum = 5, maximum = 1440))]
     pub duration_minutes: Option<u32>,
     /// With `window_end`: both instants set the window, both `null` remove it, neither keeps it.
     #[serde(default, deserialize_with = "present::optional")]
     #[cfg_attr(feature = "ssr", schema(value_type = Option<String>, pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})$"))]
-    pub window_start: Option<Option<DateTime<Utc>>>,
+    pub window_start: Option<Option<String>>,
     #[serde(default, deserialize_with = "present::optional")]
     #[cfg_attr(feature = "ssr", schema(value_type = Option<String>, pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})$"))]
-    pub window_end: Option<Option<DateTime<Utc>>>,
+    pub window_end: Option<Option<String>>,
     /// Participants see only how many answered and how many can come, not who.
     #[serde(default)]
     pub answers_hidden: Option<bool>,
@@ -406,6 +407,7 @@ pub enum EventList {
 /// Which of the user's events to find: every filter is optional; `page` counts from 1.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::IntoParams))]
+#[cfg_attr(feature = "ssr", into_params(parameter_in = Query))]
 #[serde(deny_unknown_fields)]
 pub struct EventSearch {
     /// Part of the name, any case.

@@ -60,18 +60,29 @@ pub(crate) struct ValidEdit {
 pub(super) fn validate_edit(current: ValidEdit, input: EditEventInput, now: DateTime<Utc>) -> Result<ValidEdit, AppError> {
     let name = input.name.as_deref().map(valid_name).transpose()?.unwrap_or(current.name);
     let description = input.description.as_deref().map(valid_description).transpose()?.unwrap_or(current.description);
-    let deadline = match input.deadline {
+    let deadline = match input.deadline.as_deref().map(|text| instant("deadline", text)).transpose()? {
         Some(deadline) => valid_deadline(deadline, now).map(|()| deadline)?,
         None => current.spec.deadline(),
     };
     let window = match (input.window_start, input.window_end) {
         (None, None) => current.spec.window(),
-        (Some(start), Some(end)) => valid_window(start, end)?,
+        (Some(start), Some(end)) => {
+            let start = start.as_deref().map(|text| instant("window_start", text)).transpose()?;
+            let end = end.as_deref().map(|text| instant("window_end", text)).transpose()?;
+            valid_window(start, end)?
+        }
         _ => return Err(AppError::invalid("window_start", "Change the start and the end of the window together (both null: no window).")),
     };
     let duration = input.duration_minutes.unwrap_or(current.spec.duration_minutes());
     let spec = valid_spec(deadline, duration, window)?;
     Ok(ValidEdit { name, description, spec, answers_hidden: input.answers_hidden.unwrap_or(current.answers_hidden) })
+}
+
+/// An RFC 3339 instant of field `field`.
+fn instant(field: &str, text: &str) -> Result<DateTime<Utc>, AppError> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|instant| instant.with_timezone(&Utc))
+        .map_err(|_| AppError::invalid(field, format!("{} is not a date and time (RFC 3339, such as 2030-01-08T09:00:00Z).", excerpt(text))))
 }
 
 fn valid_name(name: &str) -> Result<String, AppError> {

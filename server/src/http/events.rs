@@ -141,9 +141,16 @@ pub async fn put_availability(
 #[derive(serde::Deserialize)]
 pub struct AvailabilityBody {
     intervals: Option<Vec<IntervalInput>>,
+    /// Absent: none; `null` is not a list and is refused, like a `null` anywhere else.
+    #[serde(default, deserialize_with = "present_list")]
     if_need_be: Option<Vec<IntervalInput>>,
     text: Option<String>,
     time_zone: Option<String>,
+}
+
+/// A field that is absent (`None`, by `default`) or a list; `null` is an error.
+fn present_list<'de, D: serde::Deserializer<'de>>(deserializer: D) -> std::result::Result<Option<Vec<IntervalInput>>, D::Error> {
+    <Vec<IntervalInput> as serde::Deserialize>::deserialize(deserializer).map(Some)
 }
 
 impl AvailabilityBody {

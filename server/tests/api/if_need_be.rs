@@ -82,6 +82,7 @@ async fn three_states_through_rest_text_and_the_page(backend: Backend) {
     let split = json!({ "intervals": minutes, "if_need_be": [{ "start": rfc3339(at(8)), "end": rfc3339(at(18)) }] });
     let error = assert_error(bob.put_availability(&code, &split).await, StatusCode::UNPROCESSABLE_ENTITY, "invalid_input").await;
     assert_eq!(error["field"], "intervals", "{error}");
+    assert_eq!(bob.put_availability(&code, &json!({ "intervals": [], "if_need_be": null })).await.status(), StatusCode::BAD_REQUEST);
     let only_maybe = json!({ "if_need_be": slots(&[(9, 10)]) });
     assert_eq!(bob.put_availability(&code, &only_maybe).await.status(), StatusCode::BAD_REQUEST);
     assert_eq!(bob.event_page(&code).await.my_answer, before, "refused answers change nothing");

@@ -57,6 +57,8 @@ async fn changes_keep_answers_and_only_the_organizer_makes_them(backend: Backend
         (json!({ "duration_minutes": 4 }), "duration_minutes"),
         (json!({ "duration_minutes": 1441 }), "duration_minutes"),
         (json!({ "deadline": rfc3339(Utc::now() - Duration::minutes(1)) }), "deadline"),
+        (json!({ "deadline": "2030-02-30T09:00:00Z" }), "deadline"),
+        (json!({ "window_start": null, "window_end": "0000-00-00T00:00:00Z" }), "window_end"),
         (json!({ "window_start": rfc3339(tomorrow_at(9)) }), "window_start"),
         (json!({ "window_start": rfc3339(tomorrow_at(9)), "window_end": rfc3339(tomorrow_at(9) + Duration::minutes(30)) }), "window_end"),
         (json!({ "window_start": rfc3339(Utc::now() - Duration::days(2)), "window_end": rfc3339(Utc::now() - Duration::days(1)) }), "window_end"),

@@ -210,13 +210,14 @@ impl Typed {
             ((None, None), (None, None)) => true,
             _ => false,
         };
+        let text = |at: DateTime<Utc>| at.to_rfc3339();
         Ok(EditEventInput {
             name: (self.name.trim() != current.name).then(|| self.name.clone()),
             description: (self.description.replace("\r\n", "\n").trim() != current.description).then(|| self.description.clone()),
-            deadline: (!same(deadline, current.deadline)).then_some(deadline),
+            deadline: (!same(deadline, current.deadline)).then(|| text(deadline)),
             duration_minutes: (duration != current.duration_minutes).then_some(duration),
-            window_start: (!same_window).then_some(window.0),
-            window_end: (!same_window).then_some(window.1),
+            window_start: (!same_window).then(|| window.0.map(text)),
+            window_end: (!same_window).then(|| window.1.map(text)),
             answers_hidden: None,
         })
     }
