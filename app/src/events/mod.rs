@@ -437,6 +437,46 @@ pub struct EventResults {
     pub pages: u32,
 }
 
+/// How far ahead an event without a window can be answered in the grid, and how far a
+/// calendar file is read for one (the text form has no limit).
+pub const OPEN_ENDED_DAYS: i64 = 56;
+
+/// How `POST /api/v1/events/{code}/availability/from-calendar` reads a calendar file: in the
+/// participant's zone, offering each day's hours from `day_start` to `day_end` (the grid's
+/// 08:00 to 20:00 unless given).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::IntoParams))]
+#[cfg_attr(feature = "ssr", into_params(parameter_in = Query))]
+#[serde(deny_unknown_fields)]
+pub struct CalendarFileQuery {
+    /// The participant's zone: for the file's times without one (and all-day dates) and for
+    /// the day's hours.
+    #[cfg_attr(feature = "ssr", param(max_length = 64, example = "Europe/Berlin"))]
+    pub time_zone: String,
+    /// `HH:MM`, default `08:00`.
+    #[serde(default)]
+    #[cfg_attr(feature = "ssr", param(pattern = r"^[0-9]{2}:[0-9]{2}$", example = "08:00"))]
+    pub day_start: Option<String>,
+    /// `HH:MM` (or `24:00`), after `day_start`; default `20:00`.
+    #[serde(default)]
+    #[cfg_attr(feature = "ssr", param(pattern = r"^[0-9]{2}:[0-9]{2}$", example = "20:00"))]
+    pub day_end: Option<String>,
+}
+
+/// The answer a calendar file suggests, for review: nothing is saved. Free where the file has
+/// nothing in the hours offered, if need be where it has only tentative events.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct CalendarSuggestion {
+    pub free: Vec<SlotView>,
+    pub if_need_be: Vec<SlotView>,
+    /// Busy or tentative occurrences the file has in the event's time.
+    pub events: u32,
+    /// Repeating events that repeat too often to be followed up to the event's time (their
+    /// occurrences there are not read: check those times yourself).
+    pub cut_series: u32,
+}
+
 /// An answer: intervals, or the seed text format read in a time zone. Time in neither is
 /// busy.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

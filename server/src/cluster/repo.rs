@@ -107,6 +107,15 @@ pub(crate) async fn move_version_past(db: &Db, event_id: i64, participant_id: i6
     })
 }
 
+/// The spec an event's stored columns describe.
+pub(crate) fn stored_spec(event_id: i64, deadline: DateTime<Utc>, duration_minutes: i32, window_start: Option<DateTime<Utc>>, window_end: Option<DateTime<Utc>>) -> Result<EventSpec> {
+    let window = match (window_start, window_end) {
+        (Some(start), Some(end)) => Interval::new(Minute::floor(start), Minute::floor(end)),
+        _ => None,
+    };
+    EventSpec::new(deadline, u32::try_from(duration_minutes).unwrap_or_default(), window).map_err(|e| Error::Encoding(format!("stored event {event_id} is invalid: {e}")))
+}
+
 #[derive(sqlx::FromRow)]
 pub(crate) struct EventSpecRow {
     pub event_id: i64,
@@ -121,12 +130,7 @@ pub(crate) struct EventSpecRow {
 
 impl EventSpecRow {
     pub(crate) fn spec(&self) -> Result<EventSpec> {
-        let window = match (self.window_start, self.window_end) {
-            (Some(start), Some(end)) => Interval::new(Minute::floor(start), Minute::floor(end)),
-            _ => None,
-        };
-        EventSpec::new(self.deadline, u32::try_from(self.duration_minutes).unwrap_or_default(), window)
-            .map_err(|e| Error::Encoding(format!("stored event {} is invalid: {e}", self.event_id)))
+        stored_spec(self.event_id, self.deadline, self.duration_minutes, self.window_start, self.window_end)
     }
 
     pub(crate) fn stored_outcome(&self) -> Result<Option<Outcome>> {

@@ -8,6 +8,7 @@
 //! [`EventPages`], the [`EventsPort`] that resolves the caller's session first.
 
 mod answers;
+mod busy;
 pub mod calendar;
 pub mod code;
 mod heatmap;
@@ -23,7 +24,7 @@ use std::sync::Arc;
 
 use app::error::AppError;
 use app::events::{
-    AnswerView, AvailabilityInput, CreateEventInput, EditEventInput, EventList, EventPageData, EventResults, EventSearch, EventStatus, EventSummary, EventView, MyEvents, OutcomeView,
+    AnswerView, AvailabilityInput, CalendarFileQuery, CalendarSuggestion, CreateEventInput, EditEventInput, EventList, EventPageData, EventResults, EventSearch, EventStatus, EventSummary, EventView, MyEvents, OutcomeView,
     ParticipantView, SlotView, EVENTS_PER_PAGE, QUERY_MAX,
 };
 use chrono::Utc;
@@ -39,14 +40,19 @@ pub use notice::EventNotice;
 use code::EventIds;
 use members::KnownMembers;
 use page_cache::PageCache;
+pub use busy::FILE_MAX_BYTES as CALENDAR_FILE_MAX_BYTES;
 pub use pages::EventPages;
 pub(crate) use repo::{generations, tell_organizer_if_everyone_answered};
 use repo::EventRow;
-use rules::{parse_availability, validate, validate_edit, ValidEdit};
+use rules::{calendar_reading, parse_availability, validate, validate_edit, ValidEdit};
 pub(crate) use rules::ValidEvent;
 
 /// The last page a search may ask for (`EVENTS_PER_PAGE` × this is more than anyone has).
 const MAX_PAGE: u32 = 100_000;
+
+/// Calendar files read at once (each costs a core and tens of MB while it is read); more are
+/// told to try again.
+const CALENDAR_READERS: usize = 2;
 
 /// How many times a create retries when a fresh code collides (practically never).
 const CODE_ATTEMPTS: usize = 3;
@@ -65,13 +71,24 @@ pub struct EventService {
     /// Tells the live pages of this process about a change at once (others learn of it from
     /// the event's generation within a round).
     changes: ChangeSender,
+    /// Permits to read a calendar file ([`CALENDAR_READERS`]).
+    calendar_readers: Arc<tokio::sync::Semaphore>,
 }
 
 impl EventService {
     pub fn new(db: Db, cluster: Arc<Cluster>, changes: ChangeSender) -> Self {
         let page_cache = Arc::new(PageCache::default());
         let answers = AnswerQueue::new(db.clone(), Arc::clone(&cluster), Arc::clone(&page_cache), changes.clone());
-        Self { db, cluster, page_cache, answers, event_ids: EventIds::default(), known_members: KnownMembers::default(), changes }
+        Self {
+            db,
+            cluster,
+            page_cache,
+            answers,
+            event_ids: EventIds::default(),
+            known_members: KnownMembers::default(),
+            changes,
+            calendar_readers: Arc::new(tokio::sync::Semaphore::new(CALENDAR_READERS)),
+        }
     }
 
     /// Runs `work` on the cluster after the request's commit; a failure leaves the row for the
@@ -214,6 +231,41 @@ impl EventService {
         }
     }
 
+    /// The answer a participant's calendar file suggests over the time the event offers, for
+    /// them to review and save; nothing of the file is kept.
+    pub async fn suggest_from_calendar(&self, user_id: i64, event_code: &str, query: CalendarFileQuery, file: axum::body::Bytes) -> Result<CalendarSuggestion> {
+        let event = self.find(event_code).await?;
+        if !self.may_answer(event.event_id, user_id).await? {
+            return Err(AppError::NotParticipant.into());
+        }
+        Self::ensure_open(&event)?;
+        let reading = calendar_reading(&query, &event.spec()?)?;
+        let permit = Arc::clone(&self.calendar_readers).try_acquire_owned().map_err(|_| Error::Busy { retry_after_secs: 2 })?;
+        let (answer, read) = tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            busy::suggest(&file, &reading)
+        })
+        .await?
+        .map_err(|error| AppError::invalid("file", error.to_string()))?;
+        if answer.len() > scheduling::text::MAX_INTERVALS {
+            return Err(AppError::invalid(
+                "file",
+                format!(
+                    "Your calendar leaves {} separate times in this event's days, more than the {} an answer can hold: offer fewer hours a day, or paint the grid by hand.",
+                    answer.len(),
+                    scheduling::text::MAX_INTERVALS
+                ),
+            )
+            .into());
+        }
+        Ok(CalendarSuggestion {
+            free: slot_views(&answer.free),
+            if_need_be: slot_views(&answer.if_need_be),
+            events: u32::try_from(read.events).unwrap_or(u32::MAX),
+            cut_series: u32::try_from(read.cut_series).unwrap_or(u32::MAX),
+        })
+    }
+
     /// The organizer changes the event before its deadline (answers are kept); the
     /// coordinator learns the new spec, and open pages the new event.
     pub async fn edit(&self, user_id: i64, event_code: &str, input: EditEventInput) -> Result<EventView> {
@@ -311,8 +363,7 @@ impl EventService {
             .find(|(participant, _)| participant.user_id == user_id)
             .and_then(|(_, answer)| answer.as_ref())
             .map(|answer| {
-                let slots = |set: &scheduling::IntervalSet| set.intervals().iter().copied().map(SlotView::from).collect();
-                AnswerView { free: slots(&answer.free), if_need_be: slots(&answer.if_need_be) }
+                AnswerView { free: slot_views(&answer.free), if_need_be: slot_views(&answer.if_need_be) }
             });
         Ok(EventPageData { event, my_answer, heatmap: Some(snapshot.heatmap.clone()) })
     }
@@ -405,4 +456,8 @@ impl EventService {
             EventStatus::Deciding | EventStatus::Finished => Err(AppError::DeadlinePassed.into()),
         }
     }
+}
+
+fn slot_views(set: &scheduling::IntervalSet) -> Vec<SlotView> {
+    set.intervals().iter().copied().map(SlotView::from).collect()
 }

@@ -7,9 +7,9 @@ use app::error::AppError;
 use app::events::{EventList, EventStatus};
 use app::notifications::NotificationKind;
 use chrono::{DateTime, Utc};
-use scheduling::{Availability, EventSpec, Interval, Minute};
+use scheduling::{Availability, EventSpec};
 
-use crate::cluster::repo::AnswerRow;
+use crate::cluster::repo::{stored_spec, AnswerRow};
 use crate::db::{lock_event_for_change, placeholders, with_pool, BeginWrite, Db, InsertedId};
 use crate::error::{Error, Result};
 use crate::events::rules::{ValidEdit, REMINDER_GRACE};
@@ -46,6 +46,11 @@ pub(crate) struct EventRow {
 }
 
 impl EventRow {
+    /// What the cluster decides the event by.
+    pub(crate) fn spec(&self) -> Result<EventSpec> {
+        stored_spec(self.event_id, self.deadline, self.duration_minutes, self.window_start, self.window_end)
+    }
+
     /// Whether `user_id` may see who answered and who can come: unless the organizer hides
     /// answers, every member; while hidden, only the organizer.
     pub(crate) fn shows_names_to(&self, user_id: i64) -> bool {
@@ -361,12 +366,7 @@ pub(crate) async fn edit_event(
             tx.rollback().await?;
             return Err(refusal.into());
         }
-        let window = match (row.window_start, row.window_end) {
-            (Some(start), Some(end)) => Interval::new(Minute::floor(start), Minute::floor(end)),
-            _ => None,
-        };
-        let spec = EventSpec::new(row.deadline, u32::try_from(row.duration_minutes).unwrap_or_default(), window)
-            .map_err(|error| Error::Encoding(format!("event {event_id}: {error}")))?;
+        let spec = stored_spec(event_id, row.deadline, row.duration_minutes, row.window_start, row.window_end)?;
         let current = ValidEdit { name: row.name, description: row.description, spec, answers_hidden: row.answers_hidden };
         let changed = match edit(current.clone(), now) {
             Ok(changed) if changed == current => {

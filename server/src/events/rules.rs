@@ -2,8 +2,10 @@
 //! an answer's two shapes (intervals, or the text format) turned into an interval set.
 
 use app::error::{excerpt, AppError, LineProblem};
-use app::events::{AvailabilityInput, CreateEventInput, EditEventInput, IntervalInput, Reminder, CAPACITY_MAX, DESCRIPTION_MAX, NAME_MAX};
-use chrono::{DateTime, Utc};
+use app::events::{AvailabilityInput, CalendarFileQuery, CreateEventInput, EditEventInput, IntervalInput, Reminder, CAPACITY_MAX, DESCRIPTION_MAX, NAME_MAX, OPEN_ENDED_DAYS};
+use chrono::{DateTime, NaiveTime, Utc};
+
+use super::busy::Reading;
 use scheduling::{text, Availability, EventSpec, Interval, IntervalSet, Minute, SpecError};
 
 /// A create input that passed every rule.
@@ -199,4 +201,28 @@ fn interval_set(field: &str, intervals: &[IntervalInput]) -> Result<IntervalSet,
                 .ok_or_else(|| AppError::invalid(field, format!("Interval {}: the end must be at least a minute after the start.", index + 1)))
         })
         .collect()
+}
+
+/// How a calendar file is read for an event of `spec`: the query's zone and hours, over the
+/// time a meeting may take (for an event without a window, the grid's first weeks).
+pub(super) fn calendar_reading(query: &CalendarFileQuery, spec: &EventSpec) -> Result<Reading, AppError> {
+    let zone: chrono_tz::Tz = query.time_zone.parse().map_err(|_| AppError::invalid("time_zone", format!("Unknown time zone {}.", excerpt(&query.time_zone))))?;
+    let time = |field: &str, typed: Option<&str>, default: u32| -> Result<Option<NaiveTime>, AppError> {
+        match typed {
+            None => Ok(NaiveTime::from_hms_opt(default, 0, 0)),
+            Some("24:00") if field == "day_end" => Ok(None),
+            Some(typed) => NaiveTime::parse_from_str(typed, "%H:%M")
+                .map(Some)
+                .map_err(|_| AppError::invalid(field, format!("{} is not a time of day like 08:00.", excerpt(typed)))),
+        }
+    };
+    let day_start = time("day_start", query.day_start.as_deref(), 8)?.unwrap_or(NaiveTime::MIN);
+    let day_end = time("day_end", query.day_end.as_deref(), 20)?;
+    if day_end.is_some_and(|end| end <= day_start) {
+        return Err(AppError::invalid("day_end", "The day must end after it starts."));
+    }
+    let start = spec.earliest_start();
+    let end = spec.window().map_or_else(|| start.plus(OPEN_ENDED_DAYS * 24 * 60), Interval::end);
+    let span = Interval::new(start, end).ok_or(AppError::DeadlinePassed)?;
+    Ok(Reading { zone, span, day_start, day_end })
 }

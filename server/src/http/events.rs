@@ -1,14 +1,15 @@
 //! `/api/v1/events/*` and `/api/v1/me/events`: events and answers.
 
 use app::error::AppError;
-use app::events::{AvailabilityInput, CreateEventInput, EditEventInput, EventResults, EventSearch, EventView, IntervalInput, MyEvents, OutcomeView};
-use axum::extract::State;
+use app::events::{AvailabilityInput, CalendarFileQuery, CalendarSuggestion, CreateEventInput, EditEventInput, EventResults, EventSearch, EventView, IntervalInput, MyEvents, OutcomeView};
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{header, StatusCode};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
 
 use crate::error::{Error, ErrorBody, Result};
-use crate::http::extract::{ApiJson, ApiPath, ApiQuery, CurrentUser};
+use crate::events::CALENDAR_FILE_MAX_BYTES;
+use crate::http::extract::{ApiBytes, ApiJson, ApiPath, ApiQuery, CurrentUser};
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -19,6 +20,7 @@ pub fn router() -> Router<AppState> {
         .route("/events/{code}/join", post(join))
         .route("/events/{code}/leave", post(leave))
         .route("/events/{code}/availability", put(put_availability))
+        .route("/events/{code}/availability/from-calendar", post(from_calendar).layer(DefaultBodyLimit::max(CALENDAR_FILE_MAX_BYTES)))
         .route("/events/{code}/outcome", get(outcome))
         .route("/events/{code}/calendar.ics", get(calendar))
         .route("/me/events", get(my_events))
@@ -133,6 +135,30 @@ pub async fn put_availability(
 ) -> Result<Json<AnswerAccepted>> {
     let version = state.events.put_availability(user, &code, body.into_input()?).await?;
     Ok(Json(AnswerAccepted { version }))
+}
+
+#[utoipa::path(post, path = "/api/v1/events/{code}/availability/from-calendar", tag = "events",
+    params(("code" = String, Path, pattern = "^[1-9A-HJ-NP-Za-km-z]{10}$", description = "The event's 10-character code"), CalendarFileQuery),
+    security(("session_cookie" = [])),
+    request_body(content = String, content_type = "text/calendar", description = "An iCalendar (.ics) file, at most 8 MB, as exported by a calendar app"),
+    responses(
+    (status = 200, description = "The answer the file suggests, for review; nothing is saved (save it with PUT …/availability)", body = CalendarSuggestion),
+    (status = 400, description = "An unknown query parameter, or a bad path segment", body = ErrorBody),
+    (status = 401, description = "Not logged in", body = ErrorBody),
+    (status = 403, description = "Not a participant, or a browser request from another site", body = ErrorBody),
+    (status = 404, description = "No event has that code", body = ErrorBody),
+    (status = 409, description = "Past the deadline or cancelled", body = ErrorBody),
+    (status = 413, description = "File over 8 MB", body = ErrorBody),
+    (status = 422, description = "Not a calendar file (the message says why), or a bad time zone or hour", body = ErrorBody),
+    (status = 503, description = "Other calendar files are being read; `Retry-After` says when to try again", body = ErrorBody)))]
+pub async fn from_calendar(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    ApiPath(code): ApiPath<String>,
+    ApiQuery(query): ApiQuery<CalendarFileQuery>,
+    ApiBytes(file): ApiBytes,
+) -> Result<Json<CalendarSuggestion>> {
+    Ok(Json(state.events.suggest_from_calendar(user, &code, query, file).await?))
 }
 
 /// An availability body as sent. Read field by field rather than as the untagged

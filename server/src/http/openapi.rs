@@ -20,7 +20,7 @@ use crate::sessions::SESSION_COOKIE;
         account::request_password_reset, account::reset_password, account::change_password, account::delete_account,
         notifications::list, notifications::mark_read,
         events::create, events::read, events::join, events::leave, events::cancel,
-        events::put_availability, events::edit, events::decide, events::outcome, events::calendar, events::my_events, events::search, live::live,
+        events::put_availability, events::from_calendar, events::edit, events::decide, events::outcome, events::calendar, events::my_events, events::search, live::live,
     ),
     tags((name = "users", description = "Accounts and sessions"), (name = "notifications", description = "What a user is told"), (name = "events", description = "Events, answers and outcomes")),
     modifiers(&SessionCookie)

@@ -2,6 +2,7 @@
 //! and on a fresh MariaDB database, against a real server bound to a loopback port.
 
 mod accounts;
+mod calendar_file;
 mod edge;
 mod event_page;
 mod events;

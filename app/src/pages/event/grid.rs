@@ -16,16 +16,13 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
 use leptos::prelude::*;
 
-use crate::events::{AnswerView, EventView, Heatmap, IntervalInput, SlotView};
+use crate::events::{AnswerView, EventView, Heatmap, IntervalInput, SlotView, OPEN_ENDED_DAYS};
 use crate::time::{day_label, days_between, minute_of_day, ViewerZone};
 
 /// Minutes per cell.
 pub const CELL_MINUTES: i64 = 15;
 /// Days per page of the grid.
 pub const DAYS_PER_PAGE: usize = 7;
-/// How far ahead an event without a window can be answered in the grid (the text form has no
-/// limit).
-const OPEN_ENDED_DAYS: i64 = 56;
 /// The hours shown unless "all hours" is chosen or the answer needs more.
 const DAY_HOURS: std::ops::Range<u32> = 8..20;
 

@@ -1,0 +1,426 @@
+//! Busy times from a participant's calendar file (`.ics`, RFC 5545), turned into an answer to
+//! review: free wherever the grid offers time and the calendar has nothing, if need be where it
+//! has only tentative events, busy where it has anything else.
+//!
+//! Exports differ: Google and Thunderbird name zones the IANA way, Outlook by Windows names
+//! with its own VTIMEZONEs, Apple often with custom ones; exceptions to a series come as
+//! separate VEVENTs with a RECURRENCE-ID (and, from Google, a higher SEQUENCE). Reading the
+//! file, its zones and its recurrence rules is calcard's (the CalDAV library of the Stalwart
+//! server); what counts as busy, and what it costs, is decided here. Nothing of the file is
+//! kept: it is read, reduced to intervals, and dropped.
+//!
+//! Cost is bounded by the file's size (the route's body limit), the number of components, and
+//! the occurrences expanded per series and in all. A series is expanded from its first
+//! occurrence, so one repeating every minute for years stops at its limit: such series are
+//! counted and reported, never silently taken as free.
+
+use std::collections::HashMap;
+
+use calcard::common::timezone::Tz as CalendarZone;
+use calcard::icalendar::dates::TimeOrDelta;
+use calcard::common::PartialDateTime;
+use calcard::icalendar::{ICalendar, ICalendarComponent, ICalendarComponentType, ICalendarProperty, ICalendarStatus, ICalendarTransparency, ICalendarValue};
+use calcard::{Entry, Parser};
+use chrono::{DateTime, Duration, NaiveDate, NaiveTime, TimeZone, Utc};
+use scheduling::{Availability, Interval, IntervalSet, Minute};
+
+/// The largest file read (a busy calendar exported over years is a few MB).
+pub const FILE_MAX_BYTES: usize = 8 * 1024 * 1024;
+/// VEVENTs (and other components) read from one file.
+const MAX_COMPONENTS: usize = 100_000;
+/// VTIMEZONEs: each series is expanded with all of them at hand.
+const MAX_ZONES: usize = 200;
+/// Occurrences expanded per series: a daily one for 130 years.
+const SERIES_OCCURRENCES: usize = 50_000;
+/// Occurrences expanded in all.
+const TOTAL_OCCURRENCES: usize = 1_000_000;
+
+/// Why a file gave no busy times.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum CalendarFileError {
+    #[error("The file is not text (an .ics file is UTF-8 text).")]
+    NotText,
+    #[error("The file is not an iCalendar (.ics) file: {0}")]
+    NotCalendar(String),
+    #[error("The file has more than {MAX_COMPONENTS} entries; export a shorter time span.")]
+    TooManyComponents,
+    #[error("The file has more than {MAX_ZONES} time zones.")]
+    TooManyZones,
+    #[error("The file's repeating events add up to more than {TOTAL_OCCURRENCES} occurrences; export a shorter time span.")]
+    TooManyOccurrences,
+}
+
+/// How a file is read: in the participant's zone, over the event's time, offering each day's
+/// hours from `day_start` to `day_end` (`None`: midnight at the day's end).
+pub struct Reading {
+    pub zone: chrono_tz::Tz,
+    pub span: Interval,
+    pub day_start: NaiveTime,
+    pub day_end: Option<NaiveTime>,
+}
+
+/// The answer `file` suggests, with what was read of it.
+pub fn suggest(file: &[u8], reading: &Reading) -> Result<(Availability, Busy), CalendarFileError> {
+    let busy = busy_times(file, reading.zone, reading.span)?;
+    let offered = offered_time(reading.span, reading.zone, reading.day_start, reading.day_end);
+    Ok((suggested_answer(&offered, &busy), busy))
+}
+
+/// What a calendar file says of a span of time.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Busy {
+    /// Taken: opaque events that are not tentative.
+    pub busy: IntervalSet,
+    /// Tentative events (STATUS:TENTATIVE, or Outlook's busy status TENTATIVE).
+    pub tentative: IntervalSet,
+    /// Occurrences inside the span that count (busy or tentative).
+    pub events: usize,
+    /// Series that repeat too often to be followed up to the span.
+    pub cut_series: usize,
+}
+
+/// How an event counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Busy,
+    Tentative,
+    /// Transparent (free), cancelled, or not an event at all.
+    Ignored,
+}
+
+/// The busy and tentative times that `file` has within `span`. Times the file leaves floating
+/// (no zone, and all-day dates) are read in `zone`, the participant's.
+fn busy_times(file: &[u8], zone: chrono_tz::Tz, span: Interval) -> Result<Busy, CalendarFileError> {
+    let text = std::str::from_utf8(file).map_err(|_| CalendarFileError::NotText)?;
+    let calendar = parse(text)?;
+    let zones: Vec<ICalendarComponent> = calendar.components.iter().filter(|c| c.component_type == ICalendarComponentType::VTimezone).cloned().collect();
+    if zones.len() > MAX_ZONES {
+        return Err(CalendarFileError::TooManyZones);
+    }
+    let (start, end) = (span.start().to_utc(), span.end().to_utc());
+    let mut busy = Vec::new();
+    let mut tentative = Vec::new();
+    let mut result = Busy::default();
+    let mut budget = TOTAL_OCCURRENCES;
+    // Series are expanded from their start; one that never ends would be followed for
+    // centuries. No occurrence after the span matters (two days cover any zone's offset from
+    // the floating time rules are counted in).
+    let follow_until = (end + Duration::days(2)).timestamp();
+    for series in series_of(calendar, follow_until) {
+        // One series at a time, with the zones: the occurrence limit is then per series, and
+        // an exception can only replace an occurrence of its own series.
+        let kinds: Vec<Kind> = series.iter().map(kind).collect();
+        if kinds.iter().all(|kind| *kind == Kind::Ignored) {
+            continue;
+        }
+        let mut components = series;
+        let first_zone = components.len();
+        components.extend(zones.iter().cloned());
+        let expanded = ICalendar { components }.expand_dates(CalendarZone::Tz(zone), SERIES_OCCURRENCES);
+        let occurrences = expanded.events.len();
+        budget = budget.checked_sub(occurrences).ok_or(CalendarFileError::TooManyOccurrences)?;
+        let mut last_start = None;
+        for event in expanded.events {
+            let Some(kind) = kinds.get(event.comp_id as usize).filter(|_| (event.comp_id as usize) < first_zone) else { continue };
+            let occurrence_start = event.start.with_timezone(&Utc);
+            last_start = last_start.max(Some(occurrence_start));
+            if *kind == Kind::Ignored || occurrence_start >= end {
+                continue;
+            }
+            let Some(occurrence_end) = end_of(&event) else { continue };
+            if occurrence_end <= start || occurrence_end <= occurrence_start {
+                continue;
+            }
+            let Some(interval) = Interval::new(Minute::floor(occurrence_start.max(start)), Minute::ceil(occurrence_end.min(end))) else { continue };
+            result.events += 1;
+            match kind {
+                Kind::Busy => busy.push(interval),
+                _ => tentative.push(interval),
+            }
+        }
+        if occurrences >= SERIES_OCCURRENCES && last_start.is_some_and(|last| last < end) {
+            result.cut_series += 1;
+        }
+    }
+    result.busy = IntervalSet::from_intervals(busy);
+    result.tentative = IntervalSet::from_intervals(tentative).difference(&result.busy);
+    Ok(result)
+}
+
+/// The answer a calendar suggests: of the time offered, free where it has nothing, if need be
+/// where it has only tentative events.
+fn suggested_answer(offered: &IntervalSet, busy: &Busy) -> Availability {
+    let not_busy = offered.difference(&busy.busy);
+    Availability::new(not_busy.difference(&busy.tentative), not_busy.intersection(&busy.tentative))
+}
+
+/// The time the grid offers: each local day's hours (in `zone`) within `span`.
+fn offered_time(span: Interval, zone: chrono_tz::Tz, day_start: NaiveTime, day_end: Option<NaiveTime>) -> IntervalSet {
+    let local_day = |minute: Minute| minute.to_utc().with_timezone(&zone).date_naive();
+    let (first, last) = (local_day(span.start()), local_day(span.end()));
+    let mut intervals = Vec::new();
+    let mut day = first;
+    while day <= last {
+        let next = day.succ_opt().unwrap_or(day);
+        let from = local_instant(zone, day, day_start);
+        let to = match day_end {
+            Some(time) => local_instant(zone, day, time),
+            None => local_instant(zone, next, NaiveTime::MIN),
+        };
+        if let Some(interval) = Interval::new(Minute::floor(from), Minute::floor(to)).and_then(|day| day.intersection(span)) {
+            intervals.push(interval);
+        }
+        if next == day {
+            break;
+        }
+        day = next;
+    }
+    IntervalSet::from_intervals(intervals)
+}
+
+/// A local wall-clock time as an instant; a time the clocks skip (a DST gap) is the first
+/// instant after the gap.
+fn local_instant(zone: chrono_tz::Tz, day: NaiveDate, time: NaiveTime) -> DateTime<Utc> {
+    let local = day.and_time(time);
+    match zone.from_local_datetime(&local).earliest() {
+        Some(instant) => instant.with_timezone(&Utc),
+        None => zone.from_local_datetime(&(local + Duration::hours(1))).earliest().map_or_else(|| local.and_utc(), |instant| instant.with_timezone(&Utc)),
+    }
+}
+
+fn parse(text: &str) -> Result<ICalendar, CalendarFileError> {
+    // The parser closes what is open at the end of the input, so a download cut short would
+    // read as a calendar missing its last events.
+    let last_line = text.trim_end().rsplit(['\r', '\n']).next().unwrap_or_default();
+    if text.trim().is_empty() {
+        return Err(CalendarFileError::NotCalendar("it is empty.".into()));
+    }
+    let first_line = text.trim_start_matches(['\u{feff}', ' ', '\t', '\r', '\n']).split(['\r', '\n']).next().unwrap_or_default();
+    if !first_line.trim().eq_ignore_ascii_case("BEGIN:VCALENDAR") {
+        return Err(CalendarFileError::NotCalendar("it does not start with BEGIN:VCALENDAR.".into()));
+    }
+    if !last_line.trim().eq_ignore_ascii_case("END:VCALENDAR") {
+        return Err(CalendarFileError::NotCalendar("it does not end with END:VCALENDAR (is it cut short?).".into()));
+    }
+    let mut parser = Parser::new(text);
+    let mut calendar: Option<ICalendar> = None;
+    loop {
+        match parser.entry() {
+            Entry::ICalendar(more) => match calendar.as_mut() {
+                None => calendar = Some(more),
+                // A second VCALENDAR in the same file (some tools concatenate): its
+                // components count too, but no longer refer to each other by index.
+                Some(calendar) => calendar.components.extend(more.components),
+            },
+            Entry::Eof => break,
+            Entry::VCard(_) => return Err(CalendarFileError::NotCalendar("it holds contacts (vCard), not events.".into())),
+            Entry::InvalidLine(line) => return Err(CalendarFileError::NotCalendar(format!("cannot read the line “{}”.", excerpt(&line)))),
+            Entry::UnexpectedComponentEnd { expected, found } => {
+                return Err(CalendarFileError::NotCalendar(format!("END:{} where END:{} was expected.", found.as_str(), expected.as_str())))
+            }
+            Entry::UnterminatedComponent(name) => return Err(CalendarFileError::NotCalendar(format!("BEGIN:{} has no END (is the file cut short?).", excerpt(&name)))),
+            Entry::TooManyComponents => return Err(CalendarFileError::TooManyComponents),
+            _ => return Err(CalendarFileError::NotCalendar("it holds something other than events.".into())),
+        }
+        if calendar.as_ref().is_some_and(|calendar| calendar.components.len() > MAX_COMPONENTS) {
+            return Err(CalendarFileError::TooManyComponents);
+        }
+    }
+    calendar.ok_or_else(|| CalendarFileError::NotCalendar("it has no BEGIN:VCALENDAR.".into()))
+}
+
+/// The file's events grouped by series: a repeating event with its exceptions (same UID), or
+/// a single event, each followed no further than `follow_until` (floating, seconds). Other
+/// components (to-dos, journals, alarms, zones) are left out.
+fn series_of(calendar: ICalendar, follow_until: i64) -> Vec<Vec<ICalendarComponent>> {
+    let mut by_uid: HashMap<String, usize> = HashMap::new();
+    let mut series: Vec<Vec<ICalendarComponent>> = Vec::new();
+    for mut component in calendar.components {
+        if component.component_type != ICalendarComponentType::VEvent {
+            continue;
+        }
+        // An exception replaces the occurrence it names whatever its SEQUENCE (calcard would
+        // match only equal ones; Google raises it on every changed occurrence).
+        component.entries.retain(|entry| entry.name != ICalendarProperty::Sequence);
+        for entry in &mut component.entries {
+            if let (ICalendarProperty::Rrule, Some(ICalendarValue::RecurrenceRule(rule))) = (&entry.name, entry.values.first_mut()) {
+                let ends_sooner = rule.until.as_ref().and_then(|until| until.to_date_time()).is_some_and(|until| until.date_time.and_utc().timestamp() <= follow_until);
+                if !ends_sooner {
+                    rule.until = Some(PartialDateTime::from_naive_timestamp(follow_until));
+                }
+            }
+        }
+        // Alarms and other children are not looked at, and their indexes would not hold.
+        component.component_ids.clear();
+        match component.uid().map(str::to_owned) {
+            Some(uid) => match by_uid.get(&uid) {
+                Some(&index) => series[index].push(component),
+                None => {
+                    by_uid.insert(uid, series.len());
+                    series.push(vec![component]);
+                }
+            },
+            None => series.push(vec![component]),
+        }
+    }
+    series
+}
+
+fn kind(event: &ICalendarComponent) -> Kind {
+    let outlook_status = event
+        .property(&ICalendarProperty::Other("X-MICROSOFT-CDO-BUSYSTATUS".into()))
+        .and_then(|entry| entry.values.first())
+        .and_then(|value| value.as_text())
+        .map(str::to_ascii_uppercase);
+    match (event.status(), event.transparency(), outlook_status.as_deref()) {
+        (Some(ICalendarStatus::Cancelled), _, _) | (_, Some(ICalendarTransparency::Transparent), _) | (_, _, Some("FREE")) => Kind::Ignored,
+        (Some(ICalendarStatus::Tentative), _, _) | (_, _, Some("TENTATIVE")) => Kind::Tentative,
+        _ => Kind::Busy,
+    }
+}
+
+/// When an occurrence ends. A length is added to the local time, so a one-hour meeting on the
+/// day the clocks change still ends an hour after it starts by the clock on the wall, and an
+/// all-day event ends at the next midnight.
+fn end_of(event: &calcard::icalendar::dates::CalendarEvent<DateTime<CalendarZone>, TimeOrDelta<DateTime<CalendarZone>, chrono::TimeDelta>>) -> Option<DateTime<Utc>> {
+    match event.end {
+        TimeOrDelta::Time(end) => Some(end.with_timezone(&Utc)),
+        TimeOrDelta::Delta(_) => match event.clone().try_into_date_time() {
+            Some(event) => Some(event.end.with_timezone(&Utc)),
+            // The end falls in a gap the clocks skip: the same length in elapsed time.
+            None => DateTime::from_timestamp(event.timestamps().1, 0),
+        },
+    }
+}
+
+fn excerpt(text: &str) -> String {
+    let text = text.trim();
+    match text.char_indices().nth(60) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{NaiveTime, TimeZone, Utc};
+    use chrono_tz::{America, Europe};
+
+    use super::*;
+
+    fn fixture(name: &str) -> Vec<u8> {
+        std::fs::read(format!("{}/tests/fixtures/calendars/{name}", env!("CARGO_MANIFEST_DIR"))).expect("fixture")
+    }
+
+    fn at(day: u32, hour: u32, minute: u32) -> Minute {
+        Minute::floor(Utc.with_ymd_and_hms(2030, 3, 1, hour, minute, 0).unwrap() + Duration::days(i64::from(day) - 1))
+    }
+
+    fn interval(from: Minute, to: Minute) -> Interval {
+        Interval::new(from, to).unwrap()
+    }
+
+    /// 25 March 2030 (a Monday) to 5 April, over Berlin's switch to summer time on the 31st.
+    fn spring_fortnight() -> Interval {
+        interval(at(25, 0, 0), at(36, 0, 0))
+    }
+
+    #[test]
+    fn a_google_export_keeps_exceptions_all_day_events_and_the_clock_through_dst() {
+        let busy = busy_times(&fixture("google.ics"), Europe::Berlin, spring_fortnight()).unwrap();
+        let busy_at = |from, to| busy.busy.covers(interval(from, to));
+        // The stand-up at 09:00 Berlin: 08:00 UTC in winter, 07:00 UTC from the 31st.
+        assert!(busy_at(at(25, 8, 0), at(25, 8, 30)));
+        assert!(busy_at(at(33, 7, 0), at(33, 7, 30)), "after the switch the stand-up is still at 09:00 on the wall");
+        assert!(!busy.busy.contains(at(33, 8, 0)));
+        // The 27th is excluded; the 28th moved to 14:00 (a higher SEQUENCE than the series).
+        assert!(!busy.busy.contains(at(27, 8, 0)), "EXDATE");
+        assert!(!busy.busy.contains(at(28, 8, 0)), "the moved occurrence is not at its old time");
+        assert!(busy_at(at(28, 13, 0), at(28, 13, 30)), "the moved occurrence is at its new time");
+        // The opaque all-day offsite covers Berlin's whole day; the transparent birthday nothing.
+        assert!(busy_at(at(28, 23, 0), at(29, 23, 0)));
+        assert!(!busy.busy.contains(at(29, 23, 0)) && !busy.busy.contains(at(28, 22, 59)));
+        assert!(!busy.busy.contains(at(26, 12, 0)), "a transparent all-day event is free time");
+        // Cancelled counts for nothing, tentative only as tentative, UTC times as they are.
+        assert!(!busy.busy.contains(at(25, 10, 30)) && !busy.tentative.contains(at(25, 10, 30)));
+        assert!(busy.tentative.covers(interval(at(25, 14, 0), at(25, 15, 0))) && !busy.busy.contains(at(25, 14, 0)));
+        assert!(busy_at(at(26, 10, 0), at(26, 11, 0)));
+        // 8 stand-ups (9 weekdays, one excluded, one moved) + offsite + tentative + call.
+        assert_eq!(busy.events, 11);
+        assert_eq!(busy.cut_series, 0);
+    }
+
+    #[test]
+    fn an_outlook_export_reads_windows_zones_and_busy_status() {
+        let busy = busy_times(&fixture("outlook.ics"), America::New_York, spring_fortnight()).unwrap();
+        // Tuesdays 13:00 "W. Europe Standard Time": 12:00 UTC in winter, 11:00 UTC in summer.
+        assert!(busy.busy.covers(interval(at(26, 12, 0), at(26, 13, 0))));
+        assert!(busy.busy.covers(interval(at(33, 11, 0), at(33, 12, 0))));
+        assert!(!busy.busy.contains(at(33, 12, 30)));
+        // Busy status FREE is free time, TENTATIVE tentative.
+        assert!(!busy.busy.contains(at(34, 7, 30)) && !busy.tentative.contains(at(34, 7, 30)));
+        assert!(busy.tentative.covers(interval(at(35, 14, 0), at(35, 15, 0))));
+        assert_eq!(busy.events, 3);
+    }
+
+    #[test]
+    fn an_apple_export_follows_new_york_over_its_dst_and_reads_dates_in_the_readers_zone() {
+        let span = interval(at(7, 0, 0), at(14, 0, 0));
+        let busy = busy_times(&fixture("apple.ics"), America::New_York, span).unwrap();
+        // 17:00 New York: 22:00 UTC until the 9th, 21:00 UTC from the 10th; the series ends on the 11th.
+        assert!(busy.busy.covers(interval(at(9, 22, 0), at(9, 23, 0))));
+        assert!(busy.busy.covers(interval(at(11, 21, 0), at(11, 22, 0))));
+        assert!(!busy.busy.contains(at(12, 21, 30)), "UNTIL ends the series");
+        // The all-day move on the 10th: New York's day, which is 23 hours long.
+        assert!(busy.busy.covers(interval(at(10, 5, 0), at(11, 4, 0))));
+        assert!(!busy.busy.contains(at(10, 4, 59)) && !busy.busy.contains(at(11, 4, 0)));
+    }
+
+    #[test]
+    fn floating_times_are_the_readers_and_a_duration_is_a_length() {
+        let busy = busy_times(&fixture("thunderbird.ics"), America::New_York, spring_fortnight()).unwrap();
+        // 11:00 floating in New York (summer time since the 10th) is 15:00 UTC.
+        assert_eq!(busy.busy.intervals()[0], interval(at(25, 15, 0), at(25, 16, 0)));
+        // 18:00 Berlin for 1 h 30: 17:00–18:30 UTC.
+        assert_eq!(busy.busy.intervals()[1], interval(at(25, 17, 0), at(25, 18, 30)));
+    }
+
+    #[test]
+    fn broken_files_are_refused_with_a_reason() {
+        let error = busy_times(&fixture("cut-short.ics"), Europe::Berlin, spring_fortnight()).unwrap_err();
+        assert!(matches!(error, CalendarFileError::NotCalendar(ref why) if why.contains("cut short")), "{error}");
+        assert_eq!(busy_times(b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\xff", Europe::Berlin, spring_fortnight()), Err(CalendarFileError::NotText));
+        for text in ["", "Dear Ana, see you Monday.", "BEGIN:VCARD\r\nVERSION:4.0\r\nFN:Ana\r\nEND:VCARD\r\n"] {
+            let error = busy_times(text.as_bytes(), Europe::Berlin, spring_fortnight()).unwrap_err();
+            assert!(matches!(error, CalendarFileError::NotCalendar(_)), "{text:?}: {error:?}");
+        }
+    }
+
+    #[test]
+    fn a_series_too_frequent_to_follow_is_reported_not_taken_as_free() {
+        let file = "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:x\r\nDTSTART:20000101T000000Z\r\nDURATION:PT1M\r\nRRULE:FREQ=MINUTELY\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+        let busy = busy_times(file.as_bytes(), Europe::Berlin, spring_fortnight()).unwrap();
+        assert_eq!((busy.events, busy.cut_series), (0, 1));
+        // Many such series: the total budget ends the reading.
+        let many: String = (0..30).map(|n| format!("BEGIN:VEVENT\r\nUID:{n}\r\nDTSTART:20000101T000000Z\r\nDURATION:PT1M\r\nRRULE:FREQ=MINUTELY\r\nEND:VEVENT\r\n")).collect();
+        let file = format!("BEGIN:VCALENDAR\r\n{many}END:VCALENDAR\r\n");
+        assert_eq!(busy_times(file.as_bytes(), Europe::Berlin, spring_fortnight()), Err(CalendarFileError::TooManyOccurrences));
+    }
+
+    #[test]
+    fn the_suggested_answer_is_the_offered_hours_minus_busy_times() {
+        let span = interval(at(25, 0, 0), at(27, 0, 0));
+        let offered = offered_time(span, Europe::Berlin, NaiveTime::from_hms_opt(8, 0, 0).unwrap(), Some(NaiveTime::from_hms_opt(20, 0, 0).unwrap()));
+        // 08:00–20:00 Berlin on the 25th and 26th (07:00–19:00 UTC).
+        assert_eq!(offered.intervals(), [interval(at(25, 7, 0), at(25, 19, 0)), interval(at(26, 7, 0), at(26, 19, 0))]);
+        let busy = busy_times(&fixture("google.ics"), Europe::Berlin, span).unwrap();
+        let answer = suggested_answer(&offered, &busy);
+        assert!(!answer.free.contains(at(25, 8, 15)) && answer.free.contains(at(25, 8, 30)), "the stand-up is busy");
+        assert!(answer.if_need_be.covers(interval(at(25, 14, 0), at(25, 15, 0))), "the tentative coffee is if need be");
+        assert!(!answer.free.contains(at(25, 14, 0)));
+        assert!(!answer.free.contains(at(25, 19, 0)) && !answer.free.contains(at(25, 6, 59)), "outside the hours is not offered");
+        // All day, midnight to midnight, is one interval per day; a short span clips it.
+        let whole = offered_time(interval(at(25, 10, 0), at(26, 3, 0)), Europe::Berlin, NaiveTime::MIN, None);
+        assert_eq!(whole.intervals(), [interval(at(25, 10, 0), at(26, 3, 0))]);
+    }
+}

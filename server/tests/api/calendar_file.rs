@@ -1,0 +1,170 @@
+//! Busy times from a calendar file: the suggestion a participant reviews (nothing saved), the
+//! same answer saved, the hours offered, and every refusal, with exports as calendar apps write
+//! them (`server/tests/fixtures/calendars`) and a generated 5 MB one.
+
+use std::fmt::Write;
+
+use app::events::{CalendarSuggestion, SlotView};
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::helpers::{assert_error, event_input, on_both_databases, rfc3339, spawn_app, Backend, Browser};
+
+on_both_databases!(a_calendar_file_suggests_an_answer_to_review, calendar_files_that_cannot_be_read_change_nothing);
+
+fn fixture(name: &str) -> Vec<u8> {
+    std::fs::read(format!("{}/tests/fixtures/calendars/{name}", env!("CARGO_MANIFEST_DIR"))).expect("fixture")
+}
+
+/// `day` of March 2030 (32 is 1 April) at `hour:minute` UTC.
+fn march(day: i64, hour: u32, minute: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2030, 3, 1, hour, minute, 0).unwrap() + Duration::days(day - 1)
+}
+
+fn slot(start: DateTime<Utc>, end: DateTime<Utc>) -> SlotView {
+    SlotView { start, end }
+}
+
+/// An event whose window is 25 March to 5 April 2030, over Berlin's switch to summer time.
+fn spring_event() -> Value {
+    let mut input = event_input(Duration::hours(1));
+    input["window_start"] = json!(rfc3339(march(25, 0, 0)));
+    input["window_end"] = json!(rfc3339(march(36, 0, 0)));
+    input
+}
+
+async fn upload(browser: &Browser, code: &str, query: &str, file: Vec<u8>) -> reqwest::Response {
+    let url = browser.url(&format!("/api/v1/events/{code}/availability/from-calendar?{query}"));
+    browser.client.post(url).header(reqwest::header::CONTENT_TYPE, "text/calendar").body(file).send().await.unwrap()
+}
+
+async fn suggestion(browser: &Browser, code: &str, query: &str, file: Vec<u8>) -> CalendarSuggestion {
+    let response = upload(browser, code, query, file).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    response.json().await.unwrap()
+}
+
+async fn a_calendar_file_suggests_an_answer_to_review(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else { return };
+    let alice = app.new_browser().signed_up("alice").await;
+    let bob = app.new_browser().signed_up("bob").await;
+    let code = alice.create_event(&spring_event()).await;
+    assert_eq!(bob.post(&format!("/api/v1/events/{code}/join")).await.status(), StatusCode::OK);
+
+    // Google's export, read in Berlin over the grid's hours (08:00 to 20:00).
+    let suggested = suggestion(&bob, &code, "time_zone=Europe/Berlin", fixture("google.ics")).await;
+    assert_eq!((suggested.events, suggested.cut_series), (11, 0));
+    // Monday the 25th: 08:00 to the stand-up at 09:00, then to the tentative coffee at 15:00
+    // (if need be until 16:00), then to 20:00 (Berlin; UTC+1).
+    let monday: Vec<SlotView> = suggested.free.iter().copied().filter(|slot| slot.start.date_naive() == march(25, 0, 0).date_naive()).collect();
+    assert_eq!(monday, [slot(march(25, 7, 0), march(25, 8, 0)), slot(march(25, 8, 30), march(25, 14, 0)), slot(march(25, 15, 0), march(25, 19, 0))]);
+    assert_eq!(suggested.if_need_be, [slot(march(25, 14, 0), march(25, 15, 0))]);
+    assert!(!suggested.free.iter().any(|slot| slot.start.date_naive() == march(29, 0, 0).date_naive()), "the all-day offsite is busy");
+    // After the switch to summer time the day offered is 06:00–18:00 UTC and the stand-up 07:00.
+    assert!(suggested.free.contains(&slot(march(33, 6, 0), march(33, 7, 0))), "{:?}", suggested.free);
+    // A suggestion saves nothing.
+    assert_eq!(bob.event_page(&code).await.my_answer, None);
+
+    // Saved as it came, the answer is exactly the suggestion.
+    let views = |slots: &[SlotView]| Value::Array(slots.iter().map(|slot| json!({ "start": rfc3339(slot.start), "end": rfc3339(slot.end) })).collect());
+    let answer = json!({ "intervals": views(&suggested.free), "if_need_be": views(&suggested.if_need_be) });
+    assert_eq!(bob.put_availability(&code, &answer).await.status(), StatusCode::OK);
+    let saved = bob.event_page(&code).await.my_answer.expect("saved");
+    assert_eq!((saved.free, saved.if_need_be), (suggested.free.clone(), suggested.if_need_be.clone()));
+
+    // All 24 hours: the free weekend runs from the offsite's end to Monday's stand-up.
+    let whole_days = suggestion(&bob, &code, "time_zone=Europe/Berlin&day_start=00:00&day_end=24:00", fixture("google.ics")).await;
+    assert!(whole_days.free.contains(&slot(march(29, 23, 0), march(32, 7, 0))), "{:?}", whole_days.free);
+    // Other exports and zones: Outlook's Windows zone names, floating times read in the zone given.
+    let outlook = suggestion(&bob, &code, "time_zone=Europe/Berlin&day_start=09:00&day_end=17:00", fixture("outlook.ics")).await;
+    assert_eq!(outlook.events, 3);
+    assert!(outlook.free.contains(&slot(march(26, 8, 0), march(26, 12, 0))) && outlook.free.contains(&slot(march(26, 13, 0), march(26, 16, 0))));
+    let thunderbird = suggestion(&bob, &code, "time_zone=America/New_York", fixture("thunderbird.ics")).await;
+    assert!(thunderbird.free.contains(&slot(march(25, 12, 0), march(25, 15, 0))), "08:00 New York to the floating 11:00 lunch");
+
+    // A 5 MB export (years of meetings, weekly series, all-day events) is read whole.
+    let big = big_calendar();
+    assert!(big.len() > 5_000_000, "{} bytes", big.len());
+    let read = suggestion(&bob, &code, "time_zone=Europe/Berlin", big).await;
+    assert!(read.events > 100 && !read.free.is_empty(), "{} events, {} free", read.events, read.free.len());
+
+    // The organizer, a participant, may too; once cancelled, nobody.
+    assert_eq!(upload(&alice, &code, "time_zone=UTC", fixture("apple.ics")).await.status(), StatusCode::OK);
+    assert_eq!(alice.client.delete(alice.url(&format!("/api/v1/events/{code}"))).send().await.unwrap().status(), StatusCode::NO_CONTENT);
+    assert_error(upload(&bob, &code, "time_zone=UTC", fixture("google.ics")).await, StatusCode::CONFLICT, "event_cancelled").await;
+}
+
+async fn calendar_files_that_cannot_be_read_change_nothing(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else { return };
+    let alice = app.new_browser().signed_up("alice").await;
+    let carol = app.new_browser().signed_up("carol").await;
+    let code = alice.create_event(&spring_event()).await;
+    let saved = json!({ "intervals": [{ "start": rfc3339(march(26, 9, 0)), "end": rfc3339(march(26, 10, 0)) }] });
+    assert_eq!(alice.put_availability(&code, &saved).await.status(), StatusCode::OK);
+    let before = alice.event_page(&code).await.my_answer;
+
+    for (file, says) in [
+        (fixture("cut-short.ics"), "cut short"),
+        (b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\xff\xd8".to_vec(), "not text"),
+        (b"Dear Alice, Tuesday works.".to_vec(), "BEGIN:VCALENDAR"),
+        (Vec::new(), "empty"),
+    ] {
+        let error = assert_error(upload(&alice, &code, "time_zone=Europe/Berlin", file).await, StatusCode::UNPROCESSABLE_ENTITY, "invalid_input").await;
+        assert_eq!(error["field"], "file", "{error}");
+        assert!(error["message"].as_str().unwrap().contains(says), "{error}");
+    }
+    let error = assert_error(upload(&alice, &code, "time_zone=Mars/Olympus", fixture("google.ics")).await, StatusCode::UNPROCESSABLE_ENTITY, "invalid_input").await;
+    assert_eq!(error["field"], "time_zone");
+    let error = assert_error(upload(&alice, &code, "time_zone=UTC&day_start=18:00&day_end=09:00", fixture("google.ics")).await, StatusCode::UNPROCESSABLE_ENTITY, "invalid_input").await;
+    assert_eq!(error["field"], "day_end");
+    let error = assert_error(upload(&alice, &code, "time_zone=UTC&day_start=25:00", fixture("google.ics")).await, StatusCode::UNPROCESSABLE_ENTITY, "invalid_input").await;
+    assert_eq!(error["field"], "day_start");
+    assert_error(upload(&alice, &code, "time_zone=UTC&hours=all", fixture("google.ics")).await, StatusCode::BAD_REQUEST, "malformed_request").await;
+    assert_error(upload(&alice, &code, "", fixture("google.ics")).await, StatusCode::BAD_REQUEST, "malformed_request").await;
+    // Over 8 MB is refused before it is read.
+    let huge = vec![b' '; 9 * 1024 * 1024];
+    assert_error(upload(&alice, &code, "time_zone=UTC", huge).await, StatusCode::PAYLOAD_TOO_LARGE, "too_large").await;
+    // Only participants, only signed in, only for an event that exists.
+    assert_error(upload(&carol, &code, "time_zone=UTC", fixture("google.ics")).await, StatusCode::FORBIDDEN, "not_a_participant").await;
+    assert_error(upload(&app.new_browser(), &code, "time_zone=UTC", fixture("google.ics")).await, StatusCode::UNAUTHORIZED, "not_logged_in").await;
+    assert_error(upload(&alice, "zzzzzzzzzz", "time_zone=UTC", fixture("google.ics")).await, StatusCode::NOT_FOUND, "event_not_found").await;
+
+    assert_eq!(alice.event_page(&code).await.my_answer, before, "nothing changed");
+}
+
+/// A calendar like a few years' export of a busy work account: one-off meetings every weekday,
+/// weekly series (some ended, some not, with exceptions), and all-day events.
+fn big_calendar() -> Vec<u8> {
+    let mut file = String::from("BEGIN:VCALENDAR\r\nPRODID:-//Google Inc//Google Calendar 70.9054//EN\r\nVERSION:2.0\r\nCALSCALE:GREGORIAN\r\nX-WR-TIMEZONE:Europe/Berlin\r\n");
+    let first = Utc.with_ymd_and_hms(2024, 1, 1, 8, 0, 0).unwrap();
+    let mut n = 0;
+    while file.len() < 5_200_000 {
+        let start = first + Duration::hours(n * 7 % (24 * 365 * 7));
+        let end = start + Duration::minutes(30 + (n % 4) * 15);
+        let stamp = |at: DateTime<Utc>| at.format("%Y%m%dT%H%M%SZ").to_string();
+        let _ = write!(
+            file,
+            "BEGIN:VEVENT\r\nDTSTART:{}\r\nDTEND:{}\r\nDTSTAMP:20240101T000000Z\r\nUID:meeting-{n}@google.com\r\nSEQUENCE:0\r\nSTATUS:CONFIRMED\r\nSUMMARY:Meeting {n} with a fairly long title as people write them\r\nDESCRIPTION:Agenda:\\n1. Status\\n2. Next steps\\nJoin: https://meet.example.com/{n}\r\nTRANSP:{}\r\nEND:VEVENT\r\n",
+            stamp(start),
+            stamp(end),
+            if n % 10 == 0 { "TRANSPARENT" } else { "OPAQUE" },
+        );
+        if n % 40 == 0 {
+            let until = if n % 80 == 0 { String::new() } else { format!(";UNTIL={}", stamp(start + Duration::days(400))) };
+            let _ = write!(
+                file,
+                "BEGIN:VEVENT\r\nDTSTART;TZID=Europe/Berlin:{}\r\nDURATION:PT45M\r\nRRULE:FREQ=WEEKLY;BYDAY=MO,WE{until}\r\nEXDATE;TZID=Europe/Berlin:{}\r\nUID:series-{n}@google.com\r\nSUMMARY:Series {n}\r\nEND:VEVENT\r\n",
+                start.format("%Y%m%dT%H%M%S"),
+                (start + Duration::days(7)).format("%Y%m%dT%H%M%S"),
+            );
+        }
+        if n % 50 == 0 {
+            let day = start.date_naive();
+            let _ = write!(file, "BEGIN:VEVENT\r\nDTSTART;VALUE=DATE:{}\r\nDTEND;VALUE=DATE:{}\r\nUID:day-{n}@google.com\r\nSUMMARY:Away\r\nEND:VEVENT\r\n", day.format("%Y%m%d"), day.succ_opt().unwrap().format("%Y%m%d"));
+        }
+        n += 1;
+    }
+    file.push_str("END:VCALENDAR\r\n");
+    file.into_bytes()
+}
