@@ -441,6 +441,9 @@ pub struct EventResults {
 /// calendar file is read for one (the text form has no limit).
 pub const OPEN_ENDED_DAYS: i64 = 56;
 
+/// The largest calendar file read (a busy calendar exported over years is a few MB).
+pub const CALENDAR_FILE_MAX_BYTES: usize = 8 * 1024 * 1024;
+
 /// How `POST /api/v1/events/{code}/availability/from-calendar` reads a calendar file: in the
 /// participant's zone, offering each day's hours from `day_start` to `day_end` (the grid's
 /// 08:00 to 20:00 unless given).
@@ -475,6 +478,9 @@ pub struct CalendarSuggestion {
     /// Repeating events that repeat too often to be followed up to the event's time (their
     /// occurrences there are not read: check those times yourself).
     pub cut_series: u32,
+    /// Set when the calendar leaves more separate times than an answer holds (200): the
+    /// suggestion then covers only the time before this instant.
+    pub filled_until: Option<DateTime<Utc>>,
 }
 
 /// An answer: intervals, or the seed text format read in a time zone. Time in neither is

@@ -24,8 +24,6 @@ use calcard::{Entry, Parser};
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, TimeZone, Utc};
 use scheduling::{Availability, Interval, IntervalSet, Minute};
 
-/// The largest file read (a busy calendar exported over years is a few MB).
-pub const FILE_MAX_BYTES: usize = 8 * 1024 * 1024;
 /// VEVENTs (and other components) read from one file.
 const MAX_COMPONENTS: usize = 100_000;
 /// VTIMEZONEs: each series is expanded with all of them at hand.
@@ -64,6 +62,19 @@ pub fn suggest(file: &[u8], reading: &Reading) -> Result<(Availability, Busy), C
     let busy = busy_times(file, reading.zone, reading.span)?;
     let offered = offered_time(reading.span, reading.zone, reading.day_start, reading.day_end);
     Ok((suggested_answer(&offered, &busy), busy))
+}
+
+/// `answer` cut to its first `max` intervals (free and if need be, in time order), and where
+/// it was cut: a busy calendar over weeks leaves more separate times than an answer holds.
+pub fn fit(answer: Availability, max: usize) -> (Availability, Option<Minute>) {
+    let mut starts: Vec<Minute> = answer.free.intervals().iter().chain(answer.if_need_be.intervals()).map(|interval| interval.start()).collect();
+    if starts.len() <= max {
+        return (answer, None);
+    }
+    starts.sort_unstable();
+    let (first, cut) = (starts[0], starts[max]);
+    let Some(kept) = Interval::new(first, cut) else { return (Availability::default(), Some(cut)) };
+    (Availability::new(answer.free.clip(kept), answer.if_need_be.clip(kept)), Some(cut))
 }
 
 /// What a calendar file says of a span of time.
@@ -420,6 +431,11 @@ mod tests {
         assert!(!answer.free.contains(at(25, 14, 0)));
         assert!(!answer.free.contains(at(25, 19, 0)) && !answer.free.contains(at(25, 6, 59)), "outside the hours is not offered");
         // All day, midnight to midnight, is one interval per day; a short span clips it.
+        // Cut to fit an answer: the first intervals in time order, none after the cut.
+        let (fitted, cut) = fit(answer.clone(), 2);
+        assert_eq!(cut, Some(answer.if_need_be.intervals()[0].start()));
+        assert_eq!((fitted.free.intervals(), fitted.if_need_be.is_empty()), (&answer.free.intervals()[..2], true));
+        assert_eq!(fit(answer.clone(), 200), (answer, None));
         let whole = offered_time(interval(at(25, 10, 0), at(26, 3, 0)), Europe::Berlin, NaiveTime::MIN, None);
         assert_eq!(whole.intervals(), [interval(at(25, 10, 0), at(26, 3, 0))]);
     }

@@ -40,7 +40,6 @@ pub use notice::EventNotice;
 use code::EventIds;
 use members::KnownMembers;
 use page_cache::PageCache;
-pub use busy::FILE_MAX_BYTES as CALENDAR_FILE_MAX_BYTES;
 pub use pages::EventPages;
 pub(crate) use repo::{generations, tell_organizer_if_everyone_answered};
 use repo::EventRow;
@@ -247,22 +246,13 @@ impl EventService {
         })
         .await?
         .map_err(|error| AppError::invalid("file", error.to_string()))?;
-        if answer.len() > scheduling::text::MAX_INTERVALS {
-            return Err(AppError::invalid(
-                "file",
-                format!(
-                    "Your calendar leaves {} separate times in this event's days, more than the {} an answer can hold: offer fewer hours a day, or paint the grid by hand.",
-                    answer.len(),
-                    scheduling::text::MAX_INTERVALS
-                ),
-            )
-            .into());
-        }
+        let (answer, cut) = busy::fit(answer, scheduling::text::MAX_INTERVALS);
         Ok(CalendarSuggestion {
             free: slot_views(&answer.free),
             if_need_be: slot_views(&answer.if_need_be),
             events: u32::try_from(read.events).unwrap_or(u32::MAX),
             cut_series: u32::try_from(read.cut_series).unwrap_or(u32::MAX),
+            filled_until: cut.map(scheduling::Minute::to_utc),
         })
     }
 

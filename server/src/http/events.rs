@@ -1,14 +1,13 @@
 //! `/api/v1/events/*` and `/api/v1/me/events`: events and answers.
 
 use app::error::AppError;
-use app::events::{AvailabilityInput, CalendarFileQuery, CalendarSuggestion, CreateEventInput, EditEventInput, EventResults, EventSearch, EventView, IntervalInput, MyEvents, OutcomeView};
+use app::events::{AvailabilityInput, CalendarFileQuery, CALENDAR_FILE_MAX_BYTES, CalendarSuggestion, CreateEventInput, EditEventInput, EventResults, EventSearch, EventView, IntervalInput, MyEvents, OutcomeView};
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{header, StatusCode};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
 
 use crate::error::{Error, ErrorBody, Result};
-use crate::events::CALENDAR_FILE_MAX_BYTES;
 use crate::http::extract::{ApiBytes, ApiJson, ApiPath, ApiQuery, CurrentUser};
 use crate::state::AppState;
 

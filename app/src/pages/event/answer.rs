@@ -1,8 +1,10 @@
-//! The answer: the grid (paged, with every hour on demand, painted free or if need be), the
-//! text form beside it, and the heatmap of everyone's availability.
+//! The answer: the grid (paged, with every hour on demand, painted free or if need be, or
+//! filled from a calendar file), the text form beside it, and the heatmap of everyone's
+//! availability.
 
 use leptos::prelude::*;
 
+use super::calendar_file::CalendarFile;
 use super::grid::{cells_of, intervals_of, needs_all_hours, AnswerGrid, Bounds, HeatGrid, Layout, Mark};
 use super::text_answer::TextAnswer;
 use crate::events::calls::{SaveAvailability, SaveAvailabilityText};
@@ -110,6 +112,14 @@ pub(super) fn AnswerSection(
                 </button>
             </div>
             {move || save_error().map(|error| view! { <ErrorMessage error/> })}
+            <details class="calendar-file-box">
+                <summary>"Fill from your calendar"</summary>
+                <CalendarFile code=code.clone() all_hours editable on_suggestion=Callback::new(move |answer: AnswerView| {
+                    page.set(0);
+                    selected.set(cells_of(&answer));
+                    dirty.set(true);
+                })/>
+            </details>
             <details class="text-answer-box">
                 <summary>"Type your times instead"</summary>
                 <TextAnswer code=code.clone() initial_text text editable action=save_text/>

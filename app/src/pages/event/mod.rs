@@ -7,6 +7,7 @@
 //! someone is painting.
 
 mod answer;
+mod calendar_file;
 mod grid;
 mod head;
 mod live;
