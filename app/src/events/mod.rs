@@ -475,9 +475,10 @@ pub struct CalendarSuggestion {
     pub if_need_be: Vec<SlotView>,
     /// Busy or tentative occurrences the file has in the event's time.
     pub events: u32,
-    /// Repeating events that repeat too often to be followed up to the event's time (their
-    /// occurrences there are not read: check those times yourself).
-    pub cut_series: u32,
+    /// Events the file has that could not be read into the event's time (a date or rule that
+    /// breaks the standard, or a series repeating too often to follow): their times are not in
+    /// the suggestion, so the participant should check them.
+    pub unread: u32,
     /// Set when the calendar leaves more separate times than an answer holds (200): the
     /// suggestion then covers only the time before this instant.
     pub filled_until: Option<DateTime<Utc>>,

@@ -19,7 +19,9 @@ use std::collections::HashMap;
 use calcard::common::timezone::Tz as CalendarZone;
 use calcard::icalendar::dates::TimeOrDelta;
 use calcard::common::PartialDateTime;
-use calcard::icalendar::{ICalendar, ICalendarComponent, ICalendarComponentType, ICalendarProperty, ICalendarStatus, ICalendarTransparency, ICalendarValue};
+use calcard::icalendar::{
+    ICalendar, ICalendarComponent, ICalendarComponentType, ICalendarEntry, ICalendarFrequency, ICalendarProperty, ICalendarRecurrenceRule, ICalendarStatus, ICalendarTransparency, ICalendarValue,
+};
 use calcard::{Entry, Parser};
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, TimeZone, Utc};
 use scheduling::{Availability, Interval, IntervalSet, Minute};
@@ -32,6 +34,17 @@ const MAX_ZONES: usize = 200;
 const SERIES_OCCURRENCES: usize = 50_000;
 /// Occurrences expanded in all.
 const TOTAL_OCCURRENCES: usize = 1_000_000;
+/// Times a day a rule may name (BYHOUR × BYMINUTE × BYSECOND): hourly is the most any
+/// exporter writes.
+const MAX_TIMES_A_DAY: usize = 24;
+/// Time spent expanding series before the file is refused.
+const READ_TIME_LIMIT: std::time::Duration = std::time::Duration::from_secs(5);
+/// Content lines, and values in lists, read from one file: the parsed form of a line or a
+/// value costs tens of times its bytes, and an 8 MB file of `X:` lines or `RDATE:,,,` would
+/// otherwise cost hundreds of MB before any other limit applies. A 5 MB export has about
+/// 150,000 lines.
+const MAX_LINES: usize = 400_000;
+const MAX_LIST_VALUES: usize = 200_000;
 
 /// Why a file gave no busy times.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -46,6 +59,10 @@ pub enum CalendarFileError {
     TooManyZones,
     #[error("The file's repeating events add up to more than {TOTAL_OCCURRENCES} occurrences; export a shorter time span.")]
     TooManyOccurrences,
+    #[error("The file takes too long to read; export a shorter time span.")]
+    TooComplex,
+    #[error("The file has more than {MAX_LINES} lines or {MAX_LIST_VALUES} listed values; export a shorter time span.")]
+    TooLong,
 }
 
 /// How a file is read: in the participant's zone, over the event's time, offering each day's
@@ -86,8 +103,10 @@ pub struct Busy {
     pub tentative: IntervalSet,
     /// Occurrences inside the span that count (busy or tentative).
     pub events: usize,
-    /// Series that repeat too often to be followed up to the span.
-    pub cut_series: usize,
+    /// Events (or series) that could not be followed into the span: an invalid date or rule,
+    /// or a series repeating too often. Their times are missing, never taken as busy or free
+    /// on a guess; the participant is told to check them.
+    pub unread: usize,
 }
 
 /// How an event counts.
@@ -95,19 +114,24 @@ pub struct Busy {
 enum Kind {
     Busy,
     Tentative,
-    /// Transparent (free), cancelled, or not an event at all.
+    /// Transparent (free), cancelled, without length, or not an event at all.
     Ignored,
+}
+
+/// A series to expand: the master (if any) with its exceptions, and the zones they name.
+struct Series {
+    components: Vec<ICalendarComponent>,
+    /// A rule that would cost too much to follow (see [`too_frequent`]).
+    too_frequent: bool,
 }
 
 /// The busy and tentative times that `file` has within `span`. Times the file leaves floating
 /// (no zone, and all-day dates) are read in `zone`, the participant's.
 fn busy_times(file: &[u8], zone: chrono_tz::Tz, span: Interval) -> Result<Busy, CalendarFileError> {
+    let started = std::time::Instant::now();
     let text = std::str::from_utf8(file).map_err(|_| CalendarFileError::NotText)?;
     let calendar = parse(text)?;
-    let zones: Vec<ICalendarComponent> = calendar.components.iter().filter(|c| c.component_type == ICalendarComponentType::VTimezone).cloned().collect();
-    if zones.len() > MAX_ZONES {
-        return Err(CalendarFileError::TooManyZones);
-    }
+    let zones = zones_of(&calendar)?;
     let (start, end) = (span.start().to_utc(), span.end().to_utc());
     let mut busy = Vec::new();
     let mut tentative = Vec::new();
@@ -118,27 +142,43 @@ fn busy_times(file: &[u8], zone: chrono_tz::Tz, span: Interval) -> Result<Busy, 
     // the floating time rules are counted in).
     let follow_until = (end + Duration::days(2)).timestamp();
     for series in series_of(calendar, follow_until) {
-        // One series at a time, with the zones: the occurrence limit is then per series, and
-        // an exception can only replace an occurrence of its own series.
-        let kinds: Vec<Kind> = series.iter().map(kind).collect();
+        // Each series costs at most a bounded number of calcard's loop turns; many of them
+        // (rules that never produce an occurrence cost the most) are bounded by time.
+        if started.elapsed() > READ_TIME_LIMIT {
+            return Err(CalendarFileError::TooComplex);
+        }
+        let kinds: Vec<Kind> = series.components.iter().map(kind).collect();
         if kinds.iter().all(|kind| *kind == Kind::Ignored) {
             continue;
         }
-        let mut components = series;
+        if series.too_frequent {
+            result.unread += 1;
+            continue;
+        }
+        // One series at a time, with the zones it names: the occurrence limit is then per
+        // series, and an exception can only replace an occurrence of its own series.
+        let mut components = series.components;
         let first_zone = components.len();
-        components.extend(zones.iter().cloned());
+        let named: Vec<&str> = components.iter().flat_map(|component| component.entries.iter().filter_map(|entry| entry.tz_id())).collect();
+        let named: Vec<ICalendarComponent> = zones.iter().filter(|(id, _)| named.contains(&id.as_str())).map(|(_, zone)| zone.clone()).collect();
+        components.extend(named);
         let expanded = ICalendar { components }.expand_dates(CalendarZone::Tz(zone), SERIES_OCCURRENCES);
         let occurrences = expanded.events.len();
         budget = budget.checked_sub(occurrences).ok_or(CalendarFileError::TooManyOccurrences)?;
+        // An event calcard could not read (a date that does not exist, a rule that breaks
+        // the RFC) is left out by it: said, not silently free.
+        let mut failed: Vec<u32> = expanded.errors.iter().map(|error| error.comp_id).filter(|&id| kinds.get(id as usize).is_some_and(|kind| *kind != Kind::Ignored)).collect();
+        failed.dedup();
+        result.unread += failed.len();
         let mut last_start = None;
         for event in expanded.events {
             let Some(kind) = kinds.get(event.comp_id as usize).filter(|_| (event.comp_id as usize) < first_zone) else { continue };
-            let occurrence_start = event.start.with_timezone(&Utc);
+            let occurrence_start = instant(event.start, zone);
             last_start = last_start.max(Some(occurrence_start));
             if *kind == Kind::Ignored || occurrence_start >= end {
                 continue;
             }
-            let Some(occurrence_end) = end_of(&event) else { continue };
+            let occurrence_end = end_of(&event, zone);
             if occurrence_end <= start || occurrence_end <= occurrence_start {
                 continue;
             }
@@ -150,12 +190,46 @@ fn busy_times(file: &[u8], zone: chrono_tz::Tz, span: Interval) -> Result<Busy, 
             }
         }
         if occurrences >= SERIES_OCCURRENCES && last_start.is_some_and(|last| last < end) {
-            result.cut_series += 1;
+            result.unread += 1;
         }
     }
     result.busy = IntervalSet::from_intervals(busy);
     result.tentative = IntervalSet::from_intervals(tentative).difference(&result.busy);
     Ok(result)
+}
+
+/// The file's zones by TZID, each cut to what resolving it reads (its name and the two
+/// names other tools give it): a series is expanded with the zones it names, and a zone's
+/// transitions, however many, are not copied into each.
+fn zones_of(calendar: &ICalendar) -> Result<Vec<(String, ICalendarComponent)>, CalendarFileError> {
+    let kept = |entry: &ICalendarEntry| match &entry.name {
+        ICalendarProperty::Tzid => true,
+        ICalendarProperty::Other(name) => name.eq_ignore_ascii_case("X-LIC-LOCATION") || name.eq_ignore_ascii_case("X-MICROSOFT-CDO-TZID"),
+        _ => false,
+    };
+    let zones: Vec<(String, ICalendarComponent)> = calendar
+        .components
+        .iter()
+        .filter(|component| component.component_type == ICalendarComponentType::VTimezone)
+        .filter_map(|component| {
+            let id = component.property(&ICalendarProperty::Tzid)?.values.first()?.as_text()?.to_owned();
+            let entries = component.entries.iter().filter(|entry| kept(entry)).cloned().collect();
+            Some((id, ICalendarComponent { component_type: ICalendarComponentType::VTimezone, entries, component_ids: Vec::new() }))
+        })
+        .collect();
+    if zones.len() > MAX_ZONES {
+        return Err(CalendarFileError::TooManyZones);
+    }
+    Ok(zones)
+}
+
+/// An instant of calcard's: a floating one (calcard leaves an occurrence floating when its
+/// local time is skipped or repeated by a DST change) is read in `zone`.
+fn instant(at: DateTime<CalendarZone>, zone: chrono_tz::Tz) -> DateTime<Utc> {
+    match at.timezone() {
+        CalendarZone::Floating => local_instant(zone, at.naive_local().date(), at.naive_local().time()),
+        _ => at.with_timezone(&Utc),
+    }
 }
 
 /// The answer a calendar suggests: of the time offered, free where it has nothing, if need be
@@ -213,6 +287,13 @@ fn parse(text: &str) -> Result<ICalendar, CalendarFileError> {
     if !last_line.trim().eq_ignore_ascii_case("END:VCALENDAR") {
         return Err(CalendarFileError::NotCalendar("it does not end with END:VCALENDAR (is it cut short?).".into()));
     }
+    let bytes = text.as_bytes();
+    let lines = bytes.iter().filter(|&&byte| byte == b'\n').count();
+    // Commas separate list values; escaped ones (`\,`) are text.
+    let values = bytes.windows(2).filter(|pair| pair[1] == b',' && pair[0] != b'\\').count();
+    if lines > MAX_LINES || values > MAX_LIST_VALUES {
+        return Err(CalendarFileError::TooLong);
+    }
     let mut parser = Parser::new(text);
     let mut calendar: Option<ICalendar> = None;
     loop {
@@ -243,9 +324,9 @@ fn parse(text: &str) -> Result<ICalendar, CalendarFileError> {
 /// The file's events grouped by series: a repeating event with its exceptions (same UID), or
 /// a single event, each followed no further than `follow_until` (floating, seconds). Other
 /// components (to-dos, journals, alarms, zones) are left out.
-fn series_of(calendar: ICalendar, follow_until: i64) -> Vec<Vec<ICalendarComponent>> {
+fn series_of(calendar: ICalendar, follow_until: i64) -> Vec<Series> {
     let mut by_uid: HashMap<String, usize> = HashMap::new();
-    let mut series: Vec<Vec<ICalendarComponent>> = Vec::new();
+    let mut series: Vec<Series> = Vec::new();
     for mut component in calendar.components {
         if component.component_type != ICalendarComponentType::VEvent {
             continue;
@@ -253,8 +334,10 @@ fn series_of(calendar: ICalendar, follow_until: i64) -> Vec<Vec<ICalendarCompone
         // An exception replaces the occurrence it names whatever its SEQUENCE (calcard would
         // match only equal ones; Google raises it on every changed occurrence).
         component.entries.retain(|entry| entry.name != ICalendarProperty::Sequence);
+        let mut frequent = false;
         for entry in &mut component.entries {
             if let (ICalendarProperty::Rrule, Some(ICalendarValue::RecurrenceRule(rule))) = (&entry.name, entry.values.first_mut()) {
+                frequent |= too_frequent(rule);
                 let ends_sooner = rule.until.as_ref().and_then(|until| until.to_date_time()).is_some_and(|until| until.date_time.and_utc().timestamp() <= follow_until);
                 if !ends_sooner {
                     rule.until = Some(PartialDateTime::from_naive_timestamp(follow_until));
@@ -265,19 +348,36 @@ fn series_of(calendar: ICalendar, follow_until: i64) -> Vec<Vec<ICalendarCompone
         component.component_ids.clear();
         match component.uid().map(str::to_owned) {
             Some(uid) => match by_uid.get(&uid) {
-                Some(&index) => series[index].push(component),
+                Some(&index) => {
+                    series[index].too_frequent |= frequent;
+                    series[index].components.push(component);
+                }
                 None => {
                     by_uid.insert(uid, series.len());
-                    series.push(vec![component]);
+                    series.push(Series { components: vec![component], too_frequent: frequent });
                 }
             },
-            None => series.push(vec![component]),
+            None => series.push(Series { components: vec![component], too_frequent: frequent }),
         }
     }
     series
 }
 
+/// Whether following `rule` costs more than any calendar's real series: every second or
+/// minute, or many times a day by its BYHOUR × BYMINUTE × BYSECOND (calcard computes each
+/// period's candidates at once, a year of seconds in one go).
+fn too_frequent(rule: &ICalendarRecurrenceRule) -> bool {
+    let per_day = [&rule.byhour, &rule.byminute, &rule.bysecond].iter().map(|list| list.len().max(1)).product::<usize>();
+    matches!(rule.freq, ICalendarFrequency::Secondly | ICalendarFrequency::Minutely) || per_day > MAX_TIMES_A_DAY
+}
+
 fn kind(event: &ICalendarComponent) -> Kind {
+    // A timed event with neither end nor length takes no time (RFC 5545, 3.6.1); calcard would
+    // make it last until midnight.
+    let timed = event.property(&ICalendarProperty::Dtstart).and_then(|entry| entry.values.first()).and_then(|value| value.as_partial_date_time()).is_some_and(|start| start.has_time());
+    if timed && !event.has_property(&ICalendarProperty::Dtend) && !event.has_property(&ICalendarProperty::Duration) {
+        return Kind::Ignored;
+    }
     let outlook_status = event
         .property(&ICalendarProperty::Other("X-MICROSOFT-CDO-BUSYSTATUS".into()))
         .and_then(|entry| entry.values.first())
@@ -290,17 +390,25 @@ fn kind(event: &ICalendarComponent) -> Kind {
     }
 }
 
-/// When an occurrence ends. A length is added to the local time, so a one-hour meeting on the
-/// day the clocks change still ends an hour after it starts by the clock on the wall, and an
-/// all-day event ends at the next midnight.
-fn end_of(event: &calcard::icalendar::dates::CalendarEvent<DateTime<CalendarZone>, TimeOrDelta<DateTime<CalendarZone>, chrono::TimeDelta>>) -> Option<DateTime<Utc>> {
+/// When an occurrence ends. A length in whole days is nominal (RFC 5545, 3.3.6): it is added
+/// to the local date, so an all-day event ends at the next local midnight, even on a 23-hour
+/// day. A length in hours or minutes is exact: a 30-minute meeting at 02:30 on the night the
+/// clocks go back ends 30 minutes later, not at 03:00 on the wall.
+fn end_of(event: &calcard::icalendar::dates::CalendarEvent<DateTime<CalendarZone>, TimeOrDelta<DateTime<CalendarZone>, chrono::TimeDelta>>, zone: chrono_tz::Tz) -> DateTime<Utc> {
     match event.end {
-        TimeOrDelta::Time(end) => Some(end.with_timezone(&Utc)),
-        TimeOrDelta::Delta(_) => match event.clone().try_into_date_time() {
-            Some(event) => Some(event.end.with_timezone(&Utc)),
-            // The end falls in a gap the clocks skip: the same length in elapsed time.
-            None => DateTime::from_timestamp(event.timestamps().1, 0),
-        },
+        TimeOrDelta::Time(end) => instant(end, zone),
+        TimeOrDelta::Delta(length) => {
+            let start = instant(event.start, zone);
+            if length.num_seconds() % 86_400 != 0 {
+                return start + length;
+            }
+            let Some(local_end) = event.start.naive_local().checked_add_signed(length) else { return start };
+            let on_the_wall = match event.start.timezone() {
+                CalendarZone::Floating => Some(local_instant(zone, local_end.date(), local_end.time())),
+                other => other.from_local_datetime(&local_end).earliest().map(|end| end.with_timezone(&Utc)),
+            };
+            on_the_wall.unwrap_or(start + length)
+        }
     }
 }
 
@@ -358,7 +466,7 @@ mod tests {
         assert!(busy_at(at(26, 10, 0), at(26, 11, 0)));
         // 8 stand-ups (9 weekdays, one excluded, one moved) + offsite + tentative + call.
         assert_eq!(busy.events, 11);
-        assert_eq!(busy.cut_series, 0);
+        assert_eq!(busy.unread, 0);
     }
 
     #[test]
@@ -411,11 +519,42 @@ mod tests {
     fn a_series_too_frequent_to_follow_is_reported_not_taken_as_free() {
         let file = "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:x\r\nDTSTART:20000101T000000Z\r\nDURATION:PT1M\r\nRRULE:FREQ=MINUTELY\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
         let busy = busy_times(file.as_bytes(), Europe::Berlin, spring_fortnight()).unwrap();
-        assert_eq!((busy.events, busy.cut_series), (0, 1));
-        // Many such series: the total budget ends the reading.
-        let many: String = (0..30).map(|n| format!("BEGIN:VEVENT\r\nUID:{n}\r\nDTSTART:20000101T000000Z\r\nDURATION:PT1M\r\nRRULE:FREQ=MINUTELY\r\nEND:VEVENT\r\n")).collect();
+        assert_eq!((busy.events, busy.unread), (0, 1));
+        // A year of seconds in one rule is not expanded either (it would be 1.5 GB at once).
+        let seconds = "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:y\r\nDTSTART:20300101T000000Z\r\nDURATION:PT1S\r\nRRULE:FREQ=YEARLY;BYDAY=MO,TU,WE,TH,FR,SA,SU;BYHOUR=0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23;BYMINUTE=0,30;BYSECOND=0,30\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+        let busy = busy_times(seconds.as_bytes(), Europe::Berlin, spring_fortnight()).unwrap();
+        assert_eq!((busy.events, busy.unread), (0, 1));
+        // Many hourly series from long ago: each stops at its limit, and the total budget
+        // ends the reading.
+        let many: String = (0..30).map(|n| format!("BEGIN:VEVENT\r\nUID:{n}\r\nDTSTART:20000101T000000Z\r\nDURATION:PT1M\r\nRRULE:FREQ=HOURLY\r\nEND:VEVENT\r\n")).collect();
         let file = format!("BEGIN:VCALENDAR\r\n{many}END:VCALENDAR\r\n");
         assert_eq!(busy_times(file.as_bytes(), Europe::Berlin, spring_fortnight()), Err(CalendarFileError::TooManyOccurrences));
+    }
+
+    #[test]
+    fn what_cannot_be_read_is_counted_and_what_takes_no_time_is_not_busy() {
+        let file = |events: &str| format!("BEGIN:VCALENDAR\r\n{events}END:VCALENDAR\r\n");
+        // A daily 02:30 in Berlin over the night the clocks go back (27 October 2030), when
+        // 02:30 happens twice: calcard leaves that occurrence floating; it is read as the first
+        // 02:30 (summer time, 00:30 UTC), never as 02:30 UTC.
+        let utc = |day: u32, hour: u32, minute: u32| Minute::floor(Utc.with_ymd_and_hms(2030, 10, day, hour, minute, 0).unwrap());
+        let autumn = interval(utc(25, 0, 0), utc(30, 0, 0));
+        let twice = file("BEGIN:VEVENT\r\nUID:a\r\nDTSTART;TZID=Europe/Berlin:20301025T023000\r\nDURATION:PT30M\r\nRRULE:FREQ=DAILY;COUNT=4\r\nEND:VEVENT\r\n");
+        let busy = busy_times(twice.as_bytes(), Europe::Berlin, autumn).unwrap();
+        assert_eq!(busy.busy.intervals(), [interval(utc(25, 0, 30), utc(25, 1, 0)), interval(utc(26, 0, 30), utc(26, 1, 0)), interval(utc(27, 0, 30), utc(27, 1, 0)), interval(utc(28, 1, 30), utc(28, 2, 0))]);
+        // A timed event with neither end nor length takes no time.
+        let instant = file("BEGIN:VEVENT\r\nUID:b\r\nDTSTART:20300326T100000Z\r\nSUMMARY:Deadline\r\nEND:VEVENT\r\n");
+        let busy = busy_times(instant.as_bytes(), Europe::Berlin, spring_fortnight()).unwrap();
+        assert_eq!((busy.events, busy.busy.is_empty()), (0, true));
+        // A date that does not exist is counted, not taken as free.
+        let invalid = file("BEGIN:VEVENT\r\nUID:c\r\nDTSTART:20300230T100000Z\r\nDURATION:PT1H\r\nEND:VEVENT\r\n");
+        let busy = busy_times(invalid.as_bytes(), Europe::Berlin, spring_fortnight()).unwrap();
+        assert_eq!(busy.unread, 1, "{busy:?}");
+        // Lists and lines that would cost far more parsed than sent are refused up front.
+        let commas = file(&format!("BEGIN:VEVENT\r\nUID:d\r\nDTSTART:20300326T100000Z\r\nRDATE:{}\r\nEND:VEVENT\r\n", ",".repeat(MAX_LIST_VALUES + 1)));
+        assert_eq!(busy_times(commas.as_bytes(), Europe::Berlin, spring_fortnight()), Err(CalendarFileError::TooLong));
+        let lines = file(&"X:\r\n".repeat(MAX_LINES + 1));
+        assert_eq!(busy_times(lines.as_bytes(), Europe::Berlin, spring_fortnight()), Err(CalendarFileError::TooLong));
     }
 
     #[test]

@@ -24,7 +24,7 @@ use std::sync::Arc;
 
 use app::error::AppError;
 use app::events::{
-    AnswerView, AvailabilityInput, CalendarFileQuery, CalendarSuggestion, CreateEventInput, EditEventInput, EventList, EventPageData, EventResults, EventSearch, EventStatus, EventSummary, EventView, MyEvents, OutcomeView,
+    AnswerView, AvailabilityInput, CalendarFileQuery, CALENDAR_FILE_MAX_BYTES, CalendarSuggestion, CreateEventInput, EditEventInput, EventList, EventPageData, EventResults, EventSearch, EventStatus, EventSummary, EventView, MyEvents, OutcomeView,
     ParticipantView, SlotView, EVENTS_PER_PAGE, QUERY_MAX,
 };
 use chrono::Utc;
@@ -52,6 +52,8 @@ const MAX_PAGE: u32 = 100_000;
 /// Calendar files read at once (each costs a core and tens of MB while it is read); more are
 /// told to try again.
 const CALENDAR_READERS: usize = 2;
+/// How long a calendar file may take to arrive: a reader is held meanwhile.
+const CALENDAR_UPLOAD_TIME: std::time::Duration = std::time::Duration::from_secs(20);
 
 /// How many times a create retries when a fresh code collides (practically never).
 const CODE_ATTEMPTS: usize = 3;
@@ -231,8 +233,9 @@ impl EventService {
     }
 
     /// The answer a participant's calendar file suggests over the time the event offers, for
-    /// them to review and save; nothing of the file is kept.
-    pub async fn suggest_from_calendar(&self, user_id: i64, event_code: &str, query: CalendarFileQuery, file: axum::body::Bytes) -> Result<CalendarSuggestion> {
+    /// them to review and save; nothing of the file is kept. Who may, when, and whether a
+    /// reader is free are settled before the body is read.
+    pub async fn suggest_from_calendar(&self, user_id: i64, event_code: &str, query: CalendarFileQuery, body: axum::body::Body) -> Result<CalendarSuggestion> {
         let event = self.find(event_code).await?;
         if !self.may_answer(event.event_id, user_id).await? {
             return Err(AppError::NotParticipant.into());
@@ -240,6 +243,12 @@ impl EventService {
         Self::ensure_open(&event)?;
         let reading = calendar_reading(&query, &event.spec()?)?;
         let permit = Arc::clone(&self.calendar_readers).try_acquire_owned().map_err(|_| Error::Busy { retry_after_secs: 2 })?;
+        let file = match tokio::time::timeout(CALENDAR_UPLOAD_TIME, axum::body::to_bytes(body, CALENDAR_FILE_MAX_BYTES)).await {
+            Ok(Ok(file)) => file,
+            // Over the limit (or the client went away, when nobody reads the answer).
+            Ok(Err(_)) => return Err(AppError::TooLarge.into()),
+            Err(_) => return Err(AppError::invalid("file", "The file took too long to arrive; try again.").into()),
+        };
         let (answer, read) = tokio::task::spawn_blocking(move || {
             let _permit = permit;
             busy::suggest(&file, &reading)
@@ -251,7 +260,7 @@ impl EventService {
             free: slot_views(&answer.free),
             if_need_be: slot_views(&answer.if_need_be),
             events: u32::try_from(read.events).unwrap_or(u32::MAX),
-            cut_series: u32::try_from(read.cut_series).unwrap_or(u32::MAX),
+            unread: u32::try_from(read.unread).unwrap_or(u32::MAX),
             filled_until: cut.map(scheduling::Minute::to_utc),
         })
     }

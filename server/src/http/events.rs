@@ -1,14 +1,14 @@
 //! `/api/v1/events/*` and `/api/v1/me/events`: events and answers.
 
 use app::error::AppError;
-use app::events::{AvailabilityInput, CalendarFileQuery, CALENDAR_FILE_MAX_BYTES, CalendarSuggestion, CreateEventInput, EditEventInput, EventResults, EventSearch, EventView, IntervalInput, MyEvents, OutcomeView};
-use axum::extract::{DefaultBodyLimit, State};
+use app::events::{AvailabilityInput, CalendarFileQuery, CalendarSuggestion, CreateEventInput, EditEventInput, EventResults, EventSearch, EventView, IntervalInput, MyEvents, OutcomeView};
+use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
 
 use crate::error::{Error, ErrorBody, Result};
-use crate::http::extract::{ApiBytes, ApiJson, ApiPath, ApiQuery, CurrentUser};
+use crate::http::extract::{ApiJson, ApiPath, ApiQuery, CurrentUser};
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -19,7 +19,7 @@ pub fn router() -> Router<AppState> {
         .route("/events/{code}/join", post(join))
         .route("/events/{code}/leave", post(leave))
         .route("/events/{code}/availability", put(put_availability))
-        .route("/events/{code}/availability/from-calendar", post(from_calendar).layer(DefaultBodyLimit::max(CALENDAR_FILE_MAX_BYTES)))
+        .route("/events/{code}/availability/from-calendar", post(from_calendar))
         .route("/events/{code}/outcome", get(outcome))
         .route("/events/{code}/calendar.ics", get(calendar))
         .route("/me/events", get(my_events))
@@ -155,8 +155,9 @@ pub async fn from_calendar(
     CurrentUser(user): CurrentUser,
     ApiPath(code): ApiPath<String>,
     ApiQuery(query): ApiQuery<CalendarFileQuery>,
-    ApiBytes(file): ApiBytes,
+    file: axum::body::Body,
 ) -> Result<Json<CalendarSuggestion>> {
+    // The body is read by the service once the caller may send it.
     Ok(Json(state.events.suggest_from_calendar(user, &code, query, file).await?))
 }
 

@@ -38,32 +38,19 @@ where
     type Rejection = Error;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        // The body alone, under the route's limit (axum's default: 2 MB, as for `Json`); the
-        // headers stay.
+        // The body alone, under axum's default limit (2 MB, as for `Json`); the headers stay.
         let (parts, body) = request.into_parts();
-        let ApiBytes(bytes) = ApiBytes::from_request(Request::new(body), state).await?;
+        let bytes = match axum::body::Bytes::from_request(Request::new(body), state).await {
+            Ok(bytes) => bytes,
+            Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => return Err(AppError::TooLarge.into()),
+            Err(rejection) => return Err(Error::malformed(&rejection.body_text())),
+        };
         if bytes.iter().find(|byte| !byte.is_ascii_whitespace()).is_some_and(|first| *first != b'{') {
             return Err(Error::malformed("expected a JSON object"));
         }
         let request = Request::from_parts(parts, axum::body::Body::from(bytes));
         match axum::Json::<T>::from_request(request, state).await {
             Ok(axum::Json(value)) => Ok(Self(value)),
-            Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(AppError::TooLarge.into()),
-            Err(rejection) => Err(Error::malformed(&rejection.body_text())),
-        }
-    }
-}
-
-/// The body as bytes, under the route's limit (axum's default of 2 MB unless the route sets
-/// one): over it is a 413 `too_large`.
-pub struct ApiBytes(pub axum::body::Bytes);
-
-impl<S: Send + Sync> FromRequest<S> for ApiBytes {
-    type Rejection = Error;
-
-    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::body::Bytes::from_request(request, state).await {
-            Ok(bytes) => Ok(Self(bytes)),
             Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(AppError::TooLarge.into()),
             Err(rejection) => Err(Error::malformed(&rejection.body_text())),
         }

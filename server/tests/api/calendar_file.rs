@@ -54,7 +54,7 @@ async fn a_calendar_file_suggests_an_answer_to_review(backend: Backend) {
 
     // Google's export, read in Berlin over the grid's hours (08:00 to 20:00).
     let suggested = suggestion(&bob, &code, "time_zone=Europe/Berlin", fixture("google.ics")).await;
-    assert_eq!((suggested.events, suggested.cut_series), (11, 0));
+    assert_eq!((suggested.events, suggested.unread), (11, 0));
     // Monday the 25th: 08:00 to the stand-up at 09:00, then to the tentative coffee at 15:00
     // (if need be until 16:00), then to 20:00 (Berlin; UTC+1).
     let monday: Vec<SlotView> = suggested.free.iter().copied().filter(|slot| slot.start.date_naive() == march(25, 0, 0).date_naive()).collect();
@@ -125,7 +125,9 @@ async fn calendar_files_that_cannot_be_read_change_nothing(backend: Backend) {
     // Over 8 MB is refused before it is read.
     let huge = vec![b' '; 9 * 1024 * 1024];
     assert_error(upload(&alice, &code, "time_zone=UTC", huge).await, StatusCode::PAYLOAD_TOO_LARGE, "too_large").await;
-    // Only participants, only signed in, only for an event that exists.
+    // Only participants, only signed in, only for an event that exists; who may send is settled
+    // before the body is read (a stranger's 9 MB is refused as a stranger, not as too large).
+    assert_error(upload(&carol, &code, "time_zone=UTC", vec![b' '; 9 * 1024 * 1024]).await, StatusCode::FORBIDDEN, "not_a_participant").await;
     assert_error(upload(&carol, &code, "time_zone=UTC", fixture("google.ics")).await, StatusCode::FORBIDDEN, "not_a_participant").await;
     assert_error(upload(&app.new_browser(), &code, "time_zone=UTC", fixture("google.ics")).await, StatusCode::UNAUTHORIZED, "not_logged_in").await;
     assert_error(upload(&alice, "zzzzzzzzzz", "time_zone=UTC", fixture("google.ics")).await, StatusCode::NOT_FOUND, "event_not_found").await;

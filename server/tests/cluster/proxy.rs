@@ -250,6 +250,20 @@ async fn behind_nginx_with_tls() {
     let (status, ..) = nginx.curl(CLIENT, &alice, "PUT", &format!("/api/v1/events/{code}/availability"), &["-H", "Content-Type: application/json", "-H", &origin, "--data", &answer]);
     assert_eq!(status, 200);
     assert!(next_update(&mut lines).await, "the change within 3 s, not held in a proxy buffer");
+
+    // A calendar file over the proxy's usual 2 MB goes through to Whenly, which answers one
+    // over its 8 MB itself, in JSON.
+    let calendar = |bytes: usize| {
+        let event = "BEGIN:VEVENT\r\nUID:old@example.com\r\nDTSTART:20100104T090000Z\r\nDTEND:20100104T100000Z\r\nSUMMARY:Long ago\r\nEND:VEVENT\r\n";
+        let path = jars.path.join(format!("calendar-{bytes}.ics"));
+        std::fs::write(&path, format!("BEGIN:VCALENDAR\r\n{}END:VCALENDAR\r\n", event.repeat(bytes / event.len()))).unwrap();
+        format!("@{}", path.display())
+    };
+    let upload = format!("/api/v1/events/{code}/availability/from-calendar?time_zone=Europe/Berlin");
+    let (status, head, body) = nginx.curl(CLIENT, &alice, "POST", &upload, &["-H", "Content-Type: text/calendar", "-H", "Expect:", "-H", &origin, "--data-binary", &calendar(3 << 20)]);
+    assert_eq!(status, 200, "{head}{body}");
+    let (status, _, body) = nginx.curl(CLIENT, &alice, "POST", &upload, &["-H", "Content-Type: text/calendar", "-H", "Expect:", "-H", &origin, "--data-binary", &calendar(8_500_000)]);
+    assert_eq!((status, body.contains("\"too_large\"")), (413, true), "{body}");
     assert_eq!(deployment.health().await["status"], "ok");
     drop(stream);
 }

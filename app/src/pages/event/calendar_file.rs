@@ -97,11 +97,10 @@ fn summary(file_name: &str, suggestion: &CalendarSuggestion, zone: &ViewerZone) 
             zone.text_format(until)
         ));
     }
-    if suggestion.cut_series > 0 {
-        summary.push_str(&format!(
-            " {} repeating event(s) repeat too often to be followed this far ahead: check their times yourself.",
-            suggestion.cut_series
-        ));
+    match suggestion.unread {
+        0 => {}
+        1 => summary.push_str(" 1 event could not be read (a broken date, or one repeating too often): check its times yourself."),
+        n => summary.push_str(&format!(" {n} events could not be read (broken dates, or repeating too often): check their times yourself.")),
     }
     summary
 }
@@ -129,7 +128,11 @@ mod browser {
         if response.ok() {
             return serde_json::from_str(&text).map_err(|_| AppError::Internal);
         }
-        let body: ErrorBody = serde_json::from_str(&text).map_err(|_| AppError::Internal)?;
-        Err(AppError::try_from(body).unwrap_or(AppError::Internal))
+        match serde_json::from_str::<ErrorBody>(&text) {
+            Ok(body) => Err(AppError::try_from(body).unwrap_or(AppError::Internal)),
+            // Not Whenly's answer: a proxy in front refused the size, or is down.
+            Err(_) if response.status() == 413 => Err(AppError::TooLarge),
+            Err(_) => Err(unreachable(format!("HTTP {}", response.status()).into())),
+        }
     }
 }
