@@ -45,12 +45,14 @@ const READ_TIME_LIMIT: std::time::Duration = std::time::Duration::from_secs(5);
 /// 150,000 lines.
 const MAX_LINES: usize = 400_000;
 const MAX_LIST_VALUES: usize = 200_000;
+/// Parameters on one line (`DTSTART;TZID=…;VALUE=…` has two).
+const MAX_PARAMETERS: usize = 64;
+/// The longest a busy time is taken to last (a longer one covers any event's time anyway).
+const MAX_LENGTH: Duration = Duration::days(400);
 
 /// Why a file gave no busy times.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum CalendarFileError {
-    #[error("The file is not text (an .ics file is UTF-8 text).")]
-    NotText,
     #[error("The file is not an iCalendar (.ics) file: {0}")]
     NotCalendar(String),
     #[error("The file has more than {MAX_COMPONENTS} entries; export a shorter time span.")]
@@ -61,7 +63,7 @@ pub enum CalendarFileError {
     TooManyOccurrences,
     #[error("The file takes too long to read; export a shorter time span.")]
     TooComplex,
-    #[error("The file has more than {MAX_LINES} lines or {MAX_LIST_VALUES} listed values; export a shorter time span.")]
+    #[error("The file has more than {MAX_LINES} lines, {MAX_LIST_VALUES} listed values or {MAX_PARAMETERS} parameters on a line; export a shorter time span.")]
     TooLong,
 }
 
@@ -123,14 +125,18 @@ struct Series {
     components: Vec<ICalendarComponent>,
     /// A rule that would cost too much to follow (see [`too_frequent`]).
     too_frequent: bool,
+    /// Its master has a rule.
+    repeats: bool,
 }
 
 /// The busy and tentative times that `file` has within `span`. Times the file leaves floating
 /// (no zone, and all-day dates) are read in `zone`, the participant's.
 fn busy_times(file: &[u8], zone: chrono_tz::Tz, span: Interval) -> Result<Busy, CalendarFileError> {
     let started = std::time::Instant::now();
-    let text = std::str::from_utf8(file).map_err(|_| CalendarFileError::NotText)?;
-    let calendar = parse(text)?;
+    // Only dates and times matter: a file in Latin-1 (older Lotus and Outlook exports) reads
+    // as well as a UTF-8 one.
+    let text = String::from_utf8_lossy(file);
+    let calendar = parse(&text)?;
     let zones = zones_of(&calendar)?;
     let (start, end) = (span.start().to_utc(), span.end().to_utc());
     let mut busy = Vec::new();
@@ -170,15 +176,17 @@ fn busy_times(file: &[u8], zone: chrono_tz::Tz, span: Interval) -> Result<Busy, 
         let mut failed: Vec<u32> = expanded.errors.iter().map(|error| error.comp_id).filter(|&id| kinds.get(id as usize).is_some_and(|kind| *kind != Kind::Ignored)).collect();
         failed.dedup();
         result.unread += failed.len();
+        // The zone the series' times are in, for the occurrences calcard leaves floating.
+        let floating = expanded.events.iter().map(|event| event.start.timezone()).find(|zone| !zone.is_floating()).unwrap_or(CalendarZone::Tz(zone));
         let mut last_start = None;
         for event in expanded.events {
             let Some(kind) = kinds.get(event.comp_id as usize).filter(|_| (event.comp_id as usize) < first_zone) else { continue };
-            let occurrence_start = instant(event.start, zone);
+            let occurrence_start = instant(event.start, floating);
             last_start = last_start.max(Some(occurrence_start));
             if *kind == Kind::Ignored || occurrence_start >= end {
                 continue;
             }
-            let occurrence_end = end_of(&event, zone);
+            let occurrence_end = end_of(&event, floating);
             if occurrence_end <= start || occurrence_end <= occurrence_start {
                 continue;
             }
@@ -213,7 +221,12 @@ fn zones_of(calendar: &ICalendar) -> Result<Vec<(String, ICalendarComponent)>, C
         .filter(|component| component.component_type == ICalendarComponentType::VTimezone)
         .filter_map(|component| {
             let id = component.property(&ICalendarProperty::Tzid)?.values.first()?.as_text()?.to_owned();
-            let entries = component.entries.iter().filter(|entry| kept(entry)).cloned().collect();
+            let entries = component
+                .entries
+                .iter()
+                .filter(|entry| kept(entry))
+                .map(|entry| ICalendarEntry { name: entry.name.clone(), params: Vec::new(), values: entry.values.iter().take(1).cloned().collect() })
+                .collect();
             Some((id, ICalendarComponent { component_type: ICalendarComponentType::VTimezone, entries, component_ids: Vec::new() }))
         })
         .collect();
@@ -223,14 +236,17 @@ fn zones_of(calendar: &ICalendar) -> Result<Vec<(String, ICalendarComponent)>, C
     Ok(zones)
 }
 
-/// An instant of calcard's: a floating one (calcard leaves an occurrence floating when its
-/// local time is skipped or repeated by a DST change) is read in `zone`.
-fn instant(at: DateTime<CalendarZone>, zone: chrono_tz::Tz) -> DateTime<Utc> {
+/// An instant of calcard's. calcard leaves an occurrence floating when its local time is
+/// repeated by a DST change: it is read in `floating`, the series' own zone, as the first of
+/// the two.
+fn instant(at: DateTime<CalendarZone>, floating: CalendarZone) -> DateTime<Utc> {
     match at.timezone() {
-        CalendarZone::Floating => local_instant(zone, at.naive_local().date(), at.naive_local().time()),
+        CalendarZone::Floating => local_instant(floating, at.naive_local().date(), at.naive_local().time()),
         _ => at.with_timezone(&Utc),
     }
 }
+
+type CalendarOccurrence = calcard::icalendar::dates::CalendarEvent<DateTime<CalendarZone>, TimeOrDelta<DateTime<CalendarZone>, chrono::TimeDelta>>;
 
 /// The answer a calendar suggests: of the time offered, free where it has nothing, if need be
 /// where it has only tentative events.
@@ -265,12 +281,44 @@ fn offered_time(span: Interval, zone: chrono_tz::Tz, day_start: NaiveTime, day_e
 
 /// A local wall-clock time as an instant; a time the clocks skip (a DST gap) is the first
 /// instant after the gap.
-fn local_instant(zone: chrono_tz::Tz, day: NaiveDate, time: NaiveTime) -> DateTime<Utc> {
+fn local_instant<Z: TimeZone>(zone: Z, day: NaiveDate, time: NaiveTime) -> DateTime<Utc> {
     let local = day.and_time(time);
+    let after_gap = local.checked_add_signed(Duration::hours(1)).unwrap_or(local);
     match zone.from_local_datetime(&local).earliest() {
         Some(instant) => instant.with_timezone(&Utc),
-        None => zone.from_local_datetime(&(local + Duration::hours(1))).earliest().map_or_else(|| local.and_utc(), |instant| instant.with_timezone(&Utc)),
+        None => zone.from_local_datetime(&after_gap).earliest().map_or_else(|| local.and_utc(), |instant| instant.with_timezone(&Utc)),
     }
+}
+
+/// Refuses a file whose parsed form would cost far more than its bytes: too many lines, list
+/// values (commas outside escapes) or parameters on one line (semicolons before the value).
+fn prescan(bytes: &[u8]) -> Result<(), CalendarFileError> {
+    let mut values = 0usize;
+    let mut lines = 0usize;
+    for line in bytes.split(|&byte| byte == b'\n') {
+        lines += 1;
+        let (mut parameters, mut quoted, mut in_value, mut escaped) = (0usize, false, false, false);
+        for &byte in line {
+            match (in_value, byte) {
+                (true, _) if escaped => escaped = false,
+                (true, b'\\') => escaped = true,
+                (true, b',') => values += 1,
+                (true, _) => {}
+                (false, b'"') => quoted = !quoted,
+                (false, b';') if !quoted => parameters += 1,
+                (false, b',') => values += 1,
+                (false, b':') if !quoted => in_value = true,
+                (false, _) => {}
+            }
+        }
+        if parameters > MAX_PARAMETERS {
+            return Err(CalendarFileError::TooLong);
+        }
+    }
+    if lines > MAX_LINES || values > MAX_LIST_VALUES {
+        return Err(CalendarFileError::TooLong);
+    }
+    Ok(())
 }
 
 fn parse(text: &str) -> Result<ICalendar, CalendarFileError> {
@@ -287,13 +335,7 @@ fn parse(text: &str) -> Result<ICalendar, CalendarFileError> {
     if !last_line.trim().eq_ignore_ascii_case("END:VCALENDAR") {
         return Err(CalendarFileError::NotCalendar("it does not end with END:VCALENDAR (is it cut short?).".into()));
     }
-    let bytes = text.as_bytes();
-    let lines = bytes.iter().filter(|&&byte| byte == b'\n').count();
-    // Commas separate list values; escaped ones (`\,`) are text.
-    let values = bytes.windows(2).filter(|pair| pair[1] == b',' && pair[0] != b'\\').count();
-    if lines > MAX_LINES || values > MAX_LIST_VALUES {
-        return Err(CalendarFileError::TooLong);
-    }
+    prescan(text.as_bytes())?;
     let mut parser = Parser::new(text);
     let mut calendar: Option<ICalendar> = None;
     loop {
@@ -325,6 +367,7 @@ fn parse(text: &str) -> Result<ICalendar, CalendarFileError> {
 /// a single event, each followed no further than `follow_until` (floating, seconds). Other
 /// components (to-dos, journals, alarms, zones) are left out.
 fn series_of(calendar: ICalendar, follow_until: i64) -> Vec<Series> {
+    // Series by UID, for the exceptions to join; and whether it has a rule yet.
     let mut by_uid: HashMap<String, usize> = HashMap::new();
     let mut series: Vec<Series> = Vec::new();
     for mut component in calendar.components {
@@ -334,6 +377,16 @@ fn series_of(calendar: ICalendar, follow_until: i64) -> Vec<Series> {
         // An exception replaces the occurrence it names whatever its SEQUENCE (calcard would
         // match only equal ones; Google raises it on every changed occurrence).
         component.entries.retain(|entry| entry.name != ICalendarProperty::Sequence);
+        // One rule per series, on its master: calcard would follow every rule it finds in one
+        // call (no time limit could stop it in between), and an exception has no rule of its own.
+        let exception = component.has_property(&ICalendarProperty::RecurrenceId);
+        let starts_after = start_of(&component).is_some_and(|start| start > follow_until);
+        let mut rules = 0;
+        component.entries.retain(|entry| {
+            let rule = entry.name == ICalendarProperty::Rrule;
+            rules += usize::from(rule);
+            !rule || (!exception && !starts_after && rules == 1)
+        });
         let mut frequent = false;
         for entry in &mut component.entries {
             if let (ICalendarProperty::Rrule, Some(ICalendarValue::RecurrenceRule(rule))) = (&entry.name, entry.values.first_mut()) {
@@ -344,23 +397,32 @@ fn series_of(calendar: ICalendar, follow_until: i64) -> Vec<Series> {
                 }
             }
         }
+        let repeats = component.has_property(&ICalendarProperty::Rrule);
         // Alarms and other children are not looked at, and their indexes would not hold.
         component.component_ids.clear();
-        match component.uid().map(str::to_owned) {
-            Some(uid) => match by_uid.get(&uid) {
-                Some(&index) => {
-                    series[index].too_frequent |= frequent;
-                    series[index].components.push(component);
+        let joins = component.uid().and_then(|uid| by_uid.get(uid)).copied().filter(|&index| !(repeats && series[index].repeats));
+        match joins {
+            Some(index) => {
+                series[index].too_frequent |= frequent;
+                series[index].repeats |= repeats;
+                series[index].components.push(component);
+            }
+            None => {
+                // A second master with the same UID (a broken file) is a series of its own.
+                if let Some(uid) = component.uid().filter(|uid| !by_uid.contains_key(*uid)) {
+                    by_uid.insert(uid.to_owned(), series.len());
                 }
-                None => {
-                    by_uid.insert(uid, series.len());
-                    series.push(Series { components: vec![component], too_frequent: frequent });
-                }
-            },
-            None => series.push(Series { components: vec![component], too_frequent: frequent }),
+                series.push(Series { components: vec![component], too_frequent: frequent, repeats });
+            }
         }
     }
     series
+}
+
+/// When an event starts, as floating seconds (its zone not applied).
+fn start_of(component: &ICalendarComponent) -> Option<i64> {
+    let start = component.property(&ICalendarProperty::Dtstart)?.values.first()?.as_partial_date_time()?.to_date_time()?;
+    Some(start.date_time.and_utc().timestamp())
 }
 
 /// Whether following `rule` costs more than any calendar's real series: every second or
@@ -394,20 +456,19 @@ fn kind(event: &ICalendarComponent) -> Kind {
 /// to the local date, so an all-day event ends at the next local midnight, even on a 23-hour
 /// day. A length in hours or minutes is exact: a 30-minute meeting at 02:30 on the night the
 /// clocks go back ends 30 minutes later, not at 03:00 on the wall.
-fn end_of(event: &calcard::icalendar::dates::CalendarEvent<DateTime<CalendarZone>, TimeOrDelta<DateTime<CalendarZone>, chrono::TimeDelta>>, zone: chrono_tz::Tz) -> DateTime<Utc> {
+fn end_of(event: &CalendarOccurrence, floating: CalendarZone) -> DateTime<Utc> {
+    let start = instant(event.start, floating);
     match event.end {
-        TimeOrDelta::Time(end) => instant(end, zone),
+        TimeOrDelta::Time(end) => instant(end, floating),
         TimeOrDelta::Delta(length) => {
-            let start = instant(event.start, zone);
+            let length = length.clamp(Duration::zero(), MAX_LENGTH);
+            let exact = start.checked_add_signed(length).unwrap_or(start);
             if length.num_seconds() % 86_400 != 0 {
-                return start + length;
+                return exact;
             }
-            let Some(local_end) = event.start.naive_local().checked_add_signed(length) else { return start };
-            let on_the_wall = match event.start.timezone() {
-                CalendarZone::Floating => Some(local_instant(zone, local_end.date(), local_end.time())),
-                other => other.from_local_datetime(&local_end).earliest().map(|end| end.with_timezone(&Utc)),
-            };
-            on_the_wall.unwrap_or(start + length)
+            let Some(local_end) = event.start.naive_local().checked_add_signed(length) else { return exact };
+            let zone = if event.start.timezone().is_floating() { floating } else { event.start.timezone() };
+            local_instant(zone, local_end.date(), local_end.time())
         }
     }
 }
@@ -508,7 +569,8 @@ mod tests {
     fn broken_files_are_refused_with_a_reason() {
         let error = busy_times(&fixture("cut-short.ics"), Europe::Berlin, spring_fortnight()).unwrap_err();
         assert!(matches!(error, CalendarFileError::NotCalendar(ref why) if why.contains("cut short")), "{error}");
-        assert_eq!(busy_times(b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\xff", Europe::Berlin, spring_fortnight()), Err(CalendarFileError::NotText));
+        let png = busy_times(b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\xff", Europe::Berlin, spring_fortnight());
+        assert!(matches!(png, Err(CalendarFileError::NotCalendar(ref why)) if why.contains("BEGIN:VCALENDAR")), "{png:?}");
         for text in ["", "Dear Ana, see you Monday.", "BEGIN:VCARD\r\nVERSION:4.0\r\nFN:Ana\r\nEND:VCARD\r\n"] {
             let error = busy_times(text.as_bytes(), Europe::Berlin, spring_fortnight()).unwrap_err();
             assert!(matches!(error, CalendarFileError::NotCalendar(_)), "{text:?}: {error:?}");
@@ -555,6 +617,40 @@ mod tests {
         assert_eq!(busy_times(commas.as_bytes(), Europe::Berlin, spring_fortnight()), Err(CalendarFileError::TooLong));
         let lines = file(&"X:\r\n".repeat(MAX_LINES + 1));
         assert_eq!(busy_times(lines.as_bytes(), Europe::Berlin, spring_fortnight()), Err(CalendarFileError::TooLong));
+    }
+
+    #[test]
+    fn odd_and_hostile_files_read_right_and_cheaply() {
+        let file = |events: &str| format!("BEGIN:VCALENDAR\r\n{events}END:VCALENDAR\r\n");
+        let read = |text: &str| busy_times(text.as_bytes(), Europe::Berlin, spring_fortnight());
+        // Two masters with one UID (a broken file): each is a series, and both count.
+        let twice = file("BEGIN:VEVENT\r\nUID:s\r\nDTSTART:20300325T080000Z\r\nDURATION:PT1H\r\nRRULE:FREQ=DAILY;COUNT=2\r\nEND:VEVENT\r\nBEGIN:VEVENT\r\nUID:s\r\nDTSTART:20300325T150000Z\r\nDURATION:PT1H\r\nRRULE:FREQ=DAILY;COUNT=2\r\nEND:VEVENT\r\n");
+        let busy = read(&twice).unwrap();
+        assert_eq!((busy.events, busy.unread), (4, 0), "{busy:?}");
+        // A series that starts after the event's time is not a problem, just nothing.
+        let later = file("BEGIN:VEVENT\r\nUID:t\r\nDTSTART:20300901T080000Z\r\nDURATION:PT1H\r\nRRULE:FREQ=WEEKLY\r\nEND:VEVENT\r\n");
+        assert_eq!(read(&later).unwrap(), Busy::default());
+        // An absurd length covers the span; it does not overflow.
+        let endless = file("BEGIN:VEVENT\r\nUID:u\r\nDTSTART:20300326T080000Z\r\nDURATION:PT4294967295H1S\r\nEND:VEVENT\r\nBEGIN:VEVENT\r\nUID:v\r\nDTSTART:20300327T080000Z\r\nDURATION:-PT4294967295H1S\r\nEND:VEVENT\r\n");
+        assert_eq!(read(&endless).unwrap().busy.intervals(), [interval(at(26, 8, 0), at(36, 0, 0))]);
+        // New York's 01:30 on the night its clocks go back (3 November 2030) is the first one
+        // (05:30 UTC), also for a reader in Berlin.
+        let autumn = interval(Minute::floor(Utc.with_ymd_and_hms(2030, 11, 2, 0, 0, 0).unwrap()), Minute::floor(Utc.with_ymd_and_hms(2030, 11, 5, 0, 0, 0).unwrap()));
+        let new_york = file("BEGIN:VEVENT\r\nUID:w\r\nDTSTART;TZID=America/New_York:20301102T013000\r\nDURATION:PT15M\r\nRRULE:FREQ=DAILY;COUNT=3\r\nEND:VEVENT\r\n");
+        let busy = busy_times(new_york.as_bytes(), Europe::Berlin, autumn).unwrap();
+        let starts: Vec<_> = busy.busy.intervals().iter().map(|interval| interval.start().to_utc().format("%d %H:%M").to_string()).collect();
+        assert_eq!(starts, ["02 05:30", "03 05:30", "04 06:30"]);
+        // Latin-1 (older Lotus and Outlook exports) reads: only times matter.
+        let latin1 = [b"BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:x\r\nSUMMARY:R\xe9union\r\nDTSTART:20300326T080000Z\r\nDURATION:PT1H\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n".as_slice()].concat();
+        assert_eq!(busy_times(&latin1, Europe::Berlin, spring_fortnight()).unwrap().events, 1);
+        // Parameters by the thousand on a line, and commas after escaped backslashes, are
+        // refused before parsing; escaped commas in text are not counted.
+        let parameters = file(&format!("BEGIN:VEVENT\r\nUID:y\r\nX{}:1\r\nEND:VEVENT\r\n", ";A".repeat(MAX_PARAMETERS + 1)));
+        assert_eq!(read(&parameters), Err(CalendarFileError::TooLong));
+        let backslashes = file(&format!("BEGIN:VEVENT\r\nUID:z\r\nCATEGORIES:{}\r\nEND:VEVENT\r\n", "\\\\,".repeat(MAX_LIST_VALUES + 1)));
+        assert_eq!(read(&backslashes), Err(CalendarFileError::TooLong));
+        let prose = file(&format!("BEGIN:VEVENT\r\nUID:p\r\nDTSTART:20300326T080000Z\r\nDURATION:PT1H\r\nDESCRIPTION:{}\r\nEND:VEVENT\r\n", "a\\, b".repeat(MAX_LIST_VALUES + 1)));
+        assert_eq!(read(&prose).unwrap().events, 1);
     }
 
     #[test]

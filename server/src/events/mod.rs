@@ -52,7 +52,9 @@ const MAX_PAGE: u32 = 100_000;
 /// Calendar files read at once (each costs a core and tens of MB while it is read); more are
 /// told to try again.
 const CALENDAR_READERS: usize = 2;
-/// How long a calendar file may take to arrive: a reader is held meanwhile.
+/// Calendar files arriving at once (at most 8 MB each in memory).
+const CALENDAR_UPLOADS: usize = 8;
+/// How long a calendar file may take to arrive.
 const CALENDAR_UPLOAD_TIME: std::time::Duration = std::time::Duration::from_secs(20);
 
 /// How many times a create retries when a fresh code collides (practically never).
@@ -72,7 +74,9 @@ pub struct EventService {
     /// Tells the live pages of this process about a change at once (others learn of it from
     /// the event's generation within a round).
     changes: ChangeSender,
-    /// Permits to read a calendar file ([`CALENDAR_READERS`]).
+    /// Permits to receive a calendar file ([`CALENDAR_UPLOADS`]), and to read one
+    /// ([`CALENDAR_READERS`]).
+    calendar_uploads: Arc<tokio::sync::Semaphore>,
     calendar_readers: Arc<tokio::sync::Semaphore>,
 }
 
@@ -88,6 +92,7 @@ impl EventService {
             event_ids: EventIds::default(),
             known_members: KnownMembers::default(),
             changes,
+            calendar_uploads: Arc::new(tokio::sync::Semaphore::new(CALENDAR_UPLOADS)),
             calendar_readers: Arc::new(tokio::sync::Semaphore::new(CALENDAR_READERS)),
         }
     }
@@ -242,13 +247,22 @@ impl EventService {
         }
         Self::ensure_open(&event)?;
         let reading = calendar_reading(&query, &event.spec()?)?;
-        let permit = Arc::clone(&self.calendar_readers).try_acquire_owned().map_err(|_| Error::Busy { retry_after_secs: 2 })?;
+        // A declared size over the limit is refused before anything is held or read.
+        if axum::body::HttpBody::size_hint(&body).lower() > CALENDAR_FILE_MAX_BYTES as u64 {
+            return Err(AppError::TooLarge.into());
+        }
+        // Files arriving and files being read are bounded apart: a slow upload holds a slot of
+        // the first kind only.
+        let busy = |_| Error::Busy { retry_after_secs: 2 };
+        let upload = Arc::clone(&self.calendar_uploads).try_acquire_owned().map_err(busy)?;
         let file = match tokio::time::timeout(CALENDAR_UPLOAD_TIME, axum::body::to_bytes(body, CALENDAR_FILE_MAX_BYTES)).await {
             Ok(Ok(file)) => file,
-            // Over the limit (or the client went away, when nobody reads the answer).
-            Ok(Err(_)) => return Err(AppError::TooLarge.into()),
+            Ok(Err(error)) if std::error::Error::source(&error).is_some_and(|inner| inner.is::<http_body_util::LengthLimitError>()) => return Err(AppError::TooLarge.into()),
+            Ok(Err(error)) => return Err(Error::malformed(&format!("the file could not be read: {error}"))),
             Err(_) => return Err(AppError::invalid("file", "The file took too long to arrive; try again.").into()),
         };
+        let permit = Arc::clone(&self.calendar_readers).try_acquire_owned().map_err(busy)?;
+        drop(upload);
         let (answer, read) = tokio::task::spawn_blocking(move || {
             let _permit = permit;
             busy::suggest(&file, &reading)

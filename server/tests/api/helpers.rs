@@ -392,3 +392,40 @@ impl Drop for TestDatabase {
         }
     }
 }
+
+/// A calendar like a few years' export of a busy work account: one-off meetings every weekday,
+/// weekly series (some ended, some not, with exceptions), and all-day events.
+pub fn big_calendar() -> Vec<u8> {
+    use std::fmt::Write;
+    let mut file = String::from("BEGIN:VCALENDAR\r\nPRODID:-//Google Inc//Google Calendar 70.9054//EN\r\nVERSION:2.0\r\nCALSCALE:GREGORIAN\r\nX-WR-TIMEZONE:Europe/Berlin\r\n");
+    let first = chrono::TimeZone::with_ymd_and_hms(&Utc, 2024, 1, 1, 8, 0, 0).unwrap();
+    let mut n = 0;
+    while file.len() < 5_200_000 {
+        let start = first + Duration::hours(n * 7 % (24 * 365 * 7));
+        let end = start + Duration::minutes(30 + (n % 4) * 15);
+        let stamp = |at: chrono::DateTime<Utc>| at.format("%Y%m%dT%H%M%SZ").to_string();
+        let _ = write!(
+            file,
+            "BEGIN:VEVENT\r\nDTSTART:{}\r\nDTEND:{}\r\nDTSTAMP:20240101T000000Z\r\nUID:meeting-{n}@google.com\r\nSEQUENCE:0\r\nSTATUS:CONFIRMED\r\nSUMMARY:Meeting {n} with a fairly long title as people write them\r\nDESCRIPTION:Agenda:\\n1. Status\\n2. Next steps\\nJoin: https://meet.example.com/{n}\r\nTRANSP:{}\r\nEND:VEVENT\r\n",
+            stamp(start),
+            stamp(end),
+            if n % 10 == 0 { "TRANSPARENT" } else { "OPAQUE" },
+        );
+        if n % 40 == 0 {
+            let until = if n % 80 == 0 { String::new() } else { format!(";UNTIL={}", stamp(start + Duration::days(400))) };
+            let _ = write!(
+                file,
+                "BEGIN:VEVENT\r\nDTSTART;TZID=Europe/Berlin:{}\r\nDURATION:PT45M\r\nRRULE:FREQ=WEEKLY;BYDAY=MO,WE{until}\r\nEXDATE;TZID=Europe/Berlin:{}\r\nUID:series-{n}@google.com\r\nSUMMARY:Series {n}\r\nEND:VEVENT\r\n",
+                start.format("%Y%m%dT%H%M%S"),
+                (start + Duration::days(7)).format("%Y%m%dT%H%M%S"),
+            );
+        }
+        if n % 50 == 0 {
+            let day = start.date_naive();
+            let _ = write!(file, "BEGIN:VEVENT\r\nDTSTART;VALUE=DATE:{}\r\nDTEND;VALUE=DATE:{}\r\nUID:day-{n}@google.com\r\nSUMMARY:Away\r\nEND:VEVENT\r\n", day.format("%Y%m%d"), day.succ_opt().unwrap().format("%Y%m%d"));
+        }
+        n += 1;
+    }
+    file.push_str("END:VCALENDAR\r\n");
+    file.into_bytes()
+}
