@@ -2,23 +2,27 @@ import AxeBuilder from "@axe-core/playwright";
 import { expect, test, type Page } from "@playwright/test";
 import { answerCell, createEventByApi, newUser, openEventPage, press, saveScreenshot } from "./support";
 
-/** `YYYYMMDD` of the day `offset` days from today, in the page's zone. */
-async function localDay(page: Page, offset: number): Promise<string> {
-  return page.evaluate((offset) => {
-    const day = new Date(Date.now() + offset * 86_400_000);
-    const parts = new Intl.DateTimeFormat("en-CA", { year: "numeric", month: "2-digit", day: "2-digit" }).format(day);
-    return parts.replaceAll("-", "");
-  }, offset);
+/** `YYYYMMDD` of the day `offset` days after the day of `from`, in the page's zone (by the calendar, so a DST night does not skip or repeat a day). */
+async function localDay(page: Page, from: Date, offset: number): Promise<string> {
+  return page.evaluate(
+    ([from, offset]) => {
+      const day = new Date(from);
+      day.setHours(12, 0, 0, 0);
+      day.setDate(day.getDate() + offset);
+      return `${day.getFullYear()}${String(day.getMonth() + 1).padStart(2, "0")}${String(day.getDate()).padStart(2, "0")}`;
+    },
+    [from.getTime(), offset] as const,
+  );
 }
 
 /**
- * A calendar as an app exports it, in the page's own zone: tomorrow a meeting 10:00–11:00, a
- * tentative lunch 13:00–14:00 and a transparent all-day reminder, and a weekly series at
- * 15:00–16:00 that began weeks ago.
+ * A calendar as an app exports it, in the page's own zone: the day after the deadline's (the
+ * grid's second column) a meeting 10:00–11:00, a tentative lunch 13:00–14:00 and a transparent
+ * all-day reminder, and a daily series at 15:00–16:00 that began weeks ago.
  */
-async function workCalendar(page: Page): Promise<Buffer> {
+async function workCalendar(page: Page, deadline: Date): Promise<Buffer> {
   const zone = await page.evaluate(() => Intl.DateTimeFormat().resolvedOptions().timeZone);
-  const [tomorrow, dayAfter, weeksAgo] = [await localDay(page, 1), await localDay(page, 2), await localDay(page, -27)];
+  const [tomorrow, dayAfter, weeksAgo] = [await localDay(page, deadline, 1), await localDay(page, deadline, 2), await localDay(page, deadline, -27)];
   const lines = [
     "BEGIN:VCALENDAR",
     "VERSION:2.0",
@@ -62,15 +66,16 @@ test("a calendar file fills the grid for review: busy times stay busy, tentative
   test.setTimeout(120_000);
   const alice = await newUser(browser, testInfo, "alice");
   const page = alice.page;
-  const code = await createEventByApi(page, { name: "Quarterly planning", deadline: new Date(Date.now() + 10 * 60_000) });
+  const deadline = new Date(Date.now() + 10 * 60_000);
+  const code = await createEventByApi(page, { name: "Quarterly planning", deadline });
   await openEventPage(page, code);
 
   await press(page.getByText("Fill from your calendar"), testInfo);
-  await page.getByLabel("Calendar file (.ics)").setInputFiles({ name: "work.ics", mimeType: "text/calendar", buffer: await workCalendar(page) });
+  await page.getByLabel("Calendar file (.ics)").setInputFiles({ name: "work.ics", mimeType: "text/calendar", buffer: await workCalendar(page, deadline) });
   await expect(page.getByTestId("calendar-file-status")).toContainText("Read work.ics", { timeout: 15_000 });
   await expect(page.getByTestId("answer-state")).toHaveText("Unsaved changes.");
 
-  // Tomorrow (column 1): free around the meeting and the series, if need be over the lunch.
+  // The day after the deadline's (column 1): free around the meeting and the series, if need be over the lunch.
   const cell = (hour: number, minute = 0) => answerCell(page, row(hour, minute), 1);
   for (const [hour, minute, state] of [
     [9, 45, "free"],
@@ -97,7 +102,8 @@ test("a calendar file fills the grid for review: busy times stay busy, tentative
   // Undo goes back to the saved (empty) answer; reading again and saving keeps it.
   await press(page.getByRole("button", { name: "Undo changes" }), testInfo);
   await expect(cell(11)).toHaveAttribute("data-state", "busy");
-  await page.getByLabel("Calendar file (.ics)").setInputFiles({ name: "work.ics", mimeType: "text/calendar", buffer: await workCalendar(page) });
+  await expect(page.getByTestId("calendar-file-status")).not.toContainText("Read work.ics");
+  await page.getByLabel("Calendar file (.ics)").setInputFiles({ name: "work.ics", mimeType: "text/calendar", buffer: await workCalendar(page, deadline) });
   await expect(cell(11)).toHaveAttribute("data-state", "free", { timeout: 15_000 });
   await press(page.getByRole("button", { name: "Save availability" }), testInfo);
   await expect(page.getByTestId("answer-state")).toContainText("Your answer is saved");
@@ -108,7 +114,7 @@ test("a calendar file fills the grid for review: busy times stay busy, tentative
 
   // A file that is not a whole calendar: the reason, and the grid untouched.
   await press(page.getByText("Fill from your calendar"), testInfo);
-  const cut = (await workCalendar(page)).subarray(0, 200);
+  const cut = (await workCalendar(page, deadline)).subarray(0, 200);
   await page.getByLabel("Calendar file (.ics)").setInputFiles({ name: "cut.ics", mimeType: "text/calendar", buffer: cut });
   await expect(page.getByRole("alert").filter({ hasText: "cut short" })).toBeVisible({ timeout: 15_000 });
   await expect(page.getByTestId("answer-state")).toContainText("Your answer is saved");

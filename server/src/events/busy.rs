@@ -281,7 +281,7 @@ fn offered_time(span: Interval, zone: chrono_tz::Tz, day_start: NaiveTime, day_e
 
 /// A local wall-clock time as an instant; a time the clocks skip (a DST gap) is the first
 /// instant after the gap.
-fn local_instant<Z: TimeZone>(zone: Z, day: NaiveDate, time: NaiveTime) -> DateTime<Utc> {
+pub(super) fn local_instant<Z: TimeZone>(zone: Z, day: NaiveDate, time: NaiveTime) -> DateTime<Utc> {
     let local = day.and_time(time);
     let after_gap = local.checked_add_signed(Duration::hours(1)).unwrap_or(local);
     match zone.from_local_datetime(&local).earliest() {

@@ -52,6 +52,8 @@ const MAX_PAGE: u32 = 100_000;
 /// Calendar files read at once (each costs a core and tens of MB while it is read); more are
 /// told to try again.
 const CALENDAR_READERS: usize = 2;
+/// How long a file that has arrived waits for a reader.
+const CALENDAR_READER_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 /// Calendar files arriving at once (at most 8 MB each in memory).
 const CALENDAR_UPLOADS: usize = 8;
 /// How long a calendar file may take to arrive.
@@ -261,7 +263,12 @@ impl EventService {
             Ok(Err(error)) => return Err(Error::malformed(&format!("the file could not be read: {error}"))),
             Err(_) => return Err(AppError::invalid("file", "The file took too long to arrive; try again.").into()),
         };
-        let permit = Arc::clone(&self.calendar_readers).try_acquire_owned().map_err(busy)?;
+        // The file is here: wait a little for a reader rather than make a phone send it again.
+        let permit = tokio::time::timeout(CALENDAR_READER_WAIT, Arc::clone(&self.calendar_readers).acquire_owned())
+            .await
+            .ok()
+            .and_then(Result::ok)
+            .ok_or(Error::Busy { retry_after_secs: 2 })?;
         drop(upload);
         let (answer, read) = tokio::task::spawn_blocking(move || {
             let _permit = permit;

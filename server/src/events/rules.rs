@@ -5,7 +5,7 @@ use app::error::{excerpt, AppError, LineProblem};
 use app::events::{AvailabilityInput, CalendarFileQuery, CreateEventInput, EditEventInput, IntervalInput, Reminder, CAPACITY_MAX, DESCRIPTION_MAX, NAME_MAX, OPEN_ENDED_DAYS};
 use chrono::{DateTime, NaiveTime, Utc};
 
-use super::busy::Reading;
+use super::busy::{local_instant, Reading};
 use scheduling::{text, Availability, EventSpec, Interval, IntervalSet, Minute, SpecError};
 
 /// A create input that passed every rule.
@@ -204,16 +204,19 @@ fn interval_set(field: &str, intervals: &[IntervalInput]) -> Result<IntervalSet,
 }
 
 /// How a calendar file is read for an event of `spec`: the query's zone and hours, over the
-/// time a meeting may take (for an event without a window, the grid's first weeks).
+/// time a meeting may take as far as the grid shows it (its first 56 local days, counted from
+/// the day the time starts, as the page lays them out), so nothing is suggested unseen.
 pub(super) fn calendar_reading(query: &CalendarFileQuery, spec: &EventSpec) -> Result<Reading, AppError> {
     let zone: chrono_tz::Tz = query.time_zone.parse().map_err(|_| AppError::invalid("time_zone", format!("Unknown time zone {}.", excerpt(&query.time_zone))))?;
     let time = |field: &str, typed: Option<&str>, default: u32| -> Result<Option<NaiveTime>, AppError> {
         match typed {
             None => Ok(NaiveTime::from_hms_opt(default, 0, 0)),
             Some("24:00") if field == "day_end" => Ok(None),
-            Some(typed) => NaiveTime::parse_from_str(typed, "%H:%M")
+            Some(typed) => (typed.len() == 5 && typed.as_bytes()[2] == b':')
+                .then(|| NaiveTime::parse_from_str(typed, "%H:%M").ok())
+                .flatten()
                 .map(Some)
-                .map_err(|_| AppError::invalid(field, format!("{} is not a time of day like 08:00.", excerpt(typed)))),
+                .ok_or_else(|| AppError::invalid(field, format!("{} is not a time of day like 08:00.", excerpt(typed)))),
         }
     };
     let day_start = time("day_start", query.day_start.as_deref(), 8)?.unwrap_or(NaiveTime::MIN);
@@ -222,7 +225,12 @@ pub(super) fn calendar_reading(query: &CalendarFileQuery, spec: &EventSpec) -> R
         return Err(AppError::invalid("day_end", "The day must end after it starts."));
     }
     let start = spec.earliest_start();
-    let end = spec.window().map_or_else(|| start.plus(OPEN_ENDED_DAYS * 24 * 60), Interval::end);
+    let first_day = start.to_utc().with_timezone(&zone).date_naive();
+    let grid_end = first_day.checked_add_days(chrono::Days::new(OPEN_ENDED_DAYS.unsigned_abs())).map(|day| Minute::floor(local_instant(zone, day, NaiveTime::MIN)));
+    let end = match (spec.window().map(Interval::end), grid_end) {
+        (Some(window), Some(grid)) => window.min(grid),
+        (window, grid) => window.or(grid).unwrap_or_else(|| start.plus(OPEN_ENDED_DAYS * 24 * 60)),
+    };
     let span = Interval::new(start, end).ok_or(AppError::DeadlinePassed)?;
     Ok(Reading { zone, span, day_start, day_end })
 }

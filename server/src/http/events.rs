@@ -142,13 +142,13 @@ pub async fn put_availability(
     request_body(content = String, content_type = "text/calendar", description = "An iCalendar (.ics) file, at most 8 MB, as exported by a calendar app"),
     responses(
     (status = 200, description = "The answer the file suggests, for review; nothing is saved (save it with PUT …/availability)", body = CalendarSuggestion),
-    (status = 400, description = "An unknown query parameter, or a bad path segment", body = ErrorBody),
+    (status = 400, description = "An unknown query parameter, a bad path segment, or a body that broke off", body = ErrorBody),
     (status = 401, description = "Not logged in", body = ErrorBody),
     (status = 403, description = "Not a participant, or a browser request from another site", body = ErrorBody),
     (status = 404, description = "No event has that code", body = ErrorBody),
     (status = 409, description = "Past the deadline or cancelled", body = ErrorBody),
     (status = 413, description = "File over 8 MB", body = ErrorBody),
-    (status = 422, description = "Not a calendar file (the message says why), or a bad time zone or hour", body = ErrorBody),
+    (status = 422, description = "Not a calendar file, or too long or complex to read (the message says why), a file that took over 20 s to arrive, or a bad time zone or hour", body = ErrorBody),
     (status = 503, description = "Other calendar files are being read; `Retry-After` says when to try again", body = ErrorBody)))]
 pub async fn from_calendar(
     State(state): State<AppState>,

@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 
 use crate::helpers::{assert_error, big_calendar, event_input, on_both_databases, rfc3339, spawn_app, Backend, Browser};
 
-on_both_databases!(a_calendar_file_suggests_an_answer_to_review, calendar_files_that_cannot_be_read_change_nothing);
+on_both_databases!(a_calendar_file_suggests_an_answer_to_review, calendar_files_that_cannot_be_read_change_nothing, an_event_without_a_window_is_read_as_far_as_the_grid_shows);
 
 fn fixture(name: &str) -> Vec<u8> {
     std::fs::read(format!("{}/tests/fixtures/calendars/{name}", env!("CARGO_MANIFEST_DIR"))).expect("fixture")
@@ -116,8 +116,11 @@ async fn calendar_files_that_cannot_be_read_change_nothing(backend: Backend) {
     assert_eq!(error["field"], "time_zone");
     let error = assert_error(upload(&alice, &code, "time_zone=UTC&day_start=18:00&day_end=09:00", fixture("google.ics")).await, StatusCode::UNPROCESSABLE_ENTITY, "invalid_input").await;
     assert_eq!(error["field"], "day_end");
-    let error = assert_error(upload(&alice, &code, "time_zone=UTC&day_start=25:00", fixture("google.ics")).await, StatusCode::UNPROCESSABLE_ENTITY, "invalid_input").await;
-    assert_eq!(error["field"], "day_start");
+    for hour in ["25:00", "8:00", " 08:00", "08:5", "24:00"] {
+        let query = format!("time_zone=UTC&day_start={}", hour.replace(' ', "%20"));
+        let error = assert_error(upload(&alice, &code, &query, fixture("google.ics")).await, StatusCode::UNPROCESSABLE_ENTITY, "invalid_input").await;
+        assert_eq!(error["field"], "day_start", "{hour}");
+    }
     assert_error(upload(&alice, &code, "time_zone=UTC&hours=all", fixture("google.ics")).await, StatusCode::BAD_REQUEST, "malformed_request").await;
     assert_error(upload(&alice, &code, "", fixture("google.ics")).await, StatusCode::BAD_REQUEST, "malformed_request").await;
     // Over 8 MB is refused before it is read.
@@ -131,4 +134,23 @@ async fn calendar_files_that_cannot_be_read_change_nothing(backend: Backend) {
     assert_error(upload(&alice, "zzzzzzzzzz", "time_zone=UTC", fixture("google.ics")).await, StatusCode::NOT_FOUND, "event_not_found").await;
 
     assert_eq!(alice.event_page(&code).await.my_answer, before, "nothing changed");
+}
+
+/// The grid shows an event without a window for 56 days from the deadline's day, in the
+/// viewer's zone: the suggestion stops where the grid does, so nothing is saved unseen.
+async fn an_event_without_a_window_is_read_as_far_as_the_grid_shows(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else { return };
+    let alice = app.new_browser().signed_up("alice").await;
+    let code = alice.create_event(&event_input(Duration::hours(5))).await;
+    let deadline: DateTime<Utc> = alice.event(&code).await["deadline"].as_str().unwrap().parse().unwrap();
+    let berlin = chrono_tz::Europe::Berlin;
+    let grid_end_day = deadline.with_timezone(&berlin).date_naive() + Duration::days(56);
+    let grid_end = berlin.from_local_datetime(&grid_end_day.and_hms_opt(0, 0, 0).unwrap()).earliest().unwrap().with_timezone(&Utc);
+    let empty = b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nEND:VCALENDAR\r\n".to_vec();
+    let whole_days = suggestion(&alice, &code, "time_zone=Europe/Berlin&day_start=00:00&day_end=24:00", empty).await;
+    // One free stretch from the first minute after the deadline to the grid's last midnight.
+    let whole_minute = DateTime::from_timestamp(deadline.timestamp().div_euclid(60) * 60, 0).unwrap();
+    let first_minute = if whole_minute < deadline { whole_minute + Duration::minutes(1) } else { whole_minute };
+    assert_eq!(whole_days.free, [slot(first_minute, grid_end)]);
+    assert_eq!((whole_days.events, whole_days.unread, whole_days.filled_until), (0, 0, None));
 }

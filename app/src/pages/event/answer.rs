@@ -5,7 +5,7 @@
 use leptos::prelude::*;
 
 use super::calendar_file::CalendarFile;
-use super::grid::{cells_of, intervals_of, needs_all_hours, AnswerGrid, Bounds, HeatGrid, Layout, Mark};
+use super::grid::{cells_of, in_day_hours, intervals_of, needs_all_hours, AnswerGrid, Bounds, HeatGrid, Layout, Mark};
 use super::text_answer::TextAnswer;
 use crate::events::calls::{SaveAvailability, SaveAvailabilityText};
 use crate::events::{AnswerView, EventView, Heatmap};
@@ -79,6 +79,26 @@ pub(super) fn AnswerSection(
     };
     let answered = move || my_answer.with(Option::is_some);
     let editable = Signal::derive(move || open.get());
+    // While a calendar file is read, the grid waits: the suggestion would overwrite painting.
+    let reading = RwSignal::new(false);
+    let paintable = Signal::derive(move || open.get() && !reading.get());
+    // The suggestion fills the hours it was read for; other cells keep what they had. It comes
+    // too late once answers have closed.
+    let fill_from_calendar = {
+        let zone = zone.clone();
+        Callback::new(move |answer: AnswerView| {
+            if !open.get_untracked() {
+                return;
+            }
+            let all = all_hours.get_untracked();
+            page.set(0);
+            selected.update(|cells| {
+                cells.retain(|&key, _| !all && !in_day_hours(key, &zone));
+                cells.extend(cells_of(&answer));
+            });
+            dirty.set(true);
+        })
+    };
     let heat = Signal::derive(move || heatmap.get().unwrap_or_default());
     let rows_for_placeholder = move || layout.with(|layout| layout.rows.len());
 
@@ -97,7 +117,7 @@ pub(super) fn AnswerSection(
             <BrushChoice brush editable/>
             <div class="grid-scroll">
                 {move || if hydrated.get() {
-                    view! { <AnswerGrid layout=layout.into() selected brush=brush.into() editable on_change=move |_| dirty.set(true)/> }.into_any()
+                    view! { <AnswerGrid layout=layout.into() selected brush=brush.into() editable=paintable on_change=move |_| dirty.set(true)/> }.into_any()
                 } else {
                     view! { <div class="grid-placeholder" style=move || format!("--rows: {}", rows_for_placeholder())>"Loading the grid…"</div> }.into_any()
                 }}
@@ -114,11 +134,7 @@ pub(super) fn AnswerSection(
             {move || save_error().map(|error| view! { <ErrorMessage error/> })}
             <details class="calendar-file-box">
                 <summary>"Fill from your calendar"</summary>
-                <CalendarFile code=code.clone() all_hours editable on_suggestion=Callback::new(move |answer: AnswerView| {
-                    page.set(0);
-                    selected.set(cells_of(&answer));
-                    dirty.set(true);
-                })/>
+                <CalendarFile code=code.clone() all_hours editable unsaved=dirty reading on_suggestion=fill_from_calendar/>
             </details>
             <details class="text-answer-box">
                 <summary>"Type your times instead"</summary>

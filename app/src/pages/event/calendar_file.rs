@@ -19,18 +19,32 @@ pub(super) fn CalendarFile(
     /// The grid shows all 24 hours: the calendar then fills whole days, not 08:00–20:00.
     all_hours: RwSignal<bool>,
     editable: Signal<bool>,
+    /// The grid holds unsaved changes: once saved or undone, what was read is no longer shown.
+    unsaved: RwSignal<bool>,
+    /// Set while a file is read (the grid waits meanwhile).
+    reading: RwSignal<bool>,
     /// Called with the suggested answer, to fill the grid.
     on_suggestion: Callback<AnswerView>,
 ) -> impl IntoView {
     let zone = use_viewer_zone();
-    let pending = RwSignal::new(false);
+    let pending = reading;
     let read = RwSignal::new(None::<Result<String, AppError>>);
+    // "The grid shows what that leaves free" is true until the grid is saved or undone.
+    Effect::new(move |_| {
+        if !unsaved.get() && matches!(read.get_untracked(), Some(Ok(_))) {
+            read.set(None);
+        }
+    });
     let on_change = move |event: leptos::ev::Event| {
         #[cfg(feature = "hydrate")]
         {
             use wasm_bindgen::JsCast;
             let Some(input) = event.target().and_then(|target| target.dyn_into::<web_sys::HtmlInputElement>().ok()) else { return };
             let Some(file) = input.files().and_then(|files| files.get(0)) else { return };
+            if pending.get_untracked() {
+                input.set_value("");
+                return;
+            }
             // The route's limit, said in words before the upload rather than after.
             if file.size() > CALENDAR_FILE_MAX_BYTES as f64 {
                 read.set(Some(Err(AppError::invalid("file", "This file is over 8 MB. Export a shorter time span (the next few months are enough)."))));
@@ -45,8 +59,9 @@ pub(super) fn CalendarFile(
             read.set(None);
             let zone = zone.clone();
             leptos::task::spawn_local(async move {
+                let all_hours = all_hours.get_untracked();
                 let outcome = browser::send(&url, &file).await.map(|suggestion| {
-                    let summary = summary(&file.name(), &suggestion, &zone);
+                    let summary = summary(&file.name(), &suggestion, &zone, all_hours);
                     on_suggestion.run(AnswerView { free: suggestion.free, if_need_be: suggestion.if_need_be });
                     summary
                 });
@@ -57,7 +72,7 @@ pub(super) fn CalendarFile(
             });
         }
         #[cfg(not(feature = "hydrate"))]
-        let _ = (event, &code, &zone, all_hours, on_suggestion);
+        let _ = (event, &code, &zone, all_hours, on_suggestion, pending);
     };
     view! {
         <div class="stack calendar-file">
@@ -67,8 +82,9 @@ pub(super) fn CalendarFile(
                 "the grid then shows as free the times in its hours that your calendar leaves free, and tentative events as if need be. "
                 "Check the grid, then save. The file is read once and not kept."
             </p>
+            // Not disabled while reading: that would take the keyboard's focus away.
             <input type="file" id="calendar-file" accept=".ics,text/calendar" aria-describedby="calendar-file-hint"
-                disabled=move || !editable.get() || pending.get() on:change=on_change/>
+                disabled=move || !editable.get() aria-busy=move || pending.get().to_string() on:change=on_change/>
             <p class="muted" role="status" data-testid="calendar-file-status">{move || match (pending.get(), read.get()) {
                 (true, _) => Some("Reading your calendar…".to_owned()),
                 (false, Some(Ok(summary))) => Some(summary),
@@ -84,13 +100,14 @@ pub(super) fn CalendarFile(
 
 /// What was read, in words.
 #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
-fn summary(file_name: &str, suggestion: &CalendarSuggestion, zone: &ViewerZone) -> String {
+fn summary(file_name: &str, suggestion: &CalendarSuggestion, zone: &ViewerZone, all_hours: bool) -> String {
     let events = match suggestion.events {
         0 => "no events".to_owned(),
         1 => "1 event".to_owned(),
         n => format!("{n} events"),
     };
-    let mut summary = format!("Read {file_name}: {events} in this event's time. The grid shows what that leaves free: check it, then save.");
+    let hours = if all_hours { "all day" } else { "08:00 to 20:00 (tick “Show all 24 hours” and pick the file again for whole days)" };
+    let mut summary = format!("Read {file_name}: {events} in this event's time. The grid shows what that leaves free, {hours}: check it, then save.");
     if let Some(until) = suggestion.filled_until {
         summary.push_str(&format!(
             " Your calendar leaves more separate times than an answer can hold, so only the time before {} is filled: paint the rest by hand.",

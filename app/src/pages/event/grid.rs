@@ -147,6 +147,11 @@ impl Layout {
     }
 }
 
+/// Whether the cell starting at `key` lies in the hours shown by default (in `zone`).
+pub fn in_day_hours(key: CellKey, zone: &ViewerZone) -> bool {
+    DateTime::from_timestamp(key * 60, 0).is_some_and(|start| DAY_HOURS.contains(&(minute_of_day(zone.local(start)) / 60)))
+}
+
 /// Whether an answer needs hours outside the default ones to be seen.
 pub fn needs_all_hours(answer: &AnswerView, zone: &ViewerZone, bounds: Bounds) -> bool {
     let outside = |instant: DateTime<Utc>| {
