@@ -255,6 +255,7 @@ async fn the_openapi_document_describes_every_route(backend: Backend) {
             "get /api/v1/users/me/settings",
             "patch /api/v1/events/{code}",
             "post /api/v1/events",
+            "post /api/v1/events/{code}/availability/from-calendar",
             "post /api/v1/events/{code}/decide",
             "post /api/v1/events/{code}/join",
             "post /api/v1/events/{code}/leave",
@@ -272,7 +273,7 @@ async fn the_openapi_document_describes_every_route(backend: Backend) {
         ]
     );
     let schemas = document["components"]["schemas"].as_object().unwrap();
-    for schema in ["AvailabilityInput", "CreateEventInput", "EditEventInput", "EventResults", "ErrorBody", "EventView", "MyEvents", "OutcomeView", "UserView", "AccountSettings", "NotificationList"] {
+    for schema in ["AvailabilityInput", "CalendarSuggestion", "CreateEventInput", "EditEventInput", "EventResults", "ErrorBody", "EventView", "MyEvents", "OutcomeView", "UserView", "AccountSettings", "NotificationList"] {
         assert!(schemas.contains_key(schema), "{schema} is defined");
     }
     // A misspelt field of a change is refused (400), so the document must not invite extra ones.
