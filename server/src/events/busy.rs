@@ -590,7 +590,9 @@ mod tests {
         // ends the reading.
         let many: String = (0..30).map(|n| format!("BEGIN:VEVENT\r\nUID:{n}\r\nDTSTART:20000101T000000Z\r\nDURATION:PT1M\r\nRRULE:FREQ=HOURLY\r\nEND:VEVENT\r\n")).collect();
         let file = format!("BEGIN:VCALENDAR\r\n{many}END:VCALENDAR\r\n");
-        assert_eq!(busy_times(file.as_bytes(), Europe::Berlin, spring_fortnight()), Err(CalendarFileError::TooManyOccurrences));
+        // (On a loaded machine in a debug build the 5 s limit may come first: refused either way.)
+        let refused = busy_times(file.as_bytes(), Europe::Berlin, spring_fortnight());
+        assert!(matches!(refused, Err(CalendarFileError::TooManyOccurrences | CalendarFileError::TooComplex)), "{refused:?}");
     }
 
     #[test]
