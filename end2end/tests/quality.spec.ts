@@ -58,36 +58,49 @@ async function checkPage(page: Page, testInfo: TestInfo, path: string, name: str
   await page.setViewportSize(viewport);
 }
 
-test("every page passes axe (WCAG 2.1 AA), does not jump when hydrated, and is screenshotted", async ({ browser }, testInfo) => {
-  test.setTimeout(120_000);
-  const visitor = await (await browser.newContext(testInfo.project.use)).newPage();
-  await checkPage(visitor, testInfo, routes.home, "a11y-home");
-  await checkPage(visitor, testInfo, routes.signUp, "a11y-signup");
-  await checkPage(visitor, testInfo, routes.logIn, "a11y-login");
-  await checkPage(visitor, testInfo, "/forgot-password", "a11y-forgot-password");
-  await checkPage(visitor, testInfo, "/reset-password?token=x", "a11y-reset-password");
-  await checkPage(visitor, testInfo, "/unsubscribe?token=x", "a11y-unsubscribe");
+// Every page passes axe (WCAG 2.1 AA), does not jump when hydrated, and is screenshotted. One
+// test per viewer, so each has its own time budget and the two workers share them.
+test.describe("every page passes axe (WCAG 2.1 AA), does not jump when hydrated, and is screenshotted", () => {
+  test("as a visitor", async ({ page }, testInfo) => {
+    test.setTimeout(120_000);
+    await checkPage(page, testInfo, routes.home, "a11y-home");
+    await checkPage(page, testInfo, routes.signUp, "a11y-signup");
+    await checkPage(page, testInfo, routes.logIn, "a11y-login");
+    await checkPage(page, testInfo, "/forgot-password", "a11y-forgot-password");
+    await checkPage(page, testInfo, "/reset-password?token=x", "a11y-reset-password");
+    await checkPage(page, testInfo, "/unsubscribe?token=x", "a11y-unsubscribe");
+  });
 
-  const organizerContext = await browser.newContext(testInfo.project.use);
-  const organizer = await organizerContext.newPage();
-  await signUp(organizer, testInfo, uniqueUsername("org"), password);
-  const code = await createEventByApi(organizer, { name: "Quarterly planning", deadline: new Date(Date.now() + 3_600_000) });
-  await checkPage(organizer, testInfo, routes.userArea, "a11y-dashboard");
-  await checkPage(organizer, testInfo, `${routes.userArea}?q=a&status=open`, "a11y-dashboard-search");
-  await checkPage(organizer, testInfo, "/new", "a11y-new-event");
-  await checkPage(organizer, testInfo, "/settings", "a11y-settings");
-  await checkPage(organizer, testInfo, eventPath(code), "a11y-event-organizer", ".answer-grid");
-  await checkPage(visitor, testInfo, eventPath(code), "a11y-event-invited");
+  test("as an organizer", async ({ browser }, testInfo) => {
+    test.setTimeout(120_000);
+    const organizer = await (await browser.newContext(testInfo.project.use)).newPage();
+    await signUp(organizer, testInfo, uniqueUsername("org"), password);
+    const code = await createEventByApi(organizer, { name: "Quarterly planning", deadline: new Date(Date.now() + 3_600_000) });
+    await checkPage(organizer, testInfo, routes.userArea, "a11y-dashboard");
+    await checkPage(organizer, testInfo, `${routes.userArea}?q=a&status=open`, "a11y-dashboard-search");
+    await checkPage(organizer, testInfo, "/new", "a11y-new-event");
+    await checkPage(organizer, testInfo, "/settings", "a11y-settings");
+    await checkPage(organizer, testInfo, eventPath(code), "a11y-event-organizer", ".answer-grid");
 
-  const guest = await (await browser.newContext(testInfo.project.use)).newPage();
-  await signUp(guest, testInfo, uniqueUsername("guest"), password);
-  await checkPage(guest, testInfo, eventPath(code), "a11y-event-join");
-  await checkPage(guest, testInfo, "/no/such/page", "a11y-not-found");
+    // The text form, opened, is part of the page too.
+    await openEventPage(organizer, code);
+    await organizer.getByText("Type your times instead").click();
+    await expectAccessible(organizer, "event page with the text form open");
+  });
 
-  // The text form, opened, is part of the page too.
-  await openEventPage(organizer, code);
-  await organizer.getByText("Type your times instead").click();
-  await expectAccessible(organizer, "event page with the text form open");
+  test("as someone invited", async ({ browser }, testInfo) => {
+    test.setTimeout(120_000);
+    const organizer = await (await browser.newContext(testInfo.project.use)).newPage();
+    await signUp(organizer, testInfo, uniqueUsername("org"), password);
+    const code = await createEventByApi(organizer, { name: "Quarterly planning", deadline: new Date(Date.now() + 3_600_000) });
+    const visitor = await (await browser.newContext(testInfo.project.use)).newPage();
+    await checkPage(visitor, testInfo, eventPath(code), "a11y-event-invited");
+
+    const guest = await (await browser.newContext(testInfo.project.use)).newPage();
+    await signUp(guest, testInfo, uniqueUsername("guest"), password);
+    await checkPage(guest, testInfo, eventPath(code), "a11y-event-join");
+    await checkPage(guest, testInfo, "/no/such/page", "a11y-not-found");
+  });
 });
 
 test("an injected inline script does not run; the page's own scripts and its islands do", async ({ page }, testInfo) => {
