@@ -170,3 +170,35 @@ impl BeginWrite for SqlitePool {
         self.begin_with("BEGIN IMMEDIATE")
     }
 }
+
+/// An instant to bind, for the times a person chooses (deadlines, windows, what follows from
+/// them), which may lie as late as 2199. sqlx sends a `DateTime<Utc>` to MySQL typed TIMESTAMP,
+/// and MariaDB turns a TIMESTAMP parameter past 2038-01-19 into NULL; typed DATETIME (what the
+/// columns are) it keeps. SQLite gets the same text as a `DateTime<Utc>`, so the stored form,
+/// and how it compares, does not change.
+#[derive(Debug, Clone, Copy)]
+pub struct LateInstant(pub chrono::DateTime<chrono::Utc>);
+
+impl sqlx::Type<sqlx::MySql> for LateInstant {
+    fn type_info() -> sqlx::mysql::MySqlTypeInfo {
+        <chrono::NaiveDateTime as sqlx::Type<sqlx::MySql>>::type_info()
+    }
+}
+
+impl sqlx::Encode<'_, sqlx::MySql> for LateInstant {
+    fn encode_by_ref(&self, buf: &mut Vec<u8>) -> Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
+        sqlx::Encode::<sqlx::MySql>::encode(self.0.naive_utc(), buf)
+    }
+}
+
+impl sqlx::Type<sqlx::Sqlite> for LateInstant {
+    fn type_info() -> sqlx::sqlite::SqliteTypeInfo {
+        <chrono::DateTime<chrono::Utc> as sqlx::Type<sqlx::Sqlite>>::type_info()
+    }
+}
+
+impl<'q> sqlx::Encode<'q, sqlx::Sqlite> for LateInstant {
+    fn encode_by_ref(&self, buf: &mut Vec<sqlx::sqlite::SqliteArgumentValue<'q>>) -> Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
+        sqlx::Encode::<sqlx::Sqlite>::encode_by_ref(&self.0, buf)
+    }
+}

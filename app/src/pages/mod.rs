@@ -17,6 +17,19 @@ use leptos::prelude::*;
 use crate::accounts::{current_user, UserView};
 use crate::error::AppError;
 
+/// Text for the inside of a `<title>` or `<textarea>`. Leptos writes those elements' children
+/// unescaped on the server (to a browser they are raw text, yet `</title>` or `</textarea>`
+/// still ends them and entities are still decoded), so a name holding `</title><meta …>` would
+/// be markup on every invitee's page. The server escapes here; in the browser the text becomes
+/// a text node, which needs nothing.
+pub fn raw_text_child(text: &str) -> String {
+    if cfg!(feature = "ssr") {
+        text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    } else {
+        text.to_owned()
+    }
+}
+
 /// The signed-in user, for the page being rendered.
 pub fn use_current_user() -> Resource<Result<Option<UserView>, AppError>> {
     Resource::new(|| (), |_| current_user())

@@ -132,8 +132,37 @@ pub struct Cluster {
     late_events: Mutex<HashMap<i64, LateEvent>>,
     /// (node, event) pairs reported as falsely sealed, so each is logged once, not every pass.
     false_seals: Mutex<HashSet<(NodeId, i64)>>,
+    /// One lock per event being assigned, so its assignments reach the node in the order
+    /// they read the spec: two quick edits otherwise race, and the older spec can land last.
+    /// An entry lives only while someone holds or waits for it.
+    assigning: Mutex<HashMap<i64, Arc<tokio::sync::Mutex<()>>>>,
     /// Dispatch lag and deadline → outcome are observed here.
     pub(crate) metrics: Arc<crate::metrics::Metrics>,
+}
+
+/// A place in the line of one event's assignments; leaving it (also by being cancelled) removes
+/// the event's lock once nobody else holds or waits for it.
+struct AssignPlace<'a> {
+    lines: &'a Mutex<HashMap<i64, Arc<tokio::sync::Mutex<()>>>>,
+    event_id: i64,
+    lock: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl<'a> AssignPlace<'a> {
+    fn take(lines: &'a Mutex<HashMap<i64, Arc<tokio::sync::Mutex<()>>>>, event_id: i64) -> Self {
+        let lock = Arc::clone(lines.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).entry(event_id).or_default());
+        Self { lines, event_id, lock }
+    }
+}
+
+impl Drop for AssignPlace<'_> {
+    fn drop(&mut self) {
+        let mut lines = self.lines.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        // Ours and the map's are the only references left: nobody else is in line.
+        if Arc::strong_count(&self.lock) == 2 {
+            lines.remove(&self.event_id);
+        }
+    }
 }
 
 /// Falsely sealed (node, event) pairs remembered at most; past it they are reported again.
@@ -153,6 +182,7 @@ impl Cluster {
             next: AtomicUsize::new(0),
             late_events: Mutex::default(),
             false_seals: Mutex::default(),
+            assigning: Mutex::default(),
             metrics,
         });
         cluster.sync_ring().await?;
@@ -245,8 +275,16 @@ impl Cluster {
         Ok(repo::count_overdue(&self.db, Utc::now() - STALL_WARNING).await?)
     }
 
-    /// Gives the event a coordinator (round-robin) and arms its deadline there.
+    /// Gives the event a coordinator (round-robin) and arms its deadline there. Assignments of
+    /// one event run one at a time, each reading the spec afresh, so the last one to reach the
+    /// node carries the newest spec.
     pub async fn assign_coordinator(&self, event_id: i64) -> Result<()> {
+        let place = AssignPlace::take(&self.assigning, event_id);
+        let _turn = place.lock.lock().await;
+        self.assign_coordinator_now(event_id).await
+    }
+
+    async fn assign_coordinator_now(&self, event_id: i64) -> Result<()> {
         let Some(row) = repo::event_spec(&self.db, event_id).await? else { return Ok(()) };
         let spec = row.spec()?;
         let node = match row.coordinator_node.as_deref().and_then(|id| self.live_node(id)) {
@@ -563,4 +601,36 @@ impl Cluster {
 struct LateEvent {
     retold: Option<Instant>,
     warned: Option<Instant>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One event's assignments take turns, and its lock goes once the line is empty, also
+    /// when a waiting assignment is cancelled.
+    #[tokio::test]
+    async fn assignments_of_one_event_take_turns_and_leave_no_lock_behind() {
+        let lines = Mutex::default();
+        let first = AssignPlace::take(&lines, 7);
+        let turn = first.lock.lock().await;
+        let second = AssignPlace::take(&lines, 7);
+        let other_event = AssignPlace::take(&lines, 8);
+        assert!(other_event.lock.try_lock().is_ok(), "another event does not wait");
+        assert!(second.lock.try_lock().is_err(), "the second assignment of the event waits");
+        assert_eq!(lines.lock().unwrap().len(), 2);
+
+        let waiting = async {
+            let place = AssignPlace::take(&lines, 7);
+            let _turn = place.lock.lock().await;
+        };
+        assert!(tokio::time::timeout(Duration::from_millis(20), waiting).await.is_err(), "cancelled while waiting");
+        drop(other_event);
+        assert_eq!(lines.lock().unwrap().len(), 1, "the idle event's lock is gone");
+        drop(turn);
+        drop(first);
+        assert_eq!(lines.lock().unwrap().len(), 1, "the second is still in line");
+        drop(second);
+        assert!(lines.lock().unwrap().is_empty(), "no lock is left once the line is empty");
+    }
 }

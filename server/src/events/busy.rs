@@ -123,8 +123,9 @@ enum Kind {
 /// A series to expand: the master (if any) with its exceptions, and the zones they name.
 struct Series {
     components: Vec<ICalendarComponent>,
-    /// A rule that would cost too much to follow (see [`too_frequent`]).
-    too_frequent: bool,
+    /// A rule that would cost too much to follow (see [`too_frequent`]), or one that cannot
+    /// be read (calcard would drop it and keep only the first occurrence).
+    cannot_follow: bool,
     /// Its master has a rule.
     repeats: bool,
 }
@@ -138,6 +139,7 @@ fn busy_times(file: &[u8], zone: chrono_tz::Tz, span: Interval) -> Result<Busy, 
     let text = String::from_utf8_lossy(file);
     let calendar = parse(&text)?;
     let zones = zones_of(&calendar)?;
+    let resolver = calendar.build_owned_tz_resolver();
     let (start, end) = (span.start().to_utc(), span.end().to_utc());
     let mut busy = Vec::new();
     let mut tentative = Vec::new();
@@ -157,7 +159,10 @@ fn busy_times(file: &[u8], zone: chrono_tz::Tz, span: Interval) -> Result<Busy, 
         if kinds.iter().all(|kind| *kind == Kind::Ignored) {
             continue;
         }
-        if series.too_frequent {
+        // A time in a zone the file names but nobody can resolve (a custom VTIMEZONE known
+        // only by its offsets) would be read in the participant's zone: a guess.
+        let unknown_zone = series.components.iter().flat_map(|component| component.entries.iter().filter_map(|entry| entry.tz_id())).any(|id| resolver.resolve(id).is_none());
+        if series.cannot_follow || unknown_zone {
             result.unread += 1;
             continue;
         }
@@ -179,6 +184,7 @@ fn busy_times(file: &[u8], zone: chrono_tz::Tz, span: Interval) -> Result<Busy, 
         // The zone the series' times are in, for the occurrences calcard leaves floating.
         let floating = expanded.events.iter().map(|event| event.start.timezone()).find(|zone| !zone.is_floating()).unwrap_or(CalendarZone::Tz(zone));
         let mut last_start = None;
+        let mut inverted = false;
         for event in expanded.events {
             let Some(kind) = kinds.get(event.comp_id as usize).filter(|_| (event.comp_id as usize) < first_zone) else { continue };
             let occurrence_start = instant(event.start, floating);
@@ -186,7 +192,11 @@ fn busy_times(file: &[u8], zone: chrono_tz::Tz, span: Interval) -> Result<Busy, 
             if *kind == Kind::Ignored || occurrence_start >= end {
                 continue;
             }
-            let occurrence_end = end_of(&event, floating);
+            // Ending before it starts: the file is wrong, and which end is, nobody knows.
+            let Some(occurrence_end) = end_of(&event, floating) else {
+                inverted = true;
+                continue;
+            };
             if occurrence_end <= start || occurrence_end <= occurrence_start {
                 continue;
             }
@@ -197,7 +207,7 @@ fn busy_times(file: &[u8], zone: chrono_tz::Tz, span: Interval) -> Result<Busy, 
                 _ => tentative.push(interval),
             }
         }
-        if occurrences >= SERIES_OCCURRENCES && last_start.is_some_and(|last| last < end) {
+        if inverted || (occurrences >= SERIES_OCCURRENCES && last_start.is_some_and(|last| last < end)) {
             result.unread += 1;
         }
     }
@@ -387,14 +397,18 @@ fn series_of(calendar: ICalendar, follow_until: i64) -> Vec<Series> {
             rules += usize::from(rule);
             !rule || (!exception && !starts_after && rules == 1)
         });
-        let mut frequent = false;
-        for entry in &mut component.entries {
-            if let (ICalendarProperty::Rrule, Some(ICalendarValue::RecurrenceRule(rule))) = (&entry.name, entry.values.first_mut()) {
-                frequent |= too_frequent(rule);
-                let ends_sooner = rule.until.as_ref().and_then(|until| until.to_date_time()).is_some_and(|until| until.date_time.and_utc().timestamp() <= follow_until);
-                if !ends_sooner {
-                    rule.until = Some(PartialDateTime::from_naive_timestamp(follow_until));
+        let mut cannot_follow = false;
+        for entry in component.entries.iter_mut().filter(|entry| entry.name == ICalendarProperty::Rrule) {
+            match entry.values.first_mut() {
+                Some(ICalendarValue::RecurrenceRule(rule)) => {
+                    cannot_follow |= too_frequent(rule);
+                    let ends_sooner = rule.until.as_ref().and_then(|until| until.to_date_time()).is_some_and(|until| until.date_time.and_utc().timestamp() <= follow_until);
+                    if !ends_sooner {
+                        rule.until = Some(PartialDateTime::from_naive_timestamp(follow_until));
+                    }
                 }
+                // A rule calcard could not read: it would keep only the first occurrence.
+                _ => cannot_follow = true,
             }
         }
         let repeats = component.has_property(&ICalendarProperty::Rrule);
@@ -403,7 +417,7 @@ fn series_of(calendar: ICalendar, follow_until: i64) -> Vec<Series> {
         let joins = component.uid().and_then(|uid| by_uid.get(uid)).copied().filter(|&index| !(repeats && series[index].repeats));
         match joins {
             Some(index) => {
-                series[index].too_frequent |= frequent;
+                series[index].cannot_follow |= cannot_follow;
                 series[index].repeats |= repeats;
                 series[index].components.push(component);
             }
@@ -412,7 +426,7 @@ fn series_of(calendar: ICalendar, follow_until: i64) -> Vec<Series> {
                 if let Some(uid) = component.uid().filter(|uid| !by_uid.contains_key(*uid)) {
                     by_uid.insert(uid.to_owned(), series.len());
                 }
-                series.push(Series { components: vec![component], too_frequent: frequent, repeats });
+                series.push(Series { components: vec![component], cannot_follow, repeats });
             }
         }
     }
@@ -455,22 +469,25 @@ fn kind(event: &ICalendarComponent) -> Kind {
 /// When an occurrence ends. A length in whole days is nominal (RFC 5545, 3.3.6): it is added
 /// to the local date, so an all-day event ends at the next local midnight, even on a 23-hour
 /// day. A length in hours or minutes is exact: a 30-minute meeting at 02:30 on the night the
-/// clocks go back ends 30 minutes later, not at 03:00 on the wall.
-fn end_of(event: &CalendarOccurrence, floating: CalendarZone) -> DateTime<Utc> {
+/// clocks go back ends 30 minutes later, not at 03:00 on the wall. `None` for an occurrence
+/// that ends before it starts (a DTEND before the DTSTART, a negative DURATION).
+fn end_of(event: &CalendarOccurrence, floating: CalendarZone) -> Option<DateTime<Utc>> {
     let start = instant(event.start, floating);
-    match event.end {
+    let end = match event.end {
         TimeOrDelta::Time(end) => instant(end, floating),
+        TimeOrDelta::Delta(length) if length < Duration::zero() => return None,
         TimeOrDelta::Delta(length) => {
-            let length = length.clamp(Duration::zero(), MAX_LENGTH);
+            let length = length.min(MAX_LENGTH);
             let exact = start.checked_add_signed(length).unwrap_or(start);
             if length.num_seconds() % 86_400 != 0 {
-                return exact;
+                return Some(exact);
             }
-            let Some(local_end) = event.start.naive_local().checked_add_signed(length) else { return exact };
+            let Some(local_end) = event.start.naive_local().checked_add_signed(length) else { return Some(exact) };
             let zone = if event.start.timezone().is_floating() { floating } else { event.start.timezone() };
             local_instant(zone, local_end.date(), local_end.time())
         }
-    }
+    };
+    (end >= start).then_some(end)
 }
 
 fn excerpt(text: &str) -> String {
@@ -619,6 +636,33 @@ mod tests {
         assert_eq!(busy_times(commas.as_bytes(), Europe::Berlin, spring_fortnight()), Err(CalendarFileError::TooLong));
         let lines = file(&"X:\r\n".repeat(MAX_LINES + 1));
         assert_eq!(busy_times(lines.as_bytes(), Europe::Berlin, spring_fortnight()), Err(CalendarFileError::TooLong));
+    }
+
+    #[test]
+    fn what_a_file_gets_wrong_or_leaves_unknown_is_counted_not_guessed() {
+        let file = |events: &str| format!("BEGIN:VCALENDAR\r\n{events}END:VCALENDAR\r\n");
+        let read = |text: &str| busy_times(text.as_bytes(), Europe::Berlin, spring_fortnight()).unwrap();
+        // A zone known only by its offsets (Outlook's "Customized Time Zone") cannot be
+        // resolved; its times would otherwise be read in the reader's zone.
+        let custom = file("BEGIN:VTIMEZONE\r\nTZID:Customized Time Zone\r\nBEGIN:STANDARD\r\nDTSTART:16010101T000000\r\nTZOFFSETFROM:+0500\r\nTZOFFSETTO:+0500\r\nEND:STANDARD\r\nEND:VTIMEZONE\r\nBEGIN:VEVENT\r\nUID:a\r\nDTSTART;TZID=\"Customized Time Zone\":20300326T100000\r\nDURATION:PT1H\r\nEND:VEVENT\r\n");
+        let busy = read(&custom);
+        assert_eq!((busy.events, busy.unread, busy.busy.is_empty()), (0, 1, true), "{busy:?}");
+        // The same event in a zone the file names the IANA or Windows way is read.
+        let named = custom.replace("Customized Time Zone", "W. Europe Standard Time");
+        assert_eq!(read(&named).busy.intervals(), [interval(at(26, 9, 0), at(26, 10, 0))]);
+        // Ending before it starts, once or every day, or lasting a negative time.
+        for event in [
+            "DTSTART:20300326T100000Z\r\nDTEND:20300326T080000Z",
+            "DTSTART:20300326T100000Z\r\nDTEND:20300326T080000Z\r\nRRULE:FREQ=DAILY;COUNT=3",
+            "DTSTART:20300326T100000Z\r\nDURATION:-PT2H",
+        ] {
+            let busy = read(&file(&format!("BEGIN:VEVENT\r\nUID:b\r\n{event}\r\nEND:VEVENT\r\n")));
+            assert_eq!((busy.events, busy.unread), (0, 1), "{event}: {busy:?}");
+        }
+        // A rule that cannot be read: the series is not taken as its first occurrence.
+        let garbage = file("BEGIN:VEVENT\r\nUID:c\r\nDTSTART:20300326T100000Z\r\nDURATION:PT1H\r\nRRULE:garbage\r\nEND:VEVENT\r\n");
+        let busy = read(&garbage);
+        assert_eq!((busy.events, busy.unread), (0, 1), "{busy:?}");
     }
 
     #[test]

@@ -80,6 +80,28 @@ pub struct EventService {
     /// ([`CALENDAR_READERS`]).
     calendar_uploads: Arc<tokio::sync::Semaphore>,
     calendar_readers: Arc<tokio::sync::Semaphore>,
+    /// Who is sending a calendar file now.
+    calendar_uploaders: std::sync::Mutex<std::collections::HashSet<i64>>,
+}
+
+/// A person sending a calendar file, for as long as the request lives (also if cancelled).
+struct Uploader<'a> {
+    uploaders: &'a std::sync::Mutex<std::collections::HashSet<i64>>,
+    user_id: i64,
+}
+
+impl<'a> Uploader<'a> {
+    /// `None` while the same person is sending another file.
+    fn start(uploaders: &'a std::sync::Mutex<std::collections::HashSet<i64>>, user_id: i64) -> Option<Self> {
+        let first = uploaders.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).insert(user_id);
+        first.then_some(Self { uploaders, user_id })
+    }
+}
+
+impl Drop for Uploader<'_> {
+    fn drop(&mut self) {
+        self.uploaders.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).remove(&self.user_id);
+    }
 }
 
 impl EventService {
@@ -96,6 +118,7 @@ impl EventService {
             changes,
             calendar_uploads: Arc::new(tokio::sync::Semaphore::new(CALENDAR_UPLOADS)),
             calendar_readers: Arc::new(tokio::sync::Semaphore::new(CALENDAR_READERS)),
+            calendar_uploaders: std::sync::Mutex::default(),
         }
     }
 
@@ -244,7 +267,8 @@ impl EventService {
     /// reader is free are settled before the body is read.
     pub async fn suggest_from_calendar(&self, user_id: i64, event_code: &str, query: CalendarFileQuery, body: axum::body::Body) -> Result<CalendarSuggestion> {
         let event = self.find(event_code).await?;
-        if !self.may_answer(event.event_id, user_id).await? {
+        // Asked of the database, not of a page snapshot: someone who left is refused at once.
+        if !repo::is_participant(&self.db, event.event_id, user_id).await? {
             return Err(AppError::NotParticipant.into());
         }
         Self::ensure_open(&event)?;
@@ -256,6 +280,8 @@ impl EventService {
         // Files arriving and files being read are bounded apart: a slow upload holds a slot of
         // the first kind only.
         let busy = |_| Error::Busy { retry_after_secs: 2 };
+        // One file at a time per person: one account cannot hold every slot.
+        let _sending = Uploader::start(&self.calendar_uploaders, user_id).ok_or(Error::Busy { retry_after_secs: 2 })?;
         let upload = Arc::clone(&self.calendar_uploads).try_acquire_owned().map_err(busy)?;
         let file = match tokio::time::timeout(CALENDAR_UPLOAD_TIME, axum::body::to_bytes(body, CALENDAR_FILE_MAX_BYTES)).await {
             Ok(Ok(file)) => file,
@@ -426,6 +452,11 @@ impl EventService {
         let name_part = search.q.as_deref().map(str::trim).filter(|q| !q.is_empty()).map(str::to_owned);
         if name_part.as_ref().is_some_and(|q| q.chars().count() > QUERY_MAX) {
             return Err(AppError::invalid("q", format!("Search for at most {QUERY_MAX} characters of a name.")).into());
+        }
+        // No name holds one (they are refused at creation), and SQLite's LIKE would stop at a
+        // NUL and match every event.
+        if name_part.as_ref().is_some_and(|q| q.chars().any(char::is_control)) {
+            return Err(AppError::invalid("q", "A name holds no control characters.").into());
         }
         let page = search.page.unwrap_or(1);
         if !(1..=MAX_PAGE).contains(&page) {

@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use scheduling::{Availability, EventSpec};
 
 use crate::cluster::repo::{stored_spec, AnswerRow};
-use crate::db::{lock_event_for_change, placeholders, with_pool, BeginWrite, Db, InsertedId};
+use crate::db::{lock_event_for_change, placeholders, with_pool, BeginWrite, Db, InsertedId, LateInstant};
 use crate::error::{Error, Result};
 use crate::events::rules::{ValidEdit, REMINDER_GRACE};
 use crate::events::ValidEvent;
@@ -128,14 +128,14 @@ pub(crate) async fn insert_event(db: &Db, organizer_id: i64, code: &str, event: 
             .bind(&event.name)
             .bind(name_key(&event.name))
             .bind(&event.description)
-            .bind(event.spec.deadline())
+            .bind(LateInstant(event.spec.deadline()))
             .bind(event.spec.duration_minutes())
-            .bind(window.map(|w| w.start().to_utc()))
-            .bind(window.map(|w| w.end().to_utc()))
+            .bind(window.map(|w| LateInstant(w.start().to_utc())))
+            .bind(window.map(|w| LateInstant(w.end().to_utc())))
             .bind(event.capacity)
             .bind(&event.time_zone)
             .bind(event.reminder.minutes())
-            .bind(event.reminder_due(now))
+            .bind(event.reminder_due(now).map(LateInstant))
             .bind(now)
             .execute(&mut *tx)
             .await?
@@ -387,13 +387,13 @@ pub(crate) async fn edit_event(
             .bind(&changed.name)
             .bind(name_key(&changed.name))
             .bind(&changed.description)
-            .bind(deadline)
+            .bind(LateInstant(deadline))
             .bind(changed.spec.duration_minutes())
-            .bind(window.map(|w| w.start().to_utc()))
-            .bind(window.map(|w| w.end().to_utc()))
+            .bind(window.map(|w| LateInstant(w.start().to_utc())))
+            .bind(window.map(|w| LateInstant(w.end().to_utc())))
             .bind(changed.answers_hidden)
             .bind(deadline != row.deadline)
-            .bind(reminder)
+            .bind(reminder.map(LateInstant))
             .bind(event_id)
             .execute(&mut *tx)
             .await?;

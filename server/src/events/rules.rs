@@ -3,10 +3,11 @@
 
 use app::error::{excerpt, AppError, LineProblem};
 use app::events::{AvailabilityInput, CalendarFileQuery, CreateEventInput, EditEventInput, IntervalInput, Reminder, CAPACITY_MAX, DESCRIPTION_MAX, NAME_MAX, OPEN_ENDED_DAYS};
-use chrono::{DateTime, NaiveTime, Utc};
+use chrono::{DateTime, NaiveTime, Timelike, Utc};
 
 use super::busy::{local_instant, Reading};
 use scheduling::{text, Availability, EventSpec, Interval, IntervalSet, Minute, SpecError};
+use scheduling::time::SUPPORTED_END;
 
 /// A create input that passed every rule.
 pub(crate) struct ValidEvent {
@@ -117,8 +118,17 @@ fn valid_deadline(deadline: DateTime<Utc>, now: DateTime<Utc>) -> Result<(), App
     if deadline <= now {
         return Err(AppError::invalid("deadline", "The response deadline must be in the future."));
     }
-    if !Minute::ceil(deadline).is_supported() {
+    if !Minute::ceil(deadline).is_supported() || Minute::ceil(deadline) >= SUPPORTED_END {
         return Err(AppError::invalid("deadline", "The response deadline is too far in the future."));
+    }
+    real_instant("deadline", deadline)
+}
+
+/// chrono reads a leap second (`12:00:60`) and would echo it back, which most clients cannot
+/// parse; no deadline or window needs one.
+fn real_instant(field: &str, at: DateTime<Utc>) -> Result<(), AppError> {
+    if at.nanosecond() >= 1_000_000_000 {
+        return Err(AppError::invalid(field, "Seconds run from 00 to 59."));
     }
     Ok(())
 }
@@ -128,6 +138,8 @@ fn valid_window(start: Option<DateTime<Utc>>, end: Option<DateTime<Utc>>) -> Res
     match (start, end) {
         (None, None) => Ok(None),
         (Some(start), Some(end)) => {
+            real_instant("window_start", start)?;
+            real_instant("window_end", end)?;
             let (start, end) = (Minute::ceil(start), Minute::floor(end));
             if !(start.is_supported() && end.is_supported()) {
                 return Err(AppError::invalid("window_start", "The window must lie between the years 2000 and 2199."));
@@ -212,7 +224,7 @@ pub(super) fn calendar_reading(query: &CalendarFileQuery, spec: &EventSpec) -> R
         match typed {
             None => Ok(NaiveTime::from_hms_opt(default, 0, 0)),
             Some("24:00") if field == "day_end" => Ok(None),
-            Some(typed) => (typed.len() == 5 && typed.as_bytes()[2] == b':')
+            Some(typed) => (typed.len() == 5 && typed.as_bytes()[2] == b':' && typed.bytes().filter(u8::is_ascii_digit).count() == 4)
                 .then(|| NaiveTime::parse_from_str(typed, "%H:%M").ok())
                 .flatten()
                 .map(Some)
@@ -230,7 +242,9 @@ pub(super) fn calendar_reading(query: &CalendarFileQuery, spec: &EventSpec) -> R
     let end = match (spec.window().map(Interval::end), grid_end) {
         (Some(window), Some(grid)) => window.min(grid),
         (window, grid) => window.or(grid).unwrap_or_else(|| start.plus(OPEN_ENDED_DAYS * 24 * 60)),
-    };
+    }
+    // An answer holds nothing past the supported dates.
+    .min(SUPPORTED_END);
     let span = Interval::new(start, end).ok_or(AppError::DeadlinePassed)?;
     Ok(Reading { zone, span, day_start, day_end })
 }

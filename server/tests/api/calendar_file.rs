@@ -9,7 +9,14 @@ use serde_json::{json, Value};
 
 use crate::helpers::{assert_error, big_calendar, event_input, on_both_databases, rfc3339, spawn_app, Backend, Browser};
 
-on_both_databases!(a_calendar_file_suggests_an_answer_to_review, calendar_files_that_cannot_be_read_change_nothing, an_event_without_a_window_is_read_as_far_as_the_grid_shows);
+on_both_databases!(
+    a_calendar_file_suggests_an_answer_to_review,
+    calendar_files_that_cannot_be_read_change_nothing,
+    an_event_without_a_window_is_read_as_far_as_the_grid_shows,
+    someone_who_left_may_not_send_a_file,
+    one_person_sends_one_file_at_a_time,
+    a_suggestion_near_the_end_of_the_supported_dates_can_be_saved,
+);
 
 fn fixture(name: &str) -> Vec<u8> {
     std::fs::read(format!("{}/tests/fixtures/calendars/{name}", env!("CARGO_MANIFEST_DIR"))).expect("fixture")
@@ -116,7 +123,7 @@ async fn calendar_files_that_cannot_be_read_change_nothing(backend: Backend) {
     assert_eq!(error["field"], "time_zone");
     let error = assert_error(upload(&alice, &code, "time_zone=UTC&day_start=18:00&day_end=09:00", fixture("google.ics")).await, StatusCode::UNPROCESSABLE_ENTITY, "invalid_input").await;
     assert_eq!(error["field"], "day_end");
-    for hour in ["25:00", "8:00", " 08:00", "08:5", "24:00"] {
+    for hour in ["25:00", "8:00", " 08:00", "+8:00", "08:5", "24:00"] {
         let query = format!("time_zone=UTC&day_start={}", hour.replace(' ', "%20"));
         let error = assert_error(upload(&alice, &code, &query, fixture("google.ics")).await, StatusCode::UNPROCESSABLE_ENTITY, "invalid_input").await;
         assert_eq!(error["field"], "day_start", "{hour}");
@@ -153,4 +160,122 @@ async fn an_event_without_a_window_is_read_as_far_as_the_grid_shows(backend: Bac
     let first_minute = if whole_minute < deadline { whole_minute + Duration::minutes(1) } else { whole_minute };
     assert_eq!(whole_days.free, [slot(first_minute, grid_end)]);
     assert_eq!((whole_days.events, whole_days.unread, whole_days.filled_until), (0, 0, None));
+}
+
+/// Someone who joined and left is refused at once, even while the event's page snapshot (kept
+/// for busy pages) still lists them.
+async fn someone_who_left_may_not_send_a_file(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else { return };
+    let alice = app.new_browser().signed_up("alice").await;
+    let bob = app.new_browser().signed_up("bob").await;
+    let code = alice.create_event(&spring_event()).await;
+    assert_eq!(bob.post(&format!("/api/v1/events/{code}/join")).await.status(), StatusCode::OK);
+    assert_eq!(upload(&bob, &code, "time_zone=UTC", fixture("google.ics")).await.status(), StatusCode::OK);
+    // The organizer's page views keep a snapshot listing Bob.
+    assert_eq!(alice.get(&format!("/e/{code}")).await.status(), StatusCode::OK);
+    alice.event_page(&code).await;
+    assert_eq!(bob.post(&format!("/api/v1/events/{code}/leave")).await.status(), StatusCode::NO_CONTENT);
+    assert_error(upload(&bob, &code, "time_zone=UTC", fixture("google.ics")).await, StatusCode::FORBIDDEN, "not_a_participant").await;
+    // Back again, they may.
+    assert_eq!(bob.post(&format!("/api/v1/events/{code}/join")).await.status(), StatusCode::OK);
+    assert_eq!(upload(&bob, &code, "time_zone=UTC", fixture("google.ics")).await.status(), StatusCode::OK);
+}
+
+/// A file sent slowly holds one of the few places for files arriving; the same person's next
+/// file waits its turn (503), everyone else's goes through, and once the slow one has arrived
+/// it is read and the sender may send again.
+async fn one_person_sends_one_file_at_a_time(backend: Backend) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let Some(app) = spawn_app(backend).await else { return };
+    let alice = app.new_browser().signed_up("alice").await;
+    let bob = app.new_browser();
+    let signed_up = bob.sign_up("bob", "password123").await;
+    assert_eq!(signed_up.status(), StatusCode::CREATED);
+    let cookie = signed_up.headers()[reqwest::header::SET_COOKIE].to_str().unwrap().split(';').next().unwrap().to_owned();
+    let code = alice.create_event(&spring_event()).await;
+    assert_eq!(bob.post(&format!("/api/v1/events/{code}/join")).await.status(), StatusCode::OK);
+
+    // Bob's slow file: the head and its first line, then nothing for now.
+    let file = fixture("google.ics");
+    let address = app.base_url.trim_start_matches("http://").to_owned();
+    let head = format!(
+        "POST /api/v1/events/{code}/availability/from-calendar?time_zone=UTC HTTP/1.1\r\nHost: {address}\r\nCookie: {cookie}\r\nContent-Type: text/calendar\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        file.len()
+    );
+    async fn start_slow(address: &str, head: &str, first_line: &[u8]) -> tokio::net::TcpStream {
+        let mut slow = tokio::net::TcpStream::connect(address).await.unwrap();
+        slow.write_all(head.as_bytes()).await.unwrap();
+        slow.write_all(first_line).await.unwrap();
+        slow
+    }
+    // His quick file at the same time: whichever the server takes first, the other is told to
+    // try again. Until the slow one is the first, start again.
+    let mut slow = start_slow(&address, &head, &file[..17]).await;
+    let mut refused = None;
+    for _ in 0..100 {
+        let response = upload(&bob, &code, "time_zone=UTC", file.clone()).await;
+        if response.status() == StatusCode::SERVICE_UNAVAILABLE {
+            refused = Some(response);
+            break;
+        }
+        assert_eq!(response.status(), StatusCode::OK);
+        let mut answer = vec![0; 4096];
+        if let Ok(read) = tokio::time::timeout(std::time::Duration::from_millis(50), slow.read(&mut answer)).await {
+            let answer = String::from_utf8_lossy(&answer[..read.unwrap()]).into_owned();
+            assert!(answer.starts_with("HTTP/1.1 503"), "the slow file came second, so it was refused: {answer}");
+            slow = start_slow(&address, &head, &file[..17]).await;
+        }
+    }
+    let refused = refused.expect("a second file from the same person while the first arrives is refused");
+    assert!(refused.headers().contains_key(reqwest::header::RETRY_AFTER));
+    // Alice is not held up by Bob.
+    assert_eq!(upload(&alice, &code, "time_zone=UTC", file.clone()).await.status(), StatusCode::OK);
+    // The rest of the slow file arrives: it is read, and Bob may send again.
+    slow.write_all(&file[17..]).await.unwrap();
+    let mut answer = String::new();
+    slow.read_to_string(&mut answer).await.unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert_eq!(upload(&bob, &code, "time_zone=UTC", file).await.status(), StatusCode::OK);
+}
+
+/// An event whose time runs to the last supported day: the suggestion stops there, so saving
+/// it as it came is accepted. A deadline at the very end of the supported dates leaves no time
+/// for a meeting and is refused, as is a leap second.
+async fn a_suggestion_near_the_end_of_the_supported_dates_can_be_saved(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else { return };
+    let alice = app.new_browser().signed_up("alice").await;
+    let mut input = event_input(Duration::hours(1));
+    input["deadline"] = json!("2199-12-31T23:30:00Z");
+    let code = alice.create_event(&input).await;
+    let empty = b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nEND:VCALENDAR\r\n".to_vec();
+    let suggested = suggestion(&alice, &code, "time_zone=UTC&day_start=00:00&day_end=24:00", empty).await;
+    let end: DateTime<Utc> = "2200-01-01T00:00:00Z".parse().unwrap();
+    assert_eq!(suggested.free, [slot("2199-12-31T23:30:00Z".parse().unwrap(), end)]);
+    let answer = json!({ "intervals": [{ "start": rfc3339(suggested.free[0].start), "end": rfc3339(suggested.free[0].end) }] });
+    assert_eq!(alice.put_availability(&code, &answer).await.status(), StatusCode::OK);
+    assert_eq!(alice.event(&code).await["deadline"], "2199-12-31T23:30:00Z");
+    // Late windows are kept as sent (MariaDB too, past its TIMESTAMP range).
+    let mut input = event_input(Duration::hours(1));
+    input["window_start"] = json!("2150-01-01T08:00:00Z");
+    input["window_end"] = json!("2150-01-08T08:00:00Z");
+    let late = alice.create_event(&input).await;
+    let changed = alice.patch_json(&format!("/api/v1/events/{late}"), &json!({ "deadline": "2149-12-31T08:00:00Z", "window_start": "2150-01-02T08:00:00Z", "window_end": "2150-01-09T08:00:00Z" })).await;
+    assert_eq!(changed.status(), StatusCode::OK);
+    let event = alice.event(&late).await;
+    assert_eq!((&event["deadline"], &event["window_start"], &event["window_end"]), (&json!("2149-12-31T08:00:00Z"), &json!("2150-01-02T08:00:00Z"), &json!("2150-01-09T08:00:00Z")));
+
+    for (deadline, field) in [("2200-01-01T00:00:00Z", "deadline"), ("2030-06-30T12:00:60Z", "deadline")] {
+        let mut input = event_input(Duration::hours(1));
+        input["deadline"] = json!(deadline);
+        let error = assert_error(alice.post_json("/api/v1/events", &input).await, StatusCode::UNPROCESSABLE_ENTITY, "invalid_input").await;
+        assert_eq!(error["field"], field, "{deadline}");
+        let error = assert_error(alice.patch_json(&format!("/api/v1/events/{code}"), &json!({ "deadline": deadline })).await, StatusCode::UNPROCESSABLE_ENTITY, "invalid_input").await;
+        assert_eq!(error["field"], field, "{deadline}");
+    }
+    let mut input = event_input(Duration::hours(1));
+    input["window_start"] = json!("2030-06-30T12:00:60Z");
+    input["window_end"] = json!("2030-07-30T12:00:00Z");
+    let error = assert_error(alice.post_json("/api/v1/events", &input).await, StatusCode::UNPROCESSABLE_ENTITY, "invalid_input").await;
+    assert_eq!(error["field"], "window_start");
 }

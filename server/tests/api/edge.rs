@@ -14,6 +14,7 @@ on_both_databases!(
     a_stranger_cannot_make_the_server_read_an_answer,
     event_codes_and_usernames_compare_exactly,
     control_characters_are_refused_in_names_and_descriptions,
+    names_and_descriptions_stay_text_on_the_event_page,
     a_window_outside_the_supported_years_is_a_422,
     an_invalid_utf8_path_segment_gets_the_json_error_shape,
     answers_piling_up_behind_a_stalled_write_are_refused_past_the_bound,
@@ -139,6 +140,28 @@ async fn control_characters_are_refused_in_names_and_descriptions(backend: Backe
     assert_eq!(response.status(), StatusCode::CREATED);
     let created: Value = response.json().await.unwrap();
     assert_eq!(created["description"], "Agenda:\n\t1. food\n\t2. more food");
+}
+
+/// An organizer's markup in the event's name or description is shown as text on the event
+/// page, also where Leptos writes children unescaped (`<title>`, the edit form's `<textarea>`).
+async fn names_and_descriptions_stay_text_on_the_event_page(backend: Backend) {
+    let Some(app) = spawn_app(backend).await else { return };
+    let alice = app.new_browser().signed_up("alice").await;
+    let bob = app.new_browser().signed_up("bob").await;
+    let mut input = event_input(chrono::Duration::hours(2));
+    input["name"] = json!(r#"</title><meta http-equiv="refresh" content="0;url=https://evil.example/">"#);
+    input["description"] = json!("hi</textarea><img src=y> &amp; more");
+    let code = alice.create_event(&input).await;
+    for (viewer, who) in [(&alice, "the organizer"), (&bob, "an invitee")] {
+        let page = viewer.get(&format!("/e/{code}")).await;
+        assert_eq!(page.status(), StatusCode::OK);
+        let html = page.text().await.unwrap();
+        assert!(!html.contains("<meta http-equiv"), "{who}: {html}");
+        assert!(!html.contains("<img src=y>"), "{who}: {html}");
+        assert!(html.contains("<title>&lt;/title&gt;&lt;meta http-equiv=\"refresh\""), "{who}: {html}");
+    }
+    let organizer_page = alice.get(&format!("/e/{code}")).await.text().await.unwrap();
+    assert!(organizer_page.contains(">hi&lt;/textarea&gt;&lt;img src=y&gt; &amp;amp; more</textarea>"), "{organizer_page}");
 }
 
 async fn a_window_outside_the_supported_years_is_a_422(backend: Backend) {

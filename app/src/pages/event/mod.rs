@@ -24,7 +24,7 @@ use leptos_router::hooks::use_params_map;
 use crate::error::AppError;
 use crate::events::calls::{event_page, CancelEvent, JoinEvent, LeaveEvent};
 use crate::events::{EventPageData, EventStatus};
-use crate::pages::ErrorMessage;
+use crate::pages::{raw_text_child, ErrorMessage};
 use crate::routes;
 use crate::time::now;
 use answer::AnswerSection;
@@ -48,7 +48,7 @@ pub fn EventPage() -> impl IntoView {
             {move || Suspend::new(async move {
                 match data.await {
                     Ok(data) => view! {
-                        <Title text=format!("{} · Whenly", data.event.name)/>
+                        <Title text=format!("{} · Whenly", raw_text_child(&data.event.name))/>
                         <EventScreen data posted=posted.get_value()/>
                     }.into_any(),
                     Err(AppError::NotLoggedIn) => view! { <SignInToSee code=code()/> }.into_any(),

@@ -138,7 +138,7 @@ fn EditForm(event: RwSignal<EventView>, edit: ServerAction<EditEvent>, code: Str
             {field_error("name")}
             <label for="edit-description">"Description"</label>
             <textarea id="edit-description" rows="3" maxlength=DESCRIPTION_MAX prop:value=description
-                on:input=move |ev| description.set(event_target_value(&ev))>{current.description.clone()}</textarea>
+                on:input=move |ev| description.set(event_target_value(&ev))>{crate::pages::raw_text_child(&current.description)}</textarea>
             {field_error("description")}
             <label for="edit-deadline">"Answers until"</label>
             <input id="edit-deadline" type="datetime-local" required prop:value=deadline on:input=move |ev| deadline.set(event_target_value(&ev))/>
