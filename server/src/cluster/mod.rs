@@ -145,21 +145,28 @@ pub struct Cluster {
 struct AssignPlace<'a> {
     lines: &'a Mutex<HashMap<i64, Arc<tokio::sync::Mutex<()>>>>,
     event_id: i64,
-    lock: Arc<tokio::sync::Mutex<()>>,
+    /// Always `Some` until dropped: given back under the map's lock, so two places leaving
+    /// at once cannot both count the other and leave the entry behind.
+    lock: Option<Arc<tokio::sync::Mutex<()>>>,
 }
 
 impl<'a> AssignPlace<'a> {
     fn take(lines: &'a Mutex<HashMap<i64, Arc<tokio::sync::Mutex<()>>>>, event_id: i64) -> Self {
         let lock = Arc::clone(lines.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).entry(event_id).or_default());
-        Self { lines, event_id, lock }
+        Self { lines, event_id, lock: Some(lock) }
+    }
+
+    fn lock(&self) -> &tokio::sync::Mutex<()> {
+        self.lock.as_deref().expect("held until dropped")
     }
 }
 
 impl Drop for AssignPlace<'_> {
     fn drop(&mut self) {
         let mut lines = self.lines.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        // Ours and the map's are the only references left: nobody else is in line.
-        if Arc::strong_count(&self.lock) == 2 {
+        drop(self.lock.take());
+        // Only the map's reference is left: nobody else is in line.
+        if lines.get(&self.event_id).is_some_and(|lock| Arc::strong_count(lock) == 1) {
             lines.remove(&self.event_id);
         }
     }
@@ -280,7 +287,7 @@ impl Cluster {
     /// node carries the newest spec.
     pub async fn assign_coordinator(&self, event_id: i64) -> Result<()> {
         let place = AssignPlace::take(&self.assigning, event_id);
-        let _turn = place.lock.lock().await;
+        let _turn = place.lock().lock().await;
         self.assign_coordinator_now(event_id).await
     }
 
@@ -613,16 +620,16 @@ mod tests {
     async fn assignments_of_one_event_take_turns_and_leave_no_lock_behind() {
         let lines = Mutex::default();
         let first = AssignPlace::take(&lines, 7);
-        let turn = first.lock.lock().await;
+        let turn = first.lock().lock().await;
         let second = AssignPlace::take(&lines, 7);
         let other_event = AssignPlace::take(&lines, 8);
-        assert!(other_event.lock.try_lock().is_ok(), "another event does not wait");
-        assert!(second.lock.try_lock().is_err(), "the second assignment of the event waits");
+        assert!(other_event.lock().try_lock().is_ok(), "another event does not wait");
+        assert!(second.lock().try_lock().is_err(), "the second assignment of the event waits");
         assert_eq!(lines.lock().unwrap().len(), 2);
 
         let waiting = async {
             let place = AssignPlace::take(&lines, 7);
-            let _turn = place.lock.lock().await;
+            let _turn = place.lock().lock().await;
         };
         assert!(tokio::time::timeout(Duration::from_millis(20), waiting).await.is_err(), "cancelled while waiting");
         drop(other_event);

@@ -159,13 +159,14 @@ fn busy_times(file: &[u8], zone: chrono_tz::Tz, span: Interval) -> Result<Busy, 
         if kinds.iter().all(|kind| *kind == Kind::Ignored) {
             continue;
         }
-        // A time in a zone the file names but nobody can resolve (a custom VTIMEZONE known
-        // only by its offsets) would be read in the participant's zone: a guess.
-        let unknown_zone = series.components.iter().flat_map(|component| component.entries.iter().filter_map(|entry| entry.tz_id())).any(|id| resolver.resolve(id).is_none());
-        if series.cannot_follow || unknown_zone {
+        if series.cannot_follow {
             result.unread += 1;
             continue;
         }
+        // A time in a zone the file names but nobody can resolve (a custom VTIMEZONE known
+        // only by its offsets) would be read in the participant's zone: a guess. Such a series
+        // is followed, wherever its zone is, only to see whether it comes near the span.
+        let unknown_zone = series.components.iter().flat_map(|component| component.entries.iter().filter_map(|entry| entry.tz_id())).any(|id| resolver.resolve(id).is_none());
         // One series at a time, with the zones it names: the occurrence limit is then per
         // series, and an exception can only replace an occurrence of its own series.
         let mut components = series.components;
@@ -183,20 +184,28 @@ fn busy_times(file: &[u8], zone: chrono_tz::Tz, span: Interval) -> Result<Busy, 
         result.unread += failed.len();
         // The zone the series' times are in, for the occurrences calcard leaves floating.
         let floating = expanded.events.iter().map(|event| event.start.timezone()).find(|zone| !zone.is_floating()).unwrap_or(CalendarZone::Tz(zone));
+        // Zones lie at most 26 hours apart.
+        let reach = if unknown_zone { Duration::hours(26) } else { Duration::zero() };
         let mut last_start = None;
-        let mut inverted = false;
+        // An occurrence near the span that cannot be placed: ending before it starts (the file
+        // is wrong, and which end is, nobody knows), or in a zone nobody knows.
+        let mut unplaced = false;
         for event in expanded.events {
             let Some(kind) = kinds.get(event.comp_id as usize).filter(|_| (event.comp_id as usize) < first_zone) else { continue };
             let occurrence_start = instant(event.start, floating);
             last_start = last_start.max(Some(occurrence_start));
-            if *kind == Kind::Ignored || occurrence_start >= end {
+            if *kind == Kind::Ignored || occurrence_start.checked_sub_signed(reach).unwrap_or(occurrence_start) >= end {
                 continue;
             }
-            // Ending before it starts: the file is wrong, and which end is, nobody knows.
             let Some(occurrence_end) = end_of(&event, floating) else {
-                inverted = true;
+                unplaced |= occurrence_start >= start;
                 continue;
             };
+            if unknown_zone {
+                // Read in the participant's zone; its own is at most a day's offset away.
+                unplaced |= occurrence_end.checked_add_signed(reach).unwrap_or(occurrence_end) > start;
+                continue;
+            }
             if occurrence_end <= start || occurrence_end <= occurrence_start {
                 continue;
             }
@@ -207,7 +216,7 @@ fn busy_times(file: &[u8], zone: chrono_tz::Tz, span: Interval) -> Result<Busy, 
                 _ => tentative.push(interval),
             }
         }
-        if inverted || (occurrences >= SERIES_OCCURRENCES && last_start.is_some_and(|last| last < end)) {
+        if unplaced || (occurrences >= SERIES_OCCURRENCES && last_start.is_some_and(|last| last < end)) {
             result.unread += 1;
         }
     }
@@ -648,6 +657,9 @@ mod tests {
         let busy = read(&custom);
         assert_eq!((busy.events, busy.unread, busy.busy.is_empty()), (0, 1, true), "{busy:?}");
         // The same event in a zone the file names the IANA or Windows way is read.
+        // Long before the event's time, it does not matter.
+        let old = custom.replace("20300326T100000", "20190326T100000");
+        assert_eq!(read(&old), Busy::default());
         let named = custom.replace("Customized Time Zone", "W. Europe Standard Time");
         assert_eq!(read(&named).busy.intervals(), [interval(at(26, 9, 0), at(26, 10, 0))]);
         // Ending before it starts, once or every day, or lasting a negative time.
@@ -658,6 +670,8 @@ mod tests {
         ] {
             let busy = read(&file(&format!("BEGIN:VEVENT\r\nUID:b\r\n{event}\r\nEND:VEVENT\r\n")));
             assert_eq!((busy.events, busy.unread), (0, 1), "{event}: {busy:?}");
+            let before = read(&file(&format!("BEGIN:VEVENT\r\nUID:b\r\n{}\r\nEND:VEVENT\r\n", event.replace("20300326", "20200326"))));
+            assert_eq!(before, Busy::default(), "{event} years before");
         }
         // A rule that cannot be read: the series is not taken as its first occurrence.
         let garbage = file("BEGIN:VEVENT\r\nUID:c\r\nDTSTART:20300326T100000Z\r\nDURATION:PT1H\r\nRRULE:garbage\r\nEND:VEVENT\r\n");

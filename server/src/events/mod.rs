@@ -81,24 +81,25 @@ pub struct EventService {
     calendar_uploads: Arc<tokio::sync::Semaphore>,
     calendar_readers: Arc<tokio::sync::Semaphore>,
     /// Who is sending a calendar file now.
-    calendar_uploaders: std::sync::Mutex<std::collections::HashSet<i64>>,
+    calendar_uploaders: Arc<std::sync::Mutex<std::collections::HashSet<i64>>>,
 }
 
-/// A person sending a calendar file, for as long as the request lives (also if cancelled).
-struct Uploader<'a> {
-    uploaders: &'a std::sync::Mutex<std::collections::HashSet<i64>>,
+/// A person sending a calendar file, until it has been read (the request may be cancelled
+/// first; the reading goes on, and so does the person's turn).
+struct Uploader {
+    uploaders: Arc<std::sync::Mutex<std::collections::HashSet<i64>>>,
     user_id: i64,
 }
 
-impl<'a> Uploader<'a> {
-    /// `None` while the same person is sending another file.
-    fn start(uploaders: &'a std::sync::Mutex<std::collections::HashSet<i64>>, user_id: i64) -> Option<Self> {
+impl Uploader {
+    /// `None` while the same person is sending, or waiting for the reading of, another file.
+    fn start(uploaders: &Arc<std::sync::Mutex<std::collections::HashSet<i64>>>, user_id: i64) -> Option<Self> {
         let first = uploaders.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).insert(user_id);
-        first.then_some(Self { uploaders, user_id })
+        first.then(|| Self { uploaders: Arc::clone(uploaders), user_id })
     }
 }
 
-impl Drop for Uploader<'_> {
+impl Drop for Uploader {
     fn drop(&mut self) {
         self.uploaders.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).remove(&self.user_id);
     }
@@ -118,7 +119,7 @@ impl EventService {
             changes,
             calendar_uploads: Arc::new(tokio::sync::Semaphore::new(CALENDAR_UPLOADS)),
             calendar_readers: Arc::new(tokio::sync::Semaphore::new(CALENDAR_READERS)),
-            calendar_uploaders: std::sync::Mutex::default(),
+            calendar_uploaders: Arc::default(),
         }
     }
 
@@ -281,7 +282,7 @@ impl EventService {
         // the first kind only.
         let busy = |_| Error::Busy { retry_after_secs: 2 };
         // One file at a time per person: one account cannot hold every slot.
-        let _sending = Uploader::start(&self.calendar_uploaders, user_id).ok_or(Error::Busy { retry_after_secs: 2 })?;
+        let sending = Uploader::start(&self.calendar_uploaders, user_id).ok_or(Error::Busy { retry_after_secs: 2 })?;
         let upload = Arc::clone(&self.calendar_uploads).try_acquire_owned().map_err(busy)?;
         let file = match tokio::time::timeout(CALENDAR_UPLOAD_TIME, axum::body::to_bytes(body, CALENDAR_FILE_MAX_BYTES)).await {
             Ok(Ok(file)) => file,
@@ -297,7 +298,7 @@ impl EventService {
             .ok_or(Error::Busy { retry_after_secs: 2 })?;
         drop(upload);
         let (answer, read) = tokio::task::spawn_blocking(move || {
-            let _permit = permit;
+            let (_permit, _sending) = (permit, sending);
             busy::suggest(&file, &reading)
         })
         .await?

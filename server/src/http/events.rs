@@ -149,7 +149,7 @@ pub async fn put_availability(
     (status = 409, description = "Past the deadline or cancelled", body = ErrorBody),
     (status = 413, description = "File over 8 MB", body = ErrorBody),
     (status = 422, description = "Not a calendar file, or too long or complex to read (the message says why), a file that took over 20 s to arrive, or a bad time zone or hour", body = ErrorBody),
-    (status = 503, description = "Other calendar files are being read; `Retry-After` says when to try again", body = ErrorBody)))]
+    (status = 503, description = "The same person is sending another file, or other calendar files are being read; `Retry-After` says when to try again", body = ErrorBody)))]
 pub async fn from_calendar(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
